@@ -1,0 +1,161 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "api/errors.hpp"
+#include "api/transport.hpp"
+#include "util/clock.hpp"
+#include "util/result.hpp"
+
+namespace api {
+
+template <typename T>
+using ApiResult = util::Result<T, ApiError>;
+
+// An instance as the API returns it. `raw` is the whole object, unknown fields included; the
+// typed members are the ones the product reads itself.
+struct Instance {
+  std::string id;
+  std::string ns;  // "namespace"; "default" when the server omits it
+  std::string status;
+  std::string created_at, modified_at, created_by, modified_by;
+  bool paused = false;
+  nlohmann::json raw = nlohmann::json::object();
+};
+
+struct Namespace {
+  std::string name;
+  std::optional<std::string> description;
+  std::string created_at;
+  nlohmann::json raw = nlohmann::json::object();
+};
+
+// A sync job. The API has no status field: it is derived from the timestamps (API.md §5).
+struct Job {
+  std::string id;
+  std::string source;  // "user" | "schedule"
+  std::optional<std::string> description, started_at, ended_at, last_seen_at, end_reason;
+
+  bool pending() const { return !started_at && !ended_at; }
+  bool running() const { return started_at && !ended_at; }
+  bool finished() const { return ended_at.has_value(); }
+};
+
+struct JobLogEntry {
+  std::int64_t id = 0;
+  double created_at = 0;  // epoch seconds
+  std::string message;
+  int message_type = 0;
+};
+
+struct InstanceStats {
+  std::optional<std::int64_t> queued, running, completed, skipped, outdated, error;
+  bool degraded = false;
+  nlohmann::json raw = nlohmann::json::object();
+};
+
+struct RetryPolicy {
+  int max_attempts = 5;                             // first try included
+  std::chrono::milliseconds base_delay{500};        // doubled each attempt ...
+  std::chrono::milliseconds max_delay{30'000};      // ... up to this, full jitter below it
+  std::chrono::milliseconds max_retry_after{300'000};  // a longer Retry-After is not waited out
+};
+
+// A token bucket: `capacity` requests per `period`, refilled continuously. 0 = unlimited.
+struct BudgetSpec {
+  int capacity = 600;
+  std::chrono::milliseconds period{300'000};
+};
+
+struct ClientConfig {
+  std::string api_url = "https://api.cloudflare.com/client/v4";
+  std::string account_id;
+  std::string token;  // held here, sent only as the Authorization header, never printed
+  std::chrono::milliseconds http_timeout{30'000};
+  RetryPolicy retry;
+  BudgetSpec budget;
+  int concurrency = 8;  // in-flight requests at most, across all callers
+  int per_page = 100;
+};
+
+// Counters a caller may observe (metrics).
+struct ClientCounters {
+  std::uint64_t requests = 0;
+  std::uint64_t retries = 0;
+  std::uint64_t by_status[6] = {};  // index status/100 (0 = no response)
+};
+
+// Observer of every request the client sends (after it is answered): method, path without the
+// host, HTTP status (0 on transport error). Used for logging and metrics.
+using RequestObserver = std::function<void(const std::string& method, const std::string& path,
+                                           int status, std::chrono::milliseconds elapsed)>;
+
+// The typed AI Search REST client. Every call goes through the shared request budget and
+// concurrency limit, retries what is retryable per RetryPolicy, and returns an ApiError value on
+// failure. Every namespace, "default" included, is addressed through the namespace path form.
+// Thread-safe.
+class Client {
+ public:
+  Client(ClientConfig config, std::shared_ptr<Transport> transport,
+         std::shared_ptr<util::Clock> clock);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Validates the config: http:// only for loopback hosts, an account id, a token.
+  static util::Result<void, std::string> check_config(const ClientConfig& config);
+
+  void set_observer(RequestObserver observer);
+
+  // Instances. `body` is the API's instance object (create: with "id").
+  ApiResult<std::vector<Instance>> list_instances(const std::string& ns);
+  ApiResult<Instance> create_instance(const std::string& ns, const nlohmann::json& body);
+  ApiResult<Instance> get_instance(const std::string& ns, const std::string& id);
+  ApiResult<Instance> update_instance(const std::string& ns, const std::string& id,
+                                      const nlohmann::json& body);
+  ApiResult<Instance> delete_instance(const std::string& ns, const std::string& id);
+  // The PATCH move; the API answers with an empty result, so nothing is returned.
+  ApiResult<void> move_instance(const std::string& ns, const std::string& id,
+                                const std::string& new_ns);
+  ApiResult<InstanceStats> instance_stats(const std::string& ns, const std::string& id);
+
+  // Namespaces. The list may omit "default".
+  ApiResult<std::vector<Namespace>> list_namespaces();
+  ApiResult<Namespace> create_namespace(const std::string& name,
+                                        const std::optional<std::string>& description);
+  ApiResult<Namespace> get_namespace(const std::string& name);
+  ApiResult<Namespace> update_namespace(const std::string& name,
+                                        const std::optional<std::string>& description);
+  ApiResult<void> delete_namespace(const std::string& name);
+
+  // Jobs. list_jobs returns newest first as the server orders them, up to `max_pages` pages.
+  ApiResult<Job> create_job(const std::string& ns, const std::string& id,
+                            const std::optional<std::string>& description);
+  ApiResult<std::vector<Job>> list_jobs(const std::string& ns, const std::string& id,
+                                        int max_pages = 1);
+  ApiResult<Job> get_job(const std::string& ns, const std::string& id, const std::string& job_id);
+  ApiResult<Job> cancel_job(const std::string& ns, const std::string& id,
+                            const std::string& job_id);
+  // Log entries in id order; all pages up to `max_entries`.
+  ApiResult<std::vector<JobLogEntry>> job_logs(const std::string& ns, const std::string& id,
+                                               const std::string& job_id,
+                                               std::size_t max_entries = 500);
+
+  ClientCounters counters() const;
+  // Tokens left in the request budget right now.
+  double budget_tokens() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace api

@@ -1,0 +1,1 @@
+// (module api: sources arrive with its issue)

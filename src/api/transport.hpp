@@ -1,0 +1,62 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "util/result.hpp"
+
+namespace api {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpRequest {
+  std::string method;  // GET POST PUT PATCH DELETE
+  std::string url;     // absolute
+  Headers headers;
+  std::string body;
+  std::chrono::milliseconds timeout{30'000};
+};
+
+// Any HTTP answer, 4xx and 5xx included: those are responses, not transport errors.
+struct HttpResponse {
+  int status = 0;
+  Headers headers;  // names lower-cased
+  std::string body;
+
+  // The first header of that (lower-case) name.
+  std::optional<std::string> header(std::string_view lower_name) const;
+};
+
+// The request produced no HTTP response.
+struct TransportError {
+  enum class Kind { network, timeout, tls };
+  Kind kind = Kind::network;
+  std::string message;  // never contains request headers
+};
+
+// The HTTP seam: the client, the etcd backend and the webhook notifier send through it.
+// Implementations are safe to call from several threads at once.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual util::Result<HttpResponse, TransportError> send(const HttpRequest& request) = 0;
+};
+
+struct CurlOptions {
+  std::string user_agent;         // e.g. "aisearchd/0.1.0"
+  std::string ca_file;            // extra CA bundle; empty = system default
+  std::string client_cert_file;   // optional TLS client certificate (etcd)
+  std::string client_key_file;
+  std::chrono::milliseconds connect_timeout{10'000};
+};
+
+// The libcurl transport (the only <curl/curl.h> user). Reuses connections (keep-alive) through a
+// pool of easy handles; TLS peer and host verification are always on.
+std::shared_ptr<Transport> make_curl_transport(const CurlOptions& options);
+
+}  // namespace api

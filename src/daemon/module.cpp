@@ -1,0 +1,1 @@
+// (module daemon: sources arrive with its issue)

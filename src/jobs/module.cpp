@@ -1,0 +1,1 @@
+// (module jobs: sources arrive with its issue)

@@ -1,0 +1,78 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace reconcile {
+
+enum class Action { create, update, replace, move, delete_ };
+enum class Reason { config, drift };
+
+const char* to_string(Action a);  // "create" "update" "replace" "move" "delete"
+const char* to_string(Reason r);  // "config" "drift"
+
+// One changed field: dotted path, values before and after (null = absent / unknown).
+struct FieldChange {
+  std::string path;
+  nlohmann::json before;
+  nlohmann::json after;
+  bool sensitive = false;  // shown as (sensitive) in every output
+  bool reindex = false;    // this change makes Cloudflare rebuild the index
+  bool unknown_before = false;  // the API never returns it: compared against the last-applied digest
+};
+
+// Why an action will not be executed (a safety rail), shown in the plan.
+struct Blocked {
+  std::string rail;  // prune_disabled unowned protected max_deletes never_empty replace_not_allowed
+  std::string message;
+};
+
+struct Change {
+  Action action = Action::create;
+  Reason reason = Reason::config;
+  std::string ns;
+  std::string id;  // empty for a namespace change
+  std::string from_ns;  // move: the namespace it leaves
+  std::string modified_by;  // drift: who changed it remotely, when known
+  std::vector<FieldChange> fields;
+  bool reindex = false;
+  std::optional<Blocked> blocked;
+  // create / replace: the full body to POST (id included); update: the changed top-level fields.
+  nlohmann::json body = nlohmann::json::object();
+  // Fields accepted only by PUT, sent right after a create (paused, summarization*, ...).
+  nlohmann::json followup_update = nlohmann::json::object();
+
+  bool is_namespace() const { return id.empty(); }
+  std::string address() const { return id.empty() ? ns : ns + "/" + id; }
+};
+
+struct Unmanaged {
+  std::string ns;
+  std::string id;
+};
+
+struct SkippedNamespace {
+  std::string ns;
+  std::string error;
+};
+
+struct Summary {
+  int create = 0, update = 0, replace = 0, delete_ = 0, move = 0, blocked = 0;
+  int total() const { return create + update + replace + delete_ + move; }
+};
+
+struct Plan {
+  std::vector<Change> changes;  // no-ops are not listed; deterministic order
+  std::vector<Unmanaged> unmanaged;
+  std::vector<SkippedNamespace> skipped_namespaces;
+  std::vector<std::string> warnings;
+
+  // Counts of actions that will run (blocked ones are counted in `blocked` only).
+  Summary summary() const;
+  bool has_changes() const;  // any non-blocked change
+};
+
+}  // namespace reconcile

@@ -1,0 +1,1 @@
+// (module schedule: sources arrive with its issue)

@@ -1,0 +1,116 @@
+#include "state/state.hpp"
+
+namespace state {
+
+using nlohmann::json;
+
+bool State::owns(const std::string& ns, const std::string& id) const {
+  return owned.count(ns + "/" + id) > 0;
+}
+
+const OwnedInstance* State::find(const std::string& ns, const std::string& id) const {
+  auto it = owned.find(ns + "/" + id);
+  return it == owned.end() ? nullptr : &it->second;
+}
+
+void State::add_job_record(const std::string& address, JobRecord record) {
+  auto& s = sync[address];
+  s.history.push_back(std::move(record));
+  while (s.history.size() > k_history_length) s.history.pop_front();
+}
+
+namespace {
+
+json record_to_json(const JobRecord& r) {
+  return json{{"job_id", r.job_id},       {"outcome", r.outcome},
+              {"trigger", r.trigger},     {"source", r.source},
+              {"started_at", r.started_at}, {"ended_at", r.ended_at},
+              {"duration_seconds", r.duration_seconds}, {"end_reason", r.end_reason},
+              {"log_tail", r.log_tail},   {"error_counts", r.error_counts}};
+}
+
+template <typename T>
+void get_opt(const json& j, const char* key, T& out) {
+  if (j.contains(key) && !j[key].is_null()) out = j[key].get<T>();
+}
+
+JobRecord record_from_json(const json& j) {
+  JobRecord r;
+  get_opt(j, "job_id", r.job_id);
+  get_opt(j, "outcome", r.outcome);
+  get_opt(j, "trigger", r.trigger);
+  get_opt(j, "source", r.source);
+  get_opt(j, "started_at", r.started_at);
+  get_opt(j, "ended_at", r.ended_at);
+  get_opt(j, "duration_seconds", r.duration_seconds);
+  get_opt(j, "end_reason", r.end_reason);
+  get_opt(j, "log_tail", r.log_tail);
+  if (j.contains("error_counts") && j["error_counts"].is_object()) r.error_counts = j["error_counts"];
+  return r;
+}
+
+}  // namespace
+
+json State::to_json() const {
+  json j;
+  j["version"] = version;
+  json owned_j = json::object();
+  for (const auto& [address, o] : owned) {
+    owned_j[address] = json{{"namespace", o.ns},
+                            {"id", o.id},
+                            {"protect", o.protect},
+                            {"adopted_at", o.adopted_at},
+                            {"applied_digests", o.applied_digests},
+                            {"unstable", o.unstable}};
+  }
+  j["owned"] = owned_j;
+  json sync_j = json::object();
+  for (const auto& [address, s] : sync) {
+    json history = json::array();
+    for (const auto& r : s.history) history.push_back(record_to_json(r));
+    sync_j[address] = json{{"last_slot", s.last_slot},
+                           {"last_success", s.last_success},
+                           {"last_job_id", s.last_job_id},
+                           {"history", history}};
+  }
+  j["sync"] = sync_j;
+  return j;
+}
+
+util::Result<State, std::string> State::from_json(const json& j) {
+  try {
+    if (!j.is_object()) return util::Err(std::string("state is not a JSON object"));
+    State s;
+    s.version = j.value("version", 1);
+    if (s.version != 1)
+      return util::Err("unsupported state version " + std::to_string(s.version));
+    if (j.contains("owned")) {
+      for (const auto& [address, o] : j.at("owned").items()) {
+        OwnedInstance oi;
+        oi.ns = o.at("namespace").get<std::string>();
+        oi.id = o.at("id").get<std::string>();
+        get_opt(o, "protect", oi.protect);
+        get_opt(o, "adopted_at", oi.adopted_at);
+        get_opt(o, "applied_digests", oi.applied_digests);
+        get_opt(o, "unstable", oi.unstable);
+        s.owned[oi.address()] = std::move(oi);
+      }
+    }
+    if (j.contains("sync")) {
+      for (const auto& [address, v] : j.at("sync").items()) {
+        SyncState ss;
+        get_opt(v, "last_slot", ss.last_slot);
+        get_opt(v, "last_success", ss.last_success);
+        get_opt(v, "last_job_id", ss.last_job_id);
+        if (v.contains("history"))
+          for (const auto& r : v.at("history")) ss.history.push_back(record_from_json(r));
+        s.sync[address] = std::move(ss);
+      }
+    }
+    return s;
+  } catch (const json::exception& e) {
+    return util::Err(std::string("malformed state: ") + e.what());
+  }
+}
+
+}  // namespace state

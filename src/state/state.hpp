@@ -1,0 +1,79 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "util/result.hpp"
+
+namespace state {
+
+// The outcome of one sync job, as reported and kept in history (PRODUCT.md §7).
+struct JobRecord {
+  std::string job_id;
+  std::string outcome;  // succeeded failed superseded cancelled timed_out skipped
+  std::string trigger;  // schedule on_change manual cloudflare
+  std::string source;   // the API's job source: user | schedule
+  std::string started_at, ended_at;  // RFC 3339, empty when unknown
+  double duration_seconds = 0;
+  std::string end_reason;
+  std::vector<std::string> log_tail;  // last log lines, failures only
+  nlohmann::json error_counts = nlohmann::json::object();  // from stats
+};
+
+// What aisearchd knows about one instance it owns (created or adopted).
+struct OwnedInstance {
+  std::string ns;
+  std::string id;
+  bool protect = false;
+  std::string adopted_at;  // RFC 3339: when it was created or adopted
+  // Digests of the last-applied values of fields the API never returns (field -> digest).
+  std::map<std::string, std::string> applied_digests;
+  // Fields the API did not take on the last apply: reported, not re-sent every cycle.
+  // field -> digest of the desired value that did not stick.
+  std::map<std::string, std::string> unstable;
+  std::string address() const { return ns + "/" + id; }
+};
+
+// The sync bookkeeping of one instance (owned or not).
+struct SyncState {
+  std::string last_slot;     // RFC 3339 of the last schedule slot that was run (or skipped)
+  std::string last_success;  // RFC 3339 end time of the last succeeded job
+  std::string last_job_id;   // the last job seen, so a Cloudflare-started job is reported once
+  std::deque<JobRecord> history;  // newest last, at most k_history_length
+};
+
+inline constexpr std::size_t k_history_length = 20;
+
+struct State {
+  int version = 1;
+  std::map<std::string, OwnedInstance> owned;  // by address "ns/id"
+  std::map<std::string, SyncState> sync;       // by address
+
+  bool owns(const std::string& ns, const std::string& id) const;
+  const OwnedInstance* find(const std::string& ns, const std::string& id) const;
+  void add_job_record(const std::string& address, JobRecord record);
+
+  nlohmann::json to_json() const;
+  // Fails with a message on a document that is not a state file of a known version.
+  static util::Result<State, std::string> from_json(const nlohmann::json& j);
+};
+
+// Where state lives (file, or etcd for high availability). Writes are whole-state, atomic.
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+  // Reads the current state; an absent store is an empty state.
+  virtual util::Result<State, std::string> load() = 0;
+  // Replaces the stored state atomically. Fails rather than half-writing.
+  virtual util::Result<void, std::string> save(const State& state) = 0;
+  // A human description ("file /var/lib/aisearchd/state.json").
+  virtual std::string describe() const = 0;
+};
+
+}  // namespace state
