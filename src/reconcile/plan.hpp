@@ -69,6 +69,11 @@ struct Plan {
   std::vector<Unmanaged> unmanaged;
   std::vector<SkippedNamespace> skipped_namespaces;
   std::vector<std::string> warnings;
+  // Bookkeeping for apply, not shown as changes: remote instances the manifest declares that
+  // state does not own yet (recorded as owned on apply), and owned instances that are gone both
+  // remotely and from the manifest (dropped from state on apply). Addresses "ns/id".
+  std::vector<std::string> adopt;
+  std::vector<std::string> forget;
 
   // Counts of actions that will run (blocked ones are counted in `blocked` only).
   Summary summary() const;

@@ -1,0 +1,382 @@
+#include "reconcile/apply.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "model/instance_fields.hpp"
+#include "reconcile/compare.hpp"
+#include "reconcile/diff.hpp"
+#include "util/strings.hpp"
+#include "util/time_format.hpp"
+
+namespace reconcile {
+
+using nlohmann::json;
+
+namespace {
+
+// Fields whose change means the index content changes: a sync should follow (on_change).
+const std::set<std::string>& indexing_fields() {
+  static const std::set<std::string> fields = {
+      "type",       "source",        "token_id",        "source_params",  "indexing_options",
+      "chunk",      "chunk_size",    "chunk_overlap",   "embedding_model", "custom_metadata"};
+  return fields;
+}
+
+const manifest::InstanceSpec* find_spec(const manifest::Manifest& m, const std::string& ns,
+                                        const std::string& id) {
+  auto n = m.namespaces.find(ns);
+  if (n == m.namespaces.end()) return nullptr;
+  auto i = n->second.instances.find(id);
+  return i == n->second.instances.end() ? nullptr : &i->second;
+}
+
+std::string top_level(const std::string& path) { return path.substr(0, path.find('.')); }
+
+class Executor {
+ public:
+  Executor(const manifest::Manifest& desired, api::Client& client, state::StateWriter& state,
+           util::Clock& clock, const ApplyOptions& options, ApplyResult& result)
+      : m_desired(desired), m_client(client), m_state(state), m_clock(clock), m_options(options),
+        m_result(result) {}
+
+  void run(const Change& change, ActionResult& out) {
+    out.address = change.address();
+    out.action = change.is_namespace() ? std::string("namespace ") + to_string(change.action)
+                                       : to_string(change.action);
+    if (change.blocked) {
+      out.status = "blocked";
+      out.error = change.blocked->rail + ": " + change.blocked->message;
+    } else if (m_options.stop && m_options.stop->load()) {
+      out.status = "skipped";
+      out.error = "shutting down";
+    } else {
+      std::optional<api::ApiError> error;
+      if (change.is_namespace())
+        error = run_namespace(change);
+      else
+        error = run_instance(change, out);
+      if (error) {
+        out.status = "failed";
+        out.error = error->describe();
+      } else {
+        out.status = "done";
+      }
+    }
+    log(change, out);
+  }
+
+ private:
+  using MaybeError = std::optional<api::ApiError>;
+
+  void log(const Change& change, const ActionResult& out) {
+    std::vector<std::string> fields;
+    for (const auto& f : change.fields) fields.push_back(f.path);
+    auto level = out.status == "failed" ? spdlog::level::warn : spdlog::level::info;
+    spdlog::log(level, "action={} namespace={} instance={} fields={} result={}{}{}",
+                out.action, change.ns, change.id.empty() ? "-" : change.id,
+                fields.empty() ? "-" : util::join(fields, ","), out.status,
+                out.error.empty() ? "" : " error=\"" + out.error + "\"",
+                out.unstable.empty() ? "" : " unstable=" + util::join(out.unstable, ","));
+  }
+
+  void save(const std::function<void(state::State&)>& mutate) {
+    auto saved = m_state.update(mutate);
+    if (!saved) {
+      std::lock_guard lock(m_result_mutex);
+      m_result.state_errors.push_back(saved.error());
+      spdlog::error("state save failed: {}", saved.error());
+    }
+  }
+
+  MaybeError run_namespace(const Change& change) {
+    std::optional<std::string> description;
+    if (change.body.contains("description")) description = change.body["description"].get<std::string>();
+    if (change.action == Action::create) {
+      auto r = m_client.create_namespace(change.ns, description);
+      if (!r && r.error().kind != api::ErrorKind::already_exists &&
+          r.error().kind != api::ErrorKind::conflict)
+        return r.error();
+      return std::nullopt;
+    }
+    auto r = m_client.update_namespace(change.ns, description);
+    if (!r) return r.error();
+    return std::nullopt;
+  }
+
+  // Records ownership and the applied digests of `spec`, and the fields that did not stick.
+  void record_applied(const manifest::InstanceSpec& spec, const std::vector<std::string>& unstable,
+                      bool created) {
+    auto digests = field_digests(spec);
+    std::string now = util::format_rfc3339(m_clock.now());
+    save([&](state::State& s) {
+      auto& owned = s.owned[spec.address()];
+      owned.ns = spec.ns;
+      owned.id = spec.id;
+      owned.protect = spec.protect;
+      if (created || owned.adopted_at.empty()) owned.adopted_at = now;
+      owned.applied_digests = digests;
+      owned.unstable.clear();
+      for (const auto& f : unstable)
+        if (spec.fields.contains(f)) owned.unstable[f] = digest(spec.fields[f]);
+    });
+  }
+
+  // Fields of `sent` that the answer shows were not taken.
+  static void check_taken(const json& sent, const api::Instance& answer, std::vector<std::string>& out) {
+    for (const auto& [key, value] : sent.items()) {
+      const auto* field = model::find_instance_field(key);
+      if (!field || !field->returned) continue;
+      auto it = answer.raw.find(key);
+      if (it == answer.raw.end()) continue;  // not echoed: cannot tell
+      if (!satisfies(value, *it, field)) out.push_back(key);
+    }
+  }
+
+  MaybeError put_all(const std::string& ns, const std::string& id, const json& body,
+                     std::vector<std::string>& unstable) {
+    if (body.empty()) return std::nullopt;
+    for (const auto& part : split_update(body)) {
+      auto r = m_client.update_instance(ns, id, part);
+      if (!r) return r.error();
+      check_taken(part, *r, unstable);
+    }
+    return std::nullopt;
+  }
+
+  // POST, then the PUT of update-only fields. "Already exists" (a retried create that had in
+  // fact succeeded, or an instance made meanwhile) adopts it and PUTs every updatable field.
+  MaybeError create(const manifest::InstanceSpec& spec, const Change& change,
+                    std::vector<std::string>& unstable, int already_exists_retries) {
+    for (int attempt = 0;; ++attempt) {
+      auto r = m_client.create_instance(spec.ns, change.body);
+      if (r) {
+        check_taken(change.body, *r, unstable);
+        return put_all(spec.ns, spec.id, change.followup_update, unstable);
+      }
+      if (r.error().kind != api::ErrorKind::already_exists) return r.error();
+      if (attempt < already_exists_retries) {
+        // A replace: the delete may take a moment to be visible.
+        m_clock.sleep_for(std::chrono::seconds(2 * (attempt + 1)));
+        continue;
+      }
+      spdlog::info("action=adopt namespace={} instance={} reason=already_exists", spec.ns, spec.id);
+      json body = json::object();
+      for (const auto& [key, value] : spec.fields.items()) {
+        const auto* field = model::find_instance_field(key);
+        if (!field || field->on_update) body[key] = value;
+      }
+      return put_all(spec.ns, spec.id, body, unstable);
+    }
+  }
+
+  void notify_indexing(const Change& change, bool always) {
+    if (!m_options.on_indexing_change) return;
+    bool affects = always;
+    for (const auto& f : change.fields) affects = affects || indexing_fields().count(top_level(f.path));
+    if (affects) m_options.on_indexing_change(change.ns, change.id);
+  }
+
+  MaybeError run_instance(const Change& change, ActionResult& out) {
+    const auto* spec = find_spec(m_desired, change.ns, change.id);
+    switch (change.action) {
+      case Action::delete_: {
+        auto r = m_client.delete_instance(change.ns, change.id);
+        if (!r && r.error().kind != api::ErrorKind::not_found) return r.error();
+        save([&](state::State& s) {
+          s.owned.erase(change.address());
+          s.sync.erase(change.address());
+        });
+        return std::nullopt;
+      }
+      case Action::move: {
+        auto r = m_client.move_instance(change.from_ns, change.id, change.ns);
+        if (!r) return r.error();
+        save([&](state::State& s) {
+          std::string from = change.from_ns + "/" + change.id;
+          if (auto it = s.owned.find(from); it != s.owned.end()) {
+            auto owned = it->second;
+            s.owned.erase(it);
+            owned.ns = change.ns;
+            s.owned[change.address()] = owned;
+          }
+          if (auto it = s.sync.find(from); it != s.sync.end()) {
+            s.sync[change.address()] = it->second;
+            s.sync.erase(from);
+          }
+        });
+        if (!spec) return std::nullopt;
+        auto e = put_all(change.ns, change.id, change.body, out.unstable);
+        if (e) return e;
+        record_applied(*spec, out.unstable, false);
+        return std::nullopt;
+      }
+      case Action::create: {
+        if (!spec) return api::ApiError{api::ErrorKind::client, 0, {}, "not in the manifest", {}};
+        auto e = create(*spec, change, out.unstable, 0);
+        if (e) return e;
+        record_applied(*spec, out.unstable, true);
+        notify_indexing(change, true);
+        return std::nullopt;
+      }
+      case Action::update: {
+        if (!spec) return api::ApiError{api::ErrorKind::client, 0, {}, "not in the manifest", {}};
+        auto e = put_all(change.ns, change.id, change.body, out.unstable);
+        if (e) {
+          if (e->kind == api::ErrorKind::not_found)
+            e->message += " (the instance disappeared; it is re-planned next cycle)";
+          return e;
+        }
+        record_applied(*spec, out.unstable, false);
+        notify_indexing(change, false);
+        return std::nullopt;
+      }
+      case Action::replace: {
+        if (!spec) return api::ApiError{api::ErrorKind::client, 0, {}, "not in the manifest", {}};
+        auto d = m_client.delete_instance(change.ns, change.id);
+        if (!d && d.error().kind != api::ErrorKind::not_found) return d.error();
+        save([&](state::State& s) { s.owned.erase(change.address()); });
+        auto e = create(*spec, change, out.unstable, 5);
+        if (e) return e;
+        record_applied(*spec, out.unstable, true);
+        notify_indexing(change, true);
+        return std::nullopt;
+      }
+    }
+    return std::nullopt;
+  }
+
+  const manifest::Manifest& m_desired;
+  api::Client& m_client;
+  state::StateWriter& m_state;
+  util::Clock& m_clock;
+  const ApplyOptions& m_options;
+  ApplyResult& m_result;
+  std::mutex m_result_mutex;
+};
+
+int group_of(const Change& c) {
+  if (c.is_namespace()) return 0;
+  switch (c.action) {
+    case Action::move: return 1;
+    case Action::delete_: return 3;
+    default: return 2;
+  }
+}
+
+}  // namespace
+
+std::vector<json> split_update(const json& body) {
+  std::vector<json> parts;
+  json rest = json::object();
+  for (const auto& [key, value] : body.items()) {
+    if (key == "metadata" || key == "public_endpoint_params")
+      parts.push_back(json{{key, value}});
+    else
+      rest[key] = value;
+  }
+  if (!rest.empty()) parts.insert(parts.begin(), rest);
+  return parts;
+}
+
+ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Client& client,
+                  state::StateWriter& state, util::Clock& clock, const ApplyOptions& options) {
+  ApplyResult result;
+  result.results.resize(plan.changes.size());
+
+  // Bookkeeping first: adoptions, forgotten instances, and `protect` following the manifest for
+  // every instance it declares (state remembers it once the instance leaves the manifest).
+  {
+    std::set<std::string> changing;
+    std::map<std::string, std::set<std::string>> changed_fields;
+    for (const auto& c : plan.changes)
+      for (const auto& f : c.fields) changed_fields[c.address()].insert(top_level(f.path));
+    std::string now = util::format_rfc3339(clock.now());
+    auto saved = state.update([&](state::State& s) {
+      for (const auto& address : plan.adopt) {
+        auto slash = address.find('/');
+        const auto* spec = find_spec(desired, address.substr(0, slash), address.substr(slash + 1));
+        if (!spec || s.owned.count(address)) continue;
+        auto& owned = s.owned[address];
+        owned.ns = spec->ns;
+        owned.id = spec->id;
+        owned.adopted_at = now;
+        const auto& changed = changed_fields[address];
+        for (const auto& [key, value] : spec->fields.items())
+          if (!changed.count(key)) owned.applied_digests[key] = digest(value);
+        spdlog::info("action=adopt namespace={} instance={}", spec->ns, spec->id);
+      }
+      for (const auto& address : plan.forget) {
+        s.owned.erase(address);
+        spdlog::info("action=forget address={} reason=gone", address);
+      }
+      for (auto& [address, owned] : s.owned)
+        if (const auto* spec = find_spec(desired, owned.ns, owned.id)) owned.protect = spec->protect;
+    });
+    if (!saved) result.state_errors.push_back(saved.error());
+  }
+
+  Executor executor(desired, client, state, clock, options, result);
+  for (int group = 0; group <= 3; ++group) {
+    std::vector<std::size_t> indexes;
+    for (std::size_t i = 0; i < plan.changes.size(); ++i)
+      if (group_of(plan.changes[i]) == group) indexes.push_back(i);
+    if (indexes.empty()) continue;
+    std::atomic<std::size_t> next{0};
+    auto worker = [&] {
+      while (true) {
+        std::size_t k = next.fetch_add(1);
+        if (k >= indexes.size()) return;
+        std::size_t i = indexes[k];
+        executor.run(plan.changes[i], result.results[i]);
+      }
+    };
+    std::size_t threads = std::min<std::size_t>(std::max(1, options.concurrency), indexes.size());
+    std::vector<std::thread> pool;
+    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
+  }
+  for (const auto& r : result.results) {
+    if (r.status == "done") ++result.done;
+    else if (r.status == "failed") ++result.failed;
+    else if (r.status == "blocked") ++result.blocked;
+    else ++result.skipped;
+  }
+  return result;
+}
+
+json ApplyResult::to_json() const {
+  json actions = json::array();
+  for (const auto& r : results) {
+    json a = {{"address", r.address}, {"action", r.action}, {"status", r.status}};
+    a["error"] = r.error.empty() ? json(nullptr) : json(r.error);
+    a["unstable"] = r.unstable;
+    actions.push_back(std::move(a));
+  }
+  return json{{"format_version", "1"},
+              {"actions", actions},
+              {"summary", {{"done", done}, {"failed", failed}, {"blocked", blocked}, {"skipped", skipped}}},
+              {"state_errors", state_errors}};
+}
+
+std::string ApplyResult::to_text() const {
+  std::string out;
+  for (const auto& r : results) {
+    out += "  " + r.status + std::string(8 - std::min<std::size_t>(7, r.status.size()), ' ') + r.action +
+           " " + r.address;
+    if (!r.error.empty()) out += ": " + r.error;
+    if (!r.unstable.empty()) out += " (unstable: " + util::join(r.unstable, ", ") + ")";
+    out += "\n";
+  }
+  for (const auto& e : state_errors) out += "  state save failed: " + e + "\n";
+  out += "Apply complete: " + std::to_string(done) + " done, " + std::to_string(failed) + " failed, " +
+         std::to_string(blocked) + " blocked" +
+         (skipped ? ", " + std::to_string(skipped) + " skipped" : std::string()) + ".\n";
+  return out;
+}
+
+}  // namespace reconcile

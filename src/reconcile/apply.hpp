@@ -1,0 +1,55 @@
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "api/client.hpp"
+#include "manifest/model.hpp"
+#include "reconcile/plan.hpp"
+#include "state/writer.hpp"
+#include "util/clock.hpp"
+
+namespace reconcile {
+
+struct ApplyOptions {
+  int concurrency = 8;  // changes in flight at once (one at a time per instance)
+  const std::atomic<bool>* stop = nullptr;  // when set and true: start nothing new
+  // Called after each instance create/update that affects indexing, for sync `on_change`.
+  std::function<void(const std::string& ns, const std::string& id)> on_indexing_change;
+};
+
+struct ActionResult {
+  std::string address;
+  std::string action;  // create update replace move delete
+  std::string status;  // done failed blocked skipped
+  std::string error;   // failed: the API error; blocked: the rail's message
+  std::vector<std::string> unstable;  // fields the API did not take
+};
+
+struct ApplyResult {
+  std::vector<ActionResult> results;  // plan order
+  int done = 0, failed = 0, blocked = 0, skipped = 0;
+  std::vector<std::string> state_errors;  // saves that failed
+
+  bool ok() const { return failed == 0 && state_errors.empty(); }
+  nlohmann::json to_json() const;
+  std::string to_text() const;
+};
+
+// Executes `plan`: namespace creates/updates first, then moves, creates, updates and replaces,
+// deletes last; each group with bounded concurrency. Idempotent outcomes: a create meeting
+// "already exists" adopts and updates; a delete meeting 404 is done; an update meeting 404 fails
+// (the next cycle re-plans). Blocked changes are skipped and reported. State is saved after every
+// successful write. Fields that did not stick are recorded `unstable` and not re-sent.
+ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Client& client,
+                  state::StateWriter& state, util::Clock& clock, const ApplyOptions& options);
+
+// Splits an update body into the PUTs the API wants separately (API.md §11): metadata and
+// public_endpoint_params each alone, everything else together. Never returns an empty body.
+std::vector<nlohmann::json> split_update(const nlohmann::json& body);
+
+}  // namespace reconcile

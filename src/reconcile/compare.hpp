@@ -1,0 +1,38 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/instance_fields.hpp"
+#include "reconcile/plan.hpp"
+
+namespace reconcile {
+
+// True when the remote value satisfies the desired one under the plan's rules (PRODUCT.md §5):
+// only what the manifest sets is compared (keys of desired objects; a remote object may hold
+// more), numbers by value, enum strings case-insensitively, objects the API replaces whole
+// (`replaced_whole`, free-form maps) and arrays compared whole. `spec` may be null (then plain
+// structural rules apply).
+bool satisfies(const nlohmann::json& desired, const nlohmann::json& observed,
+               const model::FieldSpec* spec);
+
+// Appends the differing leaves of `desired` vs `observed` under `path` to `out` (dotted paths;
+// whole-replaced objects and arrays are one change). Marks sensitive and re-index leaves.
+void diff_value(const std::string& path, const nlohmann::json& desired,
+                const nlohmann::json& observed, const model::FieldSpec* spec,
+                std::vector<FieldChange>& out);
+
+// `value` (found at dotted `path`) with every sensitive value below it replaced by the string
+// "(sensitive)"; a sensitive path itself becomes "(sensitive)" (null stays null).
+nlohmann::json mask_sensitive(const std::string& path, const nlohmann::json& value);
+
+// A stable digest of a JSON value (canonical dump, FNV-1a): what state keeps of applied values.
+std::string digest(const nlohmann::json& value);
+
+// `base` with `overlay`'s keys written over it, recursively for objects (arrays and scalars
+// replace). Used to send a whole nested object when the manifest sets only part of it.
+nlohmann::json overlay(const nlohmann::json& base, const nlohmann::json& overlay);
+
+}  // namespace reconcile
