@@ -62,6 +62,7 @@ class CronExpr {
   std::bitset<7> m_weekdays;  // 0 = Sunday
   bool m_dom_restricted = false;
   bool m_dow_restricted = false;
+  std::string m_dom_text;  // the day-of-month field as written, for never_fires()
 };
 
 }  // namespace schedule

@@ -73,7 +73,7 @@ class Scheduler {
     std::optional<Spec> spec;  // std::nullopt: known only from restore_last_slot()
     bool suspended = false;
     std::optional<TimePoint> last_slot;
-    // Slots at or before this are not due (first sight / resumption), until a slot runs.
+    // Slots before this are not due (first sight / resumption), until a slot runs.
     std::optional<TimePoint> not_before;
     bool awaiting_first_sight = false;  // not_before is set by the next run_due(now)
     std::optional<TimePoint> due;       // cached: next slot after the consumed point, + jitter

@@ -1,1 +1,0 @@
-// (module schedule: sources arrive with its issue)
