@@ -10,7 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/budget.hpp"
 #include "api/errors.hpp"
+#include "api/retry.hpp"
 #include "api/transport.hpp"
 #include "util/clock.hpp"
 #include "util/result.hpp"
@@ -24,7 +26,7 @@ using ApiResult = util::Result<T, ApiError>;
 // typed members are the ones the product reads itself.
 struct Instance {
   std::string id;
-  std::string ns;  // "namespace"; "default" when the server omits it
+  std::string ns;  // "namespace"; the namespace it was asked for when the server omits it
   std::string status;
   std::string created_at, modified_at, created_by, modified_by;
   bool paused = false;
@@ -62,19 +64,6 @@ struct InstanceStats {
   nlohmann::json raw = nlohmann::json::object();
 };
 
-struct RetryPolicy {
-  int max_attempts = 5;                             // first try included
-  std::chrono::milliseconds base_delay{500};        // doubled each attempt ...
-  std::chrono::milliseconds max_delay{30'000};      // ... up to this, full jitter below it
-  std::chrono::milliseconds max_retry_after{300'000};  // a longer Retry-After is not waited out
-};
-
-// A token bucket: `capacity` requests per `period`, refilled continuously. 0 = unlimited.
-struct BudgetSpec {
-  int capacity = 600;
-  std::chrono::milliseconds period{300'000};
-};
-
 struct ClientConfig {
   std::string api_url = "https://api.cloudflare.com/client/v4";
   std::string account_id;
@@ -94,14 +83,15 @@ struct ClientCounters {
 };
 
 // Observer of every request the client sends (after it is answered): method, path without the
-// host, HTTP status (0 on transport error). Used for logging and metrics.
+// host and query, HTTP status (0 on transport error). Used for logging and metrics.
 using RequestObserver = std::function<void(const std::string& method, const std::string& path,
                                            int status, std::chrono::milliseconds elapsed)>;
 
 // The typed AI Search REST client. Every call goes through the shared request budget and
 // concurrency limit, retries what is retryable per RetryPolicy, and returns an ApiError value on
 // failure. Every namespace, "default" included, is addressed through the namespace path form.
-// Thread-safe.
+// A config whose api_url check_config refuses (http:// to a non-loopback host, not a URL) makes
+// every call fail with ErrorKind::client before anything is sent. Thread-safe.
 class Client {
  public:
   Client(ClientConfig config, std::shared_ptr<Transport> transport,

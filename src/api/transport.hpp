@@ -48,11 +48,13 @@ class Transport {
 };
 
 struct CurlOptions {
-  std::string user_agent;         // e.g. "aisearchd/0.1.0"
-  std::string ca_file;            // extra CA bundle; empty = system default
-  std::string client_cert_file;   // optional TLS client certificate (etcd)
+  std::string user_agent;        // e.g. "aisearchd/0.1.0"
+  std::string ca_file;           // extra CA bundle; empty = system default
+  std::string client_cert_file;  // optional TLS client certificate (etcd)
   std::string client_key_file;
   std::chrono::milliseconds connect_timeout{10'000};
+  std::string
+      proxy;  // e.g. "http://proxy:3128"; empty = none (proxy environment variables ignored)
 };
 
 // The libcurl transport (the only <curl/curl.h> user). Reuses connections (keep-alive) through a

@@ -1,1 +1,0 @@
-// (module api: sources arrive with its issue)

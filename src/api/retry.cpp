@@ -1,0 +1,32 @@
+#include "api/retry.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "api/errors.hpp"
+
+namespace api {
+
+std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int retry, double unit) {
+  const double base = static_cast<double>(std::max<std::int64_t>(0, policy.base_delay.count()));
+  const double cap = static_cast<double>(std::max<std::int64_t>(0, policy.max_delay.count()));
+  const int exponent = std::clamp(retry - 1, 0, 62);
+  const double ceiling = std::min(cap, base * std::ldexp(1.0, exponent));
+  const double u = std::isfinite(unit) ? std::clamp(unit, 0.0, 1.0) : 0.0;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::floor(ceiling * u)));
+}
+
+std::optional<std::chrono::milliseconds> retry_delay(const RetryPolicy& policy,
+                                                     const ApiError& error, int attempt,
+                                                     double unit) {
+  if (!error.retryable()) return std::nullopt;
+  if (error.http_status == 429 && error.has_code(k_code_sync_cooldown)) return std::nullopt;
+  if (attempt >= policy.max_attempts) return std::nullopt;
+  if (error.retry_after) {
+    if (*error.retry_after > policy.max_retry_after) return std::nullopt;
+    return std::max(*error.retry_after, std::chrono::milliseconds(0));
+  }
+  return backoff_delay(policy, attempt, unit);
+}
+
+}  // namespace api

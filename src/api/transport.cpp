@@ -1,0 +1,12 @@
+#include "api/transport.hpp"
+
+namespace api {
+
+std::optional<std::string> HttpResponse::header(std::string_view lower_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_name) return value;
+  }
+  return std::nullopt;
+}
+
+}  // namespace api
