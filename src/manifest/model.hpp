@@ -15,7 +15,7 @@ struct SourceLocation {
   std::string file;
   int line = 0;
   int column = 0;
-  std::string to_string() const;  // "file:line:column"
+  std::string to_string() const;  // "file:line:column" ("file" alone when line is 0)
 };
 
 // `sync:` of an instance (PRODUCT.md §4, §7). Exactly one of schedule / every is set.
@@ -41,7 +41,7 @@ struct InstanceSpec {
   nlohmann::json fields = nlohmann::json::object();
   bool protect = false;
   bool allow_replace = false;
-  bool suspend = false;  // leave this instance alone entirely
+  bool suspend = false;                     // leave this instance alone entirely
   std::vector<std::string> ignore_changes;  // top-level field names or dotted paths
   std::optional<SyncSpec> sync;
   SourceLocation where;
