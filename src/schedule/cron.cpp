@@ -156,6 +156,9 @@ std::string parse_field(const FieldDef& field, std::string_view text, std::bitse
         hi = has_step ? (field.name == "day-of-week" ? 6 : field.max) : *value;
         if (hi < lo) hi = lo;
       } else {
+        if (dash == 0 || dash + 1 == range.size()) {
+          return cat({field.name, ": ", squote(range), " is not a valid range"});
+        }
         const auto first = parse_value(field, range.substr(0, dash), error);
         if (!first) return error;
         const auto last = parse_value(field, range.substr(dash + 1), error);
