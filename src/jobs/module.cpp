@@ -1,1 +1,0 @@
-// (module jobs: sources arrive with its issue)

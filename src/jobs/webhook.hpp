@@ -1,0 +1,86 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "api/transport.hpp"
+#include "jobs/reporter.hpp"
+
+namespace jobs {
+
+struct WebhookOptions {
+  std::string url;  // http(s) URL that receives the POSTs
+  enum class NotifyOn { changes, all };
+  // changes: only a failure (failed, timed_out) that follows a success or nothing known, and the
+  // first success after a failure (the recovery); repeated failures and successes stay quiet.
+  // all: every outcome and every stall.
+  NotifyOn notify_on = NotifyOn::changes;
+  std::size_t queue_max = 256;  // events waiting; beyond it the oldest is dropped (logged)
+  int max_attempts = 5;         // per event, first try included
+  std::chrono::milliseconds base_delay{1000};  // doubled per retry ...
+  std::chrono::milliseconds max_delay{60000};  // ... up to this
+  std::chrono::milliseconds timeout{10000};    // per POST
+};
+
+// Parses the config's notify_on: "changes" | "all".
+util::Result<WebhookOptions::NotifyOn, std::string> parse_notify_on(std::string_view text);
+
+// POSTs one JSON event per job outcome to `url` (Content-Type: application/json):
+//   {"event": "sync_outcome", "address": "ns/id", "namespace": "ns", "id": "id",
+//    "outcome": "failed", "previous_outcome": "succeeded" | null, "job_id", "trigger", "source",
+//    "started_at", "ended_at", "duration_seconds", "end_reason", "log_tail": [...],
+//    "error_counts": {...}}
+// and, with notify_on all, {"event": "sync_stalled", "address", "namespace", "id", "job_id"}.
+// A 2xx answer delivers; a transport error, 408, 429 or 5xx is retried with backoff; another 4xx
+// drops the event (logged). A background thread sends: outcome() only enqueues, never blocks on
+// the network. Thread-safe.
+class WebhookNotifier final : public Reporter {
+ public:
+  WebhookNotifier(WebhookOptions options, std::shared_ptr<api::Transport> transport);
+  ~WebhookNotifier() override;  // stop(0)
+  WebhookNotifier(const WebhookNotifier&) = delete;
+  WebhookNotifier& operator=(const WebhookNotifier&) = delete;
+
+  // Tells the change filter the last known outcome of an instance (from state history at start),
+  // so a restart neither re-announces a known failure nor misses a recovery.
+  void seed(const std::string& address, const std::string& outcome);
+
+  void outcome(const std::string& address, const state::JobRecord& record) override;
+  void stalled(const std::string& address, const std::string& job_id) override;
+
+  // Stops accepting events, tries to deliver what is queued until `deadline` has passed (no
+  // retries after it), then stops the thread. Idempotent.
+  void stop(std::chrono::milliseconds deadline);
+
+  struct Counters {
+    std::uint64_t delivered = 0, failed = 0, dropped = 0, filtered = 0;
+  };
+  Counters counters() const;
+  // Events enqueued or being sent right now.
+  std::size_t pending() const;
+
+ private:
+  void enqueue(std::string body);
+  void run();
+
+  WebhookOptions m_options;
+  std::shared_ptr<api::Transport> m_transport;
+  mutable std::mutex m_mutex;
+  std::condition_variable m_cv;
+  std::deque<std::string> m_queue;
+  std::size_t m_in_flight = 0;
+  std::map<std::string, std::string> m_last;  // address -> last success/failure outcome seen
+  bool m_stopping = false;
+  std::chrono::steady_clock::time_point m_deadline{};
+  Counters m_counters;
+  std::thread m_thread;
+};
+
+}  // namespace jobs
