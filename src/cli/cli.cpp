@@ -4,23 +4,122 @@
 #include <iostream>
 
 #include "aisearchd_version.hpp"
+#include "cli/commands.hpp"
+#include "cli/commands_manifest.hpp"
+#include "cli/options.hpp"
 
 namespace cli {
 
+namespace {
+
+constexpr const char* k_commands = R"(Commands:
+  run                 long-running daemon (the default command, except with --dry-run)
+  plan                one-shot plan, writes nothing remote or local   (same as --dry-run)
+  apply               one-shot reconcile, then exit
+  validate            offline manifest + config check: no network, no token needed
+  sync NS/ID          trigger a sync job now, wait for and print its outcome (--no-wait)
+  status              instances, ownership, last job outcomes, freshness (text or json)
+  adopt NS/ID         record an existing remote instance as owned; no remote change
+  forget NS/ID        drop ownership without deleting anything remote
+  schema              print the manifest's JSON Schema (for editors / yaml-language-server)
+  state show          print the state (owned instances, digests, job history)
+  state migrate --to etcd|file   copy the state to the other backend
+
+Exit codes: 0 success; 1 error; 2 changes present (plan --detailed-exitcode);
+3 apply finished but some actions were blocked by a safety rail.)";
+
+cxxopts::Options make_parser() {
+  cxxopts::Options o("aisearchd",
+                     "Keeps Cloudflare AI Search instances equal to a YAML manifest, runs their sync "
+                     "jobs on schedules and reports every outcome.");
+  o.custom_help("[OPTIONS]");
+  o.positional_help("[COMMAND] [ARGS]");
+  o.add_options()
+      ("c,config", "daemon config (default /etc/aisearchd/aisearchd.yaml; optional)", cxxopts::value<std::string>(), "FILE")
+      ("m,manifest", "manifest file or directory of *.yaml / *.yml (merged)", cxxopts::value<std::string>(), "PATH")
+      ("api-url", "API base URL (default https://api.cloudflare.com/client/v4)", cxxopts::value<std::string>(), "URL")
+      ("account-id", "account id (default: config, manifest, or $CLOUDFLARE_ACCOUNT_ID)", cxxopts::value<std::string>(), "ID")
+      ("state-dir", "state directory (default /var/lib/aisearchd; $STATE_DIRECTORY under systemd)", cxxopts::value<std::string>(), "DIR")
+      ("dry-run", "alone: the one-shot plan; with apply: the plan it would apply; with run: observe only")
+      ("listen", "run: address of /metrics /healthz /readyz /status (\"\" disables)", cxxopts::value<std::string>(), "ADDR")
+      ("o,output", "text (default) | json | markdown", cxxopts::value<std::string>()->default_value("text"), "FMT")
+      ("detailed-exitcode", "plan: 0 no changes, 2 changes present, 1 error")
+      ("no-wait", "sync: start the job and return without following it")
+      ("to", "state migrate: etcd | file", cxxopts::value<std::string>(), "BACKEND")
+      ("log-level", "trace|debug|info|warn|error", cxxopts::value<std::string>(), "LVL")
+      ("log-format", "text|json", cxxopts::value<std::string>(), "FMT")
+      ("version", "print the version and exit")
+      ("h,help", "print this help and exit")
+      ("command", "", cxxopts::value<std::vector<std::string>>());
+  o.parse_positional({"command"});
+  return o;
+}
+
+template <typename T>
+std::optional<T> opt(const cxxopts::ParseResult& r, const char* name) {
+  if (!r.count(name)) return std::nullopt;
+  return r[name].as<T>();
+}
+
+}  // namespace
+
 int run(int argc, char** argv) {
+  Options options;
   try {
-    cxxopts::Options options("aisearchd", "Keeps Cloudflare AI Search instances equal to a manifest");
-    options.add_options()("version", "print the version")("h,help", "print this help");
-    auto result = options.parse(argc, argv);
-    if (result.count("version")) {
-      std::cout << "aisearchd " << util::k_version << "\n";
-      return 0;
+    auto parser = make_parser();
+    auto r = parser.parse(argc, argv);
+    if (r.count("help")) {
+      std::cout << parser.help() << "\n" << k_commands << "\n";
+      return k_exit_ok;
     }
-    std::cout << options.help() << "\n";
-    return 0;
+    if (r.count("version")) {
+      std::cout << "aisearchd " << util::k_version << "\n";
+      return k_exit_ok;
+    }
+    std::vector<std::string> words;
+    if (r.count("command")) words = r["command"].as<std::vector<std::string>>();
+    options.dry_run = r.count("dry-run") > 0;
+    if (!words.empty()) {
+      options.command = words.front();
+      options.args.assign(words.begin() + 1, words.end());
+    } else {
+      options.command = options.dry_run ? "plan" : "run";
+    }
+    options.config = opt<std::string>(r, "config");
+    options.manifest = opt<std::string>(r, "manifest");
+    options.api_url = opt<std::string>(r, "api-url");
+    options.account_id = opt<std::string>(r, "account-id");
+    options.state_dir = opt<std::string>(r, "state-dir");
+    options.listen = opt<std::string>(r, "listen");
+    options.log_level = opt<std::string>(r, "log-level");
+    options.log_format = opt<std::string>(r, "log-format");
+    options.to = opt<std::string>(r, "to");
+    options.output = r["output"].as<std::string>();
+    options.detailed_exitcode = r.count("detailed-exitcode") > 0;
+    options.no_wait = r.count("no-wait") > 0;
   } catch (const std::exception& e) {
-    std::cerr << "aisearchd: " << e.what() << "\n";
-    return 1;
+    std::cerr << "aisearchd: " << e.what() << "\n(see aisearchd --help)\n";
+    return k_exit_error;
+  }
+
+  try {
+    const std::string& c = options.command;
+    if (c == "plan") return cmd_plan(options);
+    if (c == "apply") return cmd_apply(options);
+    if (c == "run") return cmd_run(options);
+    if (c == "validate") return cmd_validate(options);
+    if (c == "schema") return cmd_schema(options);
+    if (c == "sync") return cmd_sync(options);
+    if (c == "status") return cmd_status(options);
+    if (c == "adopt") return cmd_adopt(options);
+    if (c == "forget") return cmd_forget(options);
+    if (c == "state") return cmd_state(options);
+    std::cerr << "aisearchd: unknown command \"" << c << "\" (see aisearchd --help)\n";
+    return k_exit_error;
+  } catch (const std::exception& e) {
+    // A programmer error or a fatal start-up failure: one clear line, never a crash.
+    std::cerr << "aisearchd: fatal: " << e.what() << "\n";
+    return k_exit_error;
   }
 }
 

@@ -1,0 +1,155 @@
+// plan, apply, adopt, forget: the one-shot reconcile commands.
+#include <unistd.h>
+
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "cli/context.hpp"
+#include "reconcile/apply.hpp"
+#include "reconcile/diff.hpp"
+#include "reconcile/observe.hpp"
+#include "reconcile/render.hpp"
+#include "state/file_store.hpp"
+#include "util/time_format.hpp"
+
+namespace cli {
+
+namespace {
+
+void print_plan(const reconcile::Plan& plan, const std::string& output, const util::EnvLookup& env) {
+  if (output == "json") {
+    std::cout << reconcile::render_json_string(plan);
+  } else if (output == "markdown") {
+    std::cout << reconcile::render_markdown(plan);
+  } else {
+    reconcile::RenderOptions ro;
+    ro.color = ::isatty(STDOUT_FILENO) && !env("NO_COLOR").has_value();
+    std::cout << reconcile::render_text(plan, ro);
+  }
+  std::cout.flush();
+}
+
+// Parses "NS/ID" (a bare ID means namespace default).
+bool parse_address(const std::vector<std::string>& args, const char* command, std::string& ns,
+                   std::string& id) {
+  if (args.size() != 1) {
+    std::cerr << "aisearchd " << command << ": expected one NAMESPACE/ID argument\n";
+    return false;
+  }
+  auto slash = args[0].find('/');
+  ns = slash == std::string::npos ? "default" : args[0].substr(0, slash);
+  id = slash == std::string::npos ? args[0] : args[0].substr(slash + 1);
+  if (ns.empty() || id.empty() || id.find('/') != std::string::npos) {
+    std::cerr << "aisearchd " << command << ": \"" << args[0] << "\" is not NAMESPACE/ID\n";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int cmd_plan(const Options& options) {
+  Context ctx;
+  if (!ctx.init(options, "warn") || !ctx.load_manifest() || !ctx.connect()) return k_exit_error;
+  auto state = ctx.load_state();
+  if (!state) return k_exit_error;
+  auto observed = reconcile::observe(*ctx.client, reconcile::namespaces_to_observe(ctx.manifest, *state),
+                                     ctx.settings.config.concurrency);
+  auto plan = reconcile::diff(ctx.manifest, observed, *state, ctx.diff_options());
+  print_plan(plan, options.output, ctx.env);
+  if (!plan.skipped_namespaces.empty()) {
+    std::cerr << "aisearchd: the plan is partial: " << plan.skipped_namespaces.size()
+              << " namespace(s) could not be listed\n";
+    return k_exit_error;
+  }
+  if (options.detailed_exitcode && plan.has_changes()) return k_exit_changes;
+  return k_exit_ok;
+}
+
+int cmd_apply(const Options& options) {
+  if (options.dry_run) return cmd_plan(options);
+  Context ctx;
+  if (!ctx.init(options, "info") || !ctx.load_manifest() || !ctx.connect()) return k_exit_error;
+  auto lock = ctx.lock_state();
+  if (!lock) return k_exit_error;
+  auto state = ctx.load_state();
+  if (!state) return k_exit_error;
+  auto observed = reconcile::observe(*ctx.client, reconcile::namespaces_to_observe(ctx.manifest, *state),
+                                     ctx.settings.config.concurrency);
+  auto plan = reconcile::diff(ctx.manifest, observed, *state, ctx.diff_options());
+  if (options.output == "text") print_plan(plan, "text", ctx.env);
+  state::StateWriter writer(*ctx.store, std::move(*state));
+  reconcile::ApplyOptions ao;
+  ao.concurrency = ctx.settings.config.concurrency;
+  auto result = reconcile::apply(plan, ctx.manifest, *ctx.client, writer, ctx.clock, ao);
+  if (options.output == "json") {
+    nlohmann::json j = result.to_json();
+    j["plan"] = reconcile::render_json(plan);
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << "\n" << result.to_text();
+  }
+  if (!result.ok() || !plan.skipped_namespaces.empty()) return k_exit_error;
+  if (result.blocked > 0) return k_exit_blocked;
+  return k_exit_ok;
+}
+
+int cmd_adopt(const Options& options) {
+  std::string ns, id;
+  if (!parse_address(options.args, "adopt", ns, id)) return k_exit_error;
+  Context ctx;
+  if (!ctx.init(options, "warn")) return k_exit_error;
+  ctx.load_manifest_optional();
+  if (!ctx.connect()) return k_exit_error;
+  auto lock = ctx.lock_state();
+  if (!lock) return k_exit_error;
+  auto state = ctx.load_state();
+  if (!state) return k_exit_error;
+  auto remote = ctx.client->get_instance(ns, id);
+  if (!remote) {
+    std::cerr << "aisearchd adopt: " << ns << "/" << id << ": " << remote.error().describe() << "\n";
+    return k_exit_error;
+  }
+  std::string address = ns + "/" + id;
+  if (state->owns(ns, id)) {
+    std::cout << address << " is already owned\n";
+    return k_exit_ok;
+  }
+  auto& owned = state->owned[address];
+  owned.ns = ns;
+  owned.id = id;
+  owned.adopted_at = util::format_rfc3339(ctx.clock.now());
+  auto saved = ctx.store->save(*state);
+  if (!saved) {
+    std::cerr << "aisearchd adopt: " << saved.error() << "\n";
+    return k_exit_error;
+  }
+  std::cout << "adopted " << address << " (no remote change)\n";
+  return k_exit_ok;
+}
+
+int cmd_forget(const Options& options) {
+  std::string ns, id;
+  if (!parse_address(options.args, "forget", ns, id)) return k_exit_error;
+  Context ctx;
+  if (!ctx.init(options, "warn")) return k_exit_error;
+  auto lock = ctx.lock_state();
+  if (!lock) return k_exit_error;
+  auto state = ctx.load_state();
+  if (!state) return k_exit_error;
+  std::string address = ns + "/" + id;
+  if (!state->owns(ns, id)) {
+    std::cerr << "aisearchd forget: " << address << " is not owned\n";
+    return k_exit_error;
+  }
+  state->owned.erase(address);
+  auto saved = ctx.store->save(*state);
+  if (!saved) {
+    std::cerr << "aisearchd forget: " << saved.error() << "\n";
+    return k_exit_error;
+  }
+  std::cout << "forgot " << address << " (nothing remote was deleted)\n";
+  return k_exit_ok;
+}
+
+}  // namespace cli
