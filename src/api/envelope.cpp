@@ -571,6 +571,8 @@ util::Result<InstanceStats, std::string> parse_stats(const json& j) {
 
 std::string encode_path_segment(std::string_view segment) {
   static constexpr char k_hex[] = "0123456789ABCDEF";
+  // "." and ".." would be resolved as dot-segments by servers and proxies.
+  if (segment == "." || segment == "..") return segment.size() == 1 ? "%2E" : "%2E%2E";
   std::string out;
   out.reserve(segment.size());
   for (char c : segment) {

@@ -75,7 +75,8 @@ util::Result<Job, std::string> parse_job(const nlohmann::json& j);
 util::Result<JobLogEntry, std::string> parse_job_log_entry(const nlohmann::json& j);
 util::Result<InstanceStats, std::string> parse_stats(const nlohmann::json& j);
 
-// Percent-encodes one URL path segment (everything but RFC 3986 unreserved characters).
+// Percent-encodes one URL path segment (everything but RFC 3986 unreserved characters; "." and
+// ".." entirely).
 std::string encode_path_segment(std::string_view segment);
 
 }  // namespace api
