@@ -1,0 +1,234 @@
+#include "jobs/runner.hpp"
+
+#include <atomic>
+
+#include <gtest/gtest.h>
+
+#include "fixture.hpp"
+
+namespace jobs_test {
+namespace {
+
+using namespace std::chrono_literals;
+using Concurrency = manifest::SyncSpec::Concurrency;
+
+constexpr const char* k_addr = "default/docs";
+
+TEST(Runner, FollowsAJobToSuccessAndRecordsIt) {
+  Harness h;
+  auto r = h.runner.run("default", "docs", policy(), "manual", true, nullptr);
+  EXPECT_EQ(r.outcome, "succeeded");
+  EXPECT_EQ(r.end_reason, "completed");
+  EXPECT_EQ(r.trigger, "manual");
+  EXPECT_EQ(r.source, "user");
+  EXPECT_DOUBLE_EQ(r.duration_seconds, 300.0);
+  EXPECT_TRUE(r.log_tail.empty());
+  // forbid looks for a running job first; a clean success needs no stats.
+  EXPECT_EQ(h.sim->count("list_jobs"), 1u);
+  EXPECT_EQ(h.sim->count("create_job"), 1u);
+  EXPECT_EQ(h.sim->count("stats"), 0u);
+  EXPECT_EQ(h.sim->count("job_logs"), 0u);
+  // Polls back off 5 s -> 60 s: 5, 15, 35, 75, 135, 195, 255, 315.
+  EXPECT_EQ(h.sim->count("get_job"), 8u);
+
+  const auto* s = h.sync(k_addr);
+  ASSERT_NE(s, nullptr);
+  ASSERT_EQ(s->history.size(), 1u);
+  EXPECT_EQ(s->history.back().job_id, r.job_id);
+  EXPECT_EQ(s->last_job_id, r.job_id);
+  EXPECT_EQ(s->last_success, r.ended_at);
+  // Durably saved, and reported once.
+  EXPECT_EQ(h.store.saved().sync.at(k_addr).history.size(), 1u);
+  ASSERT_EQ(h.reporter.outcomes.size(), 1u);
+  EXPECT_EQ(h.reporter.outcomes[0].first, k_addr);
+}
+
+TEST(Runner, PollsLessOnceTheUsualDurationIsKnown) {
+  Harness h;
+  h.runner.run("default", "docs", policy(), "schedule", true, nullptr);
+  h.clock->advance(1h);
+  h.sim->reset_counts();
+  auto r = h.runner.run("default", "docs", policy(), "schedule", true, nullptr);
+  EXPECT_EQ(r.outcome, "succeeded");
+  // Polls at most 60 s apart, one on the expected end (300 s): 60, 120, 180, 240, 300.
+  EXPECT_EQ(h.sim->count("get_job"), 5u);
+  EXPECT_EQ(h.sim->total(), 7u);
+}
+
+TEST(Runner, ForbidSkipsWhenAJobIsRunning) {
+  Harness h;
+  const std::string running = h.sim->start_schedule_job(k_addr);
+  auto r = h.runner.run("default", "docs", policy(Concurrency::forbid), "schedule", true, nullptr);
+  EXPECT_EQ(r.outcome, "skipped");
+  EXPECT_EQ(r.job_id, running);
+  EXPECT_EQ(r.end_reason, "job_already_running");
+  EXPECT_EQ(h.sim->count("create_job"), 0u);
+  const auto* s = h.sync(k_addr);
+  ASSERT_NE(s, nullptr);
+  ASSERT_EQ(s->history.size(), 1u);
+  EXPECT_EQ(s->history.back().outcome, "skipped");
+  // The running job was left alone.
+  EXPECT_TRUE(h.sim->jobs(k_addr).back()["ended_at"].is_null());
+}
+
+TEST(Runner, ReplaceStartsAnywayAndSupersedesTheRunningJob) {
+  Harness h;
+  const std::string running = h.sim->start_schedule_job(k_addr);
+  auto r = h.runner.run("default", "docs", policy(Concurrency::replace), "schedule", true, nullptr);
+  EXPECT_EQ(r.outcome, "succeeded");
+  EXPECT_NE(r.job_id, running);
+  EXPECT_EQ(h.sim->count("list_jobs"), 0u);
+  const auto jobs = h.sim->jobs(k_addr);
+  ASSERT_EQ(jobs.size(), 2u);
+  EXPECT_EQ(jobs[0]["end_reason"], "new_job_has_started");
+}
+
+TEST(Runner, AJobSupersededMidwayIsReportedSuperseded) {
+  Harness h;
+  h.sim->schedule_job_at(k_addr, t0() + 100s);
+  auto r = h.runner.run("default", "docs", policy(), "schedule", true, nullptr);
+  EXPECT_EQ(r.outcome, "superseded");
+  EXPECT_EQ(r.end_reason, "new_job_has_started");
+  EXPECT_DOUBLE_EQ(r.duration_seconds, 100.0);
+  EXPECT_TRUE(r.log_tail.empty());
+  EXPECT_TRUE(h.sync(k_addr)->last_success.empty());
+}
+
+TEST(Runner, CooldownIsWaitedOutAndRetriedNotAFailure) {
+  Harness h;
+  h.runner.run("default", "docs", policy(), "schedule", true, nullptr);
+  h.sim->reset_counts();
+  // The previous job ended at most 15 s ago: the create meets 429 code 7020 first.
+  auto r = h.runner.run("default", "docs", policy(), "on_change", true, nullptr);
+  EXPECT_EQ(r.outcome, "succeeded");
+  EXPECT_EQ(h.sim->count("create_job"), 2u);
+  const auto* s = h.sync(k_addr);
+  ASSERT_EQ(s->history.size(), 2u);
+  for (const auto& rec : s->history) EXPECT_EQ(rec.outcome, "succeeded");
+}
+
+TEST(Runner, CooldownLongerThanTheWaitLimitIsSkipped) {
+  jobs::FollowOptions options;
+  options.cooldown_wait_max = 10s;
+  Harness h(options);
+  h.runner.run("default", "docs", policy(), "schedule", true, nullptr);
+  auto r = h.runner.run("default", "docs", policy(), "manual", true, nullptr);
+  EXPECT_EQ(r.outcome, "skipped");
+  EXPECT_EQ(r.end_reason, "sync_in_cooldown");
+}
+
+TEST(Runner, TimeoutCancelsTheJobAndReportsTimedOutAfterAStall) {
+  Harness h;
+  h.sim->set_mode(k_addr, SimApi::Mode::stall);
+  auto p = policy();
+  p.timeout = 20min;
+  auto r = h.runner.run("default", "docs", p, "schedule", true, nullptr);
+  EXPECT_EQ(r.outcome, "timed_out");
+  EXPECT_EQ(r.end_reason, "cancelled");
+  EXPECT_EQ(h.sim->count("cancel_job"), 1u);
+  ASSERT_EQ(h.sim->cancel_bodies().size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(h.sim->cancel_bodies()[0]),
+            (nlohmann::json{{"action", "cancel"}}));
+  // Cancelled on time: 20 minutes after it started.
+  EXPECT_NEAR(r.duration_seconds, 1200.0, 1.0);
+  // last_seen_at stopped at 150 s: reported stalled (once) before the timeout.
+  ASSERT_EQ(h.reporter.stalls.size(), 1u);
+  EXPECT_EQ(h.reporter.stalls[0].second, r.job_id);
+  // A timeout is a failure: the log tail comes with it.
+  EXPECT_FALSE(r.log_tail.empty());
+}
+
+TEST(Runner, AFailedJobCarriesItsLastTwentyLogLinesAndErrorCounts) {
+  Harness h;
+  h.sim->set_mode(k_addr, SimApi::Mode::fail);
+  auto r = h.runner.run("default", "docs", policy(), "schedule", true, nullptr);
+  EXPECT_EQ(r.outcome, "failed");
+  EXPECT_EQ(r.end_reason, "error");
+  ASSERT_EQ(r.log_tail.size(), 20u);
+  EXPECT_EQ(r.log_tail.back(), "Job failed: 24 errors");
+  EXPECT_EQ(r.log_tail.front(), "failed to fetch page-6");
+  EXPECT_EQ(r.error_counts["error"], 3);
+  EXPECT_EQ(r.error_counts["index_source_errors"]["failed to fetch"], 3);
+  EXPECT_TRUE(h.sync(k_addr)->last_success.empty());
+}
+
+TEST(Runner, AMissingEndReasonIsDecidedByTheStats) {
+  Harness h;
+  h.sim->set_mode(k_addr, SimApi::Mode::reason, std::nullopt, /*errors=*/false);
+  EXPECT_EQ(h.runner.run("default", "docs", policy(), "schedule", true, nullptr).outcome,
+            "succeeded");
+  EXPECT_EQ(h.sim->count("stats"), 1u);
+  h.clock->advance(1h);
+  h.sim->set_mode(k_addr, SimApi::Mode::reason, std::nullopt, /*errors=*/true);
+  EXPECT_EQ(h.runner.run("default", "docs", policy(), "schedule", true, nullptr).outcome, "failed");
+}
+
+TEST(Runner, AnUnknownEndReasonIsNeverASuccess) {
+  Harness h;
+  h.sim->set_mode(k_addr, SimApi::Mode::reason, std::string("quota_exceeded"), false);
+  auto r = h.runner.run("default", "docs", policy(), "schedule", true, nullptr);
+  EXPECT_EQ(r.outcome, "failed");
+  EXPECT_EQ(r.end_reason, "quota_exceeded");
+}
+
+TEST(Runner, AnInstanceThatDoesNotExistFailsToTrigger) {
+  Harness h;
+  h.sim->remove(k_addr);
+  auto r = h.runner.run("default", "docs", policy(Concurrency::replace), "manual", true, nullptr);
+  EXPECT_EQ(r.outcome, "failed");
+  EXPECT_EQ(r.end_reason, "trigger_failed");
+  ASSERT_EQ(r.log_tail.size(), 1u);
+  EXPECT_NE(r.log_tail[0].find("404"), std::string::npos);
+  EXPECT_EQ(r.log_tail[0].find("test-token"), std::string::npos);
+}
+
+TEST(Runner, NoWaitReturnsTheStartedJobWithoutRecordingIt) {
+  Harness h;
+  auto r = h.runner.run("default", "docs", policy(), "manual", false, nullptr);
+  EXPECT_EQ(r.outcome, "");
+  EXPECT_FALSE(r.job_id.empty());
+  EXPECT_EQ(h.sim->count("get_job"), 0u);
+  EXPECT_EQ(h.sync(k_addr), nullptr);
+  EXPECT_TRUE(h.reporter.outcomes.empty());
+}
+
+TEST(Runner, StopAbandonsTheFollowWithoutRecording) {
+  Harness h;
+  std::atomic<bool> stop{true};
+  auto r = h.runner.run("default", "docs", policy(), "schedule", true, &stop);
+  EXPECT_EQ(r.outcome, "");
+  EXPECT_FALSE(r.job_id.empty());
+  EXPECT_EQ(h.sync(k_addr), nullptr);
+}
+
+TEST(Runner, HistoryKeepsTheLastTwenty) {
+  Harness h;
+  std::string first_kept;
+  for (int i = 0; i < 25; ++i) {
+    auto r = h.runner.run("default", "docs", policy(), "schedule", true, nullptr);
+    ASSERT_EQ(r.outcome, "succeeded");
+    if (i == 5) first_kept = r.job_id;
+    h.clock->advance(1h);
+  }
+  const auto* s = h.sync(k_addr);
+  ASSERT_EQ(s->history.size(), 20u);
+  EXPECT_EQ(s->history.front().job_id, first_kept);
+}
+
+TEST(Runner, FollowsAJobCloudflareStarted) {
+  Harness h;
+  const std::string id = h.sim->start_schedule_job(k_addr);
+  api::Job job;
+  job.id = id;
+  job.source = "schedule";
+  job.started_at = util::format_rfc3339(t0());
+  auto r = h.runner.follow_existing("default", "docs", job, policy(), "cloudflare", nullptr);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->outcome, "succeeded");
+  EXPECT_EQ(r->source, "schedule");
+  EXPECT_EQ(r->trigger, "cloudflare");
+  EXPECT_EQ(h.sync(k_addr)->last_job_id, id);
+}
+
+}  // namespace
+}  // namespace jobs_test
