@@ -556,6 +556,7 @@ class Budget {
     m_left -= n;
     return true;
   }
+  std::size_t left() const { return m_left; }
 
  private:
   std::size_t m_left;
@@ -571,7 +572,8 @@ struct Section {
     std::string out = heading;
     for (std::size_t i = 0; i < shown; ++i) out += items[i];
     if (shown < items.size()) {
-      out += "- … and " + std::to_string(items.size() - shown) + " more\n";
+      out += "- … " + std::string(shown == 0 ? "" : "and ") + std::to_string(items.size() - shown) +
+             (shown == 0 ? " not shown\n" : " more\n");
     }
     return out + "\n";
   }
@@ -641,12 +643,23 @@ std::string render_text(const Plan& plan, const RenderOptions& options) {
 
 namespace {
 
+using ojson = nlohmann::ordered_json;
+
+// An empty object with room for `n` keys. ordered_json keeps its members in a vector of
+// pair<const string, json>, which copies (deeply) instead of moving when it grows: without this,
+// adding a key after "changes" would copy the whole plan.
+ojson object_for(std::size_t n) {
+  ojson o = ojson::object();
+  o.get_ref<ojson::object_t&>().reserve(n);
+  return o;
+}
+
 // The JSON plan with its keys in reading order (format_version first, address first, ...).
-nlohmann::ordered_json build_json(const Plan& plan) {
-  using ojson = nlohmann::ordered_json;
+ojson build_json(const Plan& plan) {
   ojson changes = ojson::array();
+  changes.get_ref<ojson::array_t&>().reserve(plan.changes.size());
   for (const auto& change : plan.changes) {
-    ojson c = ojson::object();
+    ojson c = object_for(11);
     c["address"] = utf8(change.address());
     c["namespace"] = utf8(change.ns);
     if (!change.is_namespace()) c["id"] = utf8(change.id);
@@ -654,9 +667,11 @@ nlohmann::ordered_json build_json(const Plan& plan) {
     c["action"] = to_string(change.action);
     c["reason"] = to_string(change.reason);
     c["modified_by"] = change.modified_by.empty() ? ojson() : ojson(utf8(change.modified_by));
+    std::vector<FieldLine> lines = field_lines(change);
     ojson fields = ojson::array();
-    for (auto& line : field_lines(change)) {
-      ojson f = ojson::object();
+    fields.get_ref<ojson::array_t&>().reserve(lines.size());
+    for (auto& line : lines) {
+      ojson f = object_for(4);
       f["path"] = std::move(line.path);
       f["before"] = ojson(line.before);
       f["after"] = ojson(line.after);
@@ -666,7 +681,7 @@ nlohmann::ordered_json build_json(const Plan& plan) {
     c["fields"] = std::move(fields);
     c["reindex"] = effective_reindex(change);
     if (change.blocked) {
-      c["blocked"] = ojson::object();
+      c["blocked"] = object_for(2);
       c["blocked"]["rail"] = utf8(change.blocked->rail);
       c["blocked"]["message"] = utf8(change.blocked->message);
     } else {
@@ -676,14 +691,14 @@ nlohmann::ordered_json build_json(const Plan& plan) {
   }
   ojson unmanaged = ojson::array();
   for (const auto& u : plan.unmanaged) {
-    ojson item = ojson::object();
+    ojson item = object_for(2);
     item["namespace"] = utf8(u.ns);
     item["id"] = utf8(u.id);
     unmanaged.push_back(std::move(item));
   }
   ojson skipped = ojson::array();
   for (const auto& s : plan.skipped_namespaces) {
-    ojson item = ojson::object();
+    ojson item = object_for(2);
     item["namespace"] = utf8(s.ns);
     item["error"] = utf8(s.error);
     skipped.push_back(std::move(item));
@@ -691,7 +706,7 @@ nlohmann::ordered_json build_json(const Plan& plan) {
   ojson warnings = ojson::array();
   for (const auto& w : plan.warnings) warnings.push_back(utf8(w));
   const Summary s = plan.summary();
-  ojson summary = ojson::object();
+  ojson summary = object_for(6);
   summary["create"] = s.create;
   summary["update"] = s.update;
   summary["replace"] = s.replace;
@@ -699,7 +714,7 @@ nlohmann::ordered_json build_json(const Plan& plan) {
   summary["move"] = s.move;
   summary["blocked"] = s.blocked;
 
-  ojson out = ojson::object();
+  ojson out = object_for(6);
   out["format_version"] = "1";
   out["changes"] = std::move(changes);
   out["unmanaged"] = std::move(unmanaged);
@@ -771,18 +786,23 @@ std::string render_markdown(const Plan& plan, std::size_t max_chars) {
     const auto is_destructive = [&](std::size_t i) {
       return plan.changes[i].action == Action::delete_ || plan.changes[i].action == Action::replace;
     };
-    // 1. Every delete and replace row, then what was skipped or is wrong.
+    // 1. What was skipped or is wrong (within a quarter of the room), then every delete and
+    // replace row, then the rest of those lists and the instances left alone.
+    Budget first(budget.left() / 4);
+    skipped.fill(first);
+    warnings.fill(first);
+    budget.take(budget.left() / 4 - first.left());
     for (std::size_t i = 0; i < n; ++i) {
       if (is_destructive(i) && !(row_shown[i] = budget.take(rows[i].size()))) break;
     }
     skipped.fill(budget);
     warnings.fill(budget);
+    unmanaged.fill(budget);
     // 2. The other rows, in plan order, until one does not fit.
     for (std::size_t i = 0; i < n; ++i) {
       if (!is_destructive(i) && !(row_shown[i] = budget.take(rows[i].size()))) break;
     }
-    // 3. Unmanaged instances, then the details, in plan order.
-    unmanaged.fill(budget);
+    // 3. The details, in plan order.
     for (std::size_t i = 0; i < n; ++i) {
       if (!details[i].empty() && !(details_shown[i] = budget.take(details[i].size()))) break;
     }
@@ -792,8 +812,11 @@ std::string render_markdown(const Plan& plan, std::size_t max_chars) {
       if (!details[i].empty() && !details_shown[i]) ++details_omitted;
       if (!row_shown[i]) ++(is_destructive(i) ? destructive_rows_omitted : other_rows_omitted);
     }
-    notes = "_Output truncated: " + std::to_string(details_omitted) +
-            " changes' details omitted; run aisearchd plan locally for the full plan._\n\n";
+    notes = details_omitted > 0 ? "_Output truncated: " + std::to_string(details_omitted) +
+                                      " changes' details omitted; run aisearchd plan locally for "
+                                      "the full plan._\n\n"
+                                : "_Output truncated; run aisearchd plan locally for the full "
+                                  "plan._\n\n";
     if (other_rows_omitted > 0) {
       notes += "_Not listed below: " + std::to_string(other_rows_omitted) +
                " creates, updates and moves._\n\n";

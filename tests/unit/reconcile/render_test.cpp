@@ -210,6 +210,15 @@ TEST(RenderText, EmptyPlanSaysNoChanges) {
   EXPECT_EQ(render_text(Plan{}, {}), "No changes. Remote instances match the manifest.\n");
 }
 
+TEST(RenderText, SkippedNamespacesAreNotCalledInSync) {
+  Plan plan;
+  plan.skipped_namespaces = {{"team-a", "list failed: timeout"}};
+  const std::string text = render_text(plan, {});
+  EXPECT_NE(text.find("  team-a: list failed: timeout\n"), std::string::npos);
+  EXPECT_EQ(text.find("match the manifest"), std::string::npos);
+  EXPECT_NE(text.find("No changes planned, but 1 namespace was not compared"), std::string::npos);
+}
+
 TEST(RenderText, ColourOnlyWhenAsked) {
   EXPECT_EQ(render_text(full_plan(), {}).find('\x1b'), std::string::npos);
   const std::string coloured = render_text(full_plan(), RenderOptions{.color = true});
@@ -246,6 +255,15 @@ TEST(Render, SecretsNeverAppearInAnyOutput) {
   ASSERT_EQ(faq["address"], "default/faq");
   EXPECT_EQ(faq["fields"][2]["before"], "(sensitive)");
   EXPECT_EQ(faq["fields"][2]["after"], "(sensitive)");
+}
+
+TEST(RenderJson, StringFormMatchesTheDocument) {
+  const Plan plan = full_plan();
+  const std::string text = render_json_string(plan);
+  EXPECT_EQ(json::parse(text), render_json(plan));
+  EXPECT_EQ(text.rfind("{\n  \"format_version\": \"1\",", 0), 0u);  // reading order, not sorted
+  const std::string one_line = render_json_string(plan, -1);
+  EXPECT_EQ(one_line.find('\n'), one_line.size() - 1);  // one line, newline-terminated
 }
 
 TEST(RenderJson, StableContractShape) {
@@ -354,6 +372,26 @@ TEST(RenderMarkdown, TenThousandChangesStayUnderGithubsLimit) {
       EXPECT_NE(md.find(row), std::string::npos) << c.address() << " missing";
     }
   }
+}
+
+TEST(RenderMarkdown, TenThousandDeletesStillFitAndSayWhatIsMissing) {
+  Plan plan;
+  for (int i = 0; i < 10000; ++i) {
+    plan.changes.push_back(change(Action::delete_, "default", "instance-" + std::to_string(i)));
+  }
+  plan.unmanaged.push_back({"default", "hand-made"});
+  plan.skipped_namespaces.push_back({"team-a", "list failed: HTTP 500"});
+  const std::string md = render_markdown(plan);
+  EXPECT_LE(md.size(), 65000u);
+  EXPECT_NE(
+      md.find("**Plan: 0 to create, 0 to update, 0 to replace, 10000 to delete, 0 to move.**"),
+      std::string::npos);
+  EXPECT_NE(md.find("`default/instance-0`"), std::string::npos);
+  EXPECT_NE(md.find(" deletes and replaces (too many to show)._"), std::string::npos);
+  EXPECT_NE(md.find("- `team-a`: list failed: HTTP 500"), std::string::npos);
+  EXPECT_NE(md.find("- … 1 not shown"), std::string::npos);  // the unmanaged instance
+  EXPECT_NE(md.find("_Output truncated; run aisearchd plan locally for the full plan._"),
+            std::string::npos);
 }
 
 TEST(RenderMarkdown, ShortPlanIsNotTruncated) {
