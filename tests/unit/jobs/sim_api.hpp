@@ -7,6 +7,7 @@
 // Thread-safe. Header-only so the bench can use it too.
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -38,6 +39,8 @@ class SimApi : public api::Transport {
 
   milliseconds job_duration{300000};
   milliseconds cooldown{30000};
+  // Called (without the lock) with each request's kind before it is answered; may block.
+  std::function<void(const std::string& kind)> before;
 
   void set_mode(const std::string& address, Mode mode, std::optional<std::string> reason = {},
                 bool errors = false) {
@@ -95,6 +98,15 @@ class SimApi : public api::Transport {
 
   util::Result<api::HttpResponse, api::TransportError> send(
       const api::HttpRequest& request) override {
+    if (before) {
+      const auto q = request.url.find('?');
+      const auto p = util::split(
+          request.url.substr(
+              std::string(k_sim_url).size() + 1,
+              q == std::string::npos ? std::string::npos : q - std::string(k_sim_url).size() - 1),
+          '/');
+      before(classify(request.method, p));
+    }
     std::lock_guard lock(m_mutex);
     std::string path = request.url.substr(std::string(k_sim_url).size());
     std::string query;

@@ -1,0 +1,179 @@
+#include "jobs/webhook.hpp"
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// Answers POSTs with a scripted status sequence (the last one repeats) and records the bodies.
+class Receiver : public api::Transport {
+ public:
+  std::vector<int> statuses{200};
+  bool block = false;
+
+  util::Result<api::HttpResponse, api::TransportError> send(const api::HttpRequest& r) override {
+    std::unique_lock lock(m_mutex);
+    m_cv.wait(lock, [&] { return !block; });
+    const int status = statuses[std::min(m_calls, statuses.size() - 1)];
+    ++m_calls;
+    if (status == 0)
+      return util::Err(api::TransportError{api::TransportError::Kind::network, "refused"});
+    if (status >= 200 && status < 300) m_bodies.push_back(nlohmann::json::parse(r.body));
+    api::HttpResponse resp;
+    resp.status = status;
+    return resp;
+  }
+  void release() {
+    {
+      std::lock_guard lock(m_mutex);
+      block = false;
+    }
+    m_cv.notify_all();
+  }
+  std::vector<nlohmann::json> bodies() {
+    std::lock_guard lock(m_mutex);
+    return m_bodies;
+  }
+  std::size_t calls() {
+    std::lock_guard lock(m_mutex);
+    return m_calls;
+  }
+
+ private:
+  std::mutex m_mutex;
+  std::condition_variable m_cv;
+  std::size_t m_calls = 0;
+  std::vector<nlohmann::json> m_bodies;
+};
+
+jobs::WebhookOptions options(jobs::WebhookOptions::NotifyOn on) {
+  jobs::WebhookOptions o;
+  o.url = "http://127.0.0.1:1/hook";
+  o.notify_on = on;
+  o.base_delay = 1ms;
+  o.max_delay = 4ms;
+  return o;
+}
+
+state::JobRecord record(const std::string& outcome) {
+  state::JobRecord r;
+  r.job_id = "job-" + outcome;
+  r.outcome = outcome;
+  r.trigger = "schedule";
+  return r;
+}
+
+// Waits (real time, with a deadline) until nothing is pending.
+bool drained(jobs::WebhookNotifier& n) {
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (n.pending() != 0) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+TEST(Webhook, ChangesSendsTheFirstFailureAndTheRecoveryOnly) {
+  auto rx = std::make_shared<Receiver>();
+  jobs::WebhookNotifier n(options(jobs::WebhookOptions::NotifyOn::changes), rx);
+  n.seed("default/docs", "succeeded");
+  n.outcome("default/docs", record("succeeded"));  // still fine: quiet
+  n.outcome("default/docs", record("failed"));     // broke: sent
+  n.outcome("default/docs", record("failed"));     // still broken: quiet
+  n.outcome("default/docs", record("skipped"));    // says nothing: quiet
+  n.outcome("default/docs", record("timed_out"));  // still broken: quiet
+  n.outcome("default/docs", record("succeeded"));  // recovered: sent
+  n.outcome("default/docs", record("succeeded"));  // quiet
+  ASSERT_TRUE(drained(n));
+  const auto bodies = rx->bodies();
+  ASSERT_EQ(bodies.size(), 2u);
+  EXPECT_EQ(bodies[0]["event"], "sync_outcome");
+  EXPECT_EQ(bodies[0]["outcome"], "failed");
+  EXPECT_EQ(bodies[0]["previous_outcome"], "succeeded");
+  EXPECT_EQ(bodies[0]["namespace"], "default");
+  EXPECT_EQ(bodies[0]["id"], "docs");
+  EXPECT_EQ(bodies[1]["outcome"], "succeeded");
+  EXPECT_EQ(bodies[1]["previous_outcome"], "timed_out");
+  EXPECT_EQ(n.counters().filtered, 5u);
+}
+
+TEST(Webhook, AFailureWithNothingKnownBeforeIsSent) {
+  auto rx = std::make_shared<Receiver>();
+  jobs::WebhookNotifier n(options(jobs::WebhookOptions::NotifyOn::changes), rx);
+  n.outcome("default/docs", record("failed"));
+  n.outcome("support/kb", record("succeeded"));
+  ASSERT_TRUE(drained(n));
+  ASSERT_EQ(rx->bodies().size(), 1u);
+  EXPECT_TRUE(rx->bodies()[0]["previous_outcome"].is_null());
+}
+
+TEST(Webhook, AllSendsEveryOutcomeAndStall) {
+  auto rx = std::make_shared<Receiver>();
+  jobs::WebhookNotifier n(options(jobs::WebhookOptions::NotifyOn::all), rx);
+  n.outcome("default/docs", record("succeeded"));
+  n.outcome("default/docs", record("succeeded"));
+  n.stalled("default/docs", "j9");
+  ASSERT_TRUE(drained(n));
+  ASSERT_EQ(rx->bodies().size(), 3u);
+  EXPECT_EQ(rx->bodies()[2]["event"], "sync_stalled");
+  EXPECT_EQ(rx->bodies()[2]["job_id"], "j9");
+}
+
+TEST(Webhook, RetriesServerErrorsAndNetworkFailures) {
+  auto rx = std::make_shared<Receiver>();
+  rx->statuses = {503, 0, 200};
+  jobs::WebhookNotifier n(options(jobs::WebhookOptions::NotifyOn::all), rx);
+  n.outcome("default/docs", record("failed"));
+  ASSERT_TRUE(drained(n));
+  EXPECT_EQ(rx->calls(), 3u);
+  EXPECT_EQ(rx->bodies().size(), 1u);
+  EXPECT_EQ(n.counters().delivered, 1u);
+}
+
+TEST(Webhook, DoesNotRetryAClientErrorAndGivesUpAfterMaxAttempts) {
+  auto rx = std::make_shared<Receiver>();
+  rx->statuses = {400};
+  jobs::WebhookNotifier n(options(jobs::WebhookOptions::NotifyOn::all), rx);
+  n.outcome("default/docs", record("failed"));
+  ASSERT_TRUE(drained(n));
+  EXPECT_EQ(rx->calls(), 1u);
+  EXPECT_EQ(n.counters().failed, 1u);
+
+  auto rx2 = std::make_shared<Receiver>();
+  rx2->statuses = {500};
+  jobs::WebhookNotifier n2(options(jobs::WebhookOptions::NotifyOn::all), rx2);
+  n2.outcome("default/docs", record("failed"));
+  ASSERT_TRUE(drained(n2));
+  EXPECT_EQ(rx2->calls(), 5u);
+}
+
+TEST(Webhook, NeverBlocksTheCallerAndStopKeepsItsDeadline) {
+  auto rx = std::make_shared<Receiver>();
+  rx->block = true;
+  auto opts = options(jobs::WebhookOptions::NotifyOn::all);
+  opts.queue_max = 3;
+  jobs::WebhookNotifier n(opts, rx);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 10; ++i) n.outcome("default/docs", record("failed"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);  // the receiver is stuck
+  EXPECT_LE(n.pending(), 4u);                               // bounded: 3 queued + 1 in flight
+  EXPECT_GE(n.counters().dropped, 6u);
+  rx->release();
+  n.stop(2s);
+  EXPECT_EQ(n.pending(), 0u);
+  EXPECT_GE(rx->bodies().size(), 1u);
+}
+
+TEST(Webhook, NotifyOnParses) {
+  EXPECT_TRUE(jobs::parse_notify_on("changes").ok());
+  EXPECT_TRUE(jobs::parse_notify_on("all").ok());
+  EXPECT_FALSE(jobs::parse_notify_on("sometimes").ok());
+}
+
+}  // namespace
