@@ -33,7 +33,10 @@ std::string url_host(std::string_view url, std::string* scheme = nullptr) {
 }
 
 bool is_loopback_host(std::string_view host) {
-  return host == "localhost" || host == "::1" || util::starts_with(host, "127.");
+  if (host == "localhost" || host == "::1") return true;
+  if (!util::starts_with(host, "127.")) return false;
+  return std::all_of(host.begin(), host.end(),
+                     [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
 }
 
 // "" or an http(s) URL; http only for loopback. Returns an error message or "".
@@ -67,8 +70,8 @@ class ConfigReader {
  public:
   ConfigReader(Reader& reader, DaemonConfig& config) : m_r(reader), m_c(config) {}
 
-  void read(const YAML::Node& root) {
-    if (!root.IsDefined() || root.IsNull()) return;
+  void read(const detail::YNode* root) {
+    if (!root || root->IsNull()) return;
     static const std::vector<std::string> keys = {
         "account_id", "api_url",        "api_token_file",     "manifest",
         "state_dir",  "mode",           "reconcile_interval", "reconcile_jitter",
@@ -272,7 +275,7 @@ class ConfigReader {
       }
     }
     if (b.cert_file.empty() != b.key_file.empty()) {
-      m_r.error(e.key_node.Mark(), "state_backend: cert_file and key_file go together");
+      m_r.error(e.key_node->mark, "state_backend: cert_file and key_file go together");
       ok = false;
     }
     return ok;
@@ -297,7 +300,7 @@ util::Result<DaemonConfig, std::vector<ManifestError>> load_text(std::string_vie
     detail::Diagnostics diag(errors);
     Reader reader(filename, env, diag);
     auto docs = reader.parse(yaml);
-    if (docs.size() > 1) reader.error(docs[1].Mark(), "the daemon config holds one YAML document");
+    if (docs.size() > 1) reader.error(docs[1]->mark, "the daemon config holds one YAML document");
     if (!docs.empty()) ConfigReader(reader, config).read(docs.front());
   } catch (const std::exception& e) {
     errors.push_back({{filename, 0, 0}, std::string("internal error: ") + e.what()});

@@ -134,6 +134,38 @@ class Catalogue {
     return m_child_names.emplace(&spec, std::move(names)).first->second;
   }
 
+  // Why a cron expression is unusable (std::nullopt: it is fine). Cached: manifests repeat a
+  // few schedules over many instances.
+  const std::optional<std::string>& cron_problem(const std::string& text) {
+    auto it = m_cron.find(text);
+    if (it != m_cron.end()) return it->second;
+    std::optional<std::string> problem;
+    auto cron = schedule::CronExpr::parse(text);
+    if (!cron) {
+      problem = "sync.schedule: invalid cron expression \"" + text + "\": " + cron.error();
+    } else if (auto never = cron->never_fires()) {
+      problem = "sync.schedule: \"" + text + "\" " +
+                (util::starts_with(*never, "never fires") ? *never : "never fires: " + *never);
+    }
+    return m_cron.emplace(text, std::move(problem)).first->second;
+  }
+
+  // Why a time zone name is unusable (std::nullopt: it is fine). Cached like cron_problem.
+  const std::optional<std::string>& timezone_problem(const std::string& tz) {
+    auto it = m_timezones.find(tz);
+    if (it != m_timezones.end()) return it->second;
+    std::optional<std::string> problem;
+    if (!schedule::is_valid_timezone(tz)) {
+      if (auto guess = schedule::suggest_timezone(tz))
+        problem =
+            "sync.timezone: unknown time zone \"" + tz + "\" (did you mean \"" + *guess + "\"?)";
+      else
+        problem =
+            "sync.timezone: unknown time zone \"" + tz + "\" (an IANA name such as Europe/Berlin)";
+    }
+    return m_timezones.emplace(tz, std::move(problem)).first->second;
+  }
+
   bool matches_pattern(const FieldSpec& spec, const std::string& value) {
     auto it = m_patterns.find(&spec);
     if (it == m_patterns.end()) it = m_patterns.emplace(&spec, std::regex(*spec.pattern)).first;
@@ -144,20 +176,43 @@ class Catalogue {
   std::vector<std::string> m_field_names, m_instance_keys, m_paths;
   std::unordered_map<const FieldSpec*, std::vector<std::string>> m_child_names;
   std::unordered_map<const FieldSpec*, std::regex> m_patterns;
+  std::unordered_map<std::string, std::optional<std::string>> m_cron, m_timezones;
 };
 
-// Converts YAML values to the API's JSON, checked against the catalogue.
+// A dotted path to a value ("source_params.web_crawler", "custom_metadata[2].field_name"),
+// built as a chain on the stack and turned into text only for a message.
+struct Path {
+  const Path* parent = nullptr;
+  std::string_view key;
+  long index = -1;  // >= 0: an item of the parent list
+
+  std::string str() const {
+    std::string out = parent ? parent->str() : std::string();
+    if (index >= 0) return out + "[" + std::to_string(index) + "]";
+    if (!out.empty()) out += '.';
+    out += key;
+    return out;
+  }
+};
+
+// A scalar usable without expansion, type checks or messages (the common case).
+bool simple_scalar(const detail::YNode* n) {
+  return n->IsScalar() && n->text.find('$') == std::string::npos;
+}
+
+// Converts YAML values to the API's JSON, checked against the catalogue. Valid scalars take a
+// fast path; anything else goes through Reader's typed readers for the exact message.
 class FieldReader {
  public:
   FieldReader(Reader& reader, Catalogue& catalogue) : m_r(reader), m_c(catalogue) {}
 
   // `mergeable`: the value merges key by key with other layers (required keys are deferred).
-  std::optional<json> value(const FieldSpec& spec, const Entry& e, const std::string& path,
-                            bool mergeable, std::vector<Deferred>& deferred) {
+  std::optional<json> value(const FieldSpec& spec, const Entry& e, const Path& path, bool mergeable,
+                            std::vector<Deferred>& deferred) {
     if (!m_r.visit()) return std::nullopt;
-    if (e.value.IsNull()) {
+    if (e.value->IsNull()) {
       if (spec.nullable) return json(nullptr);
-      m_r.error(e, path + ": may not be null (omit the key instead)");
+      m_r.error(e, path.str() + ": may not be null (omit the key instead)");
       return std::nullopt;
     }
     switch (spec.type) {
@@ -171,31 +226,35 @@ class FieldReader {
         return integer(spec, e, path);
       case FieldType::number:
         return number(spec, e, path);
-      case FieldType::boolean:
-        if (auto b = m_r.boolean(e, path)) return json(*b);
+      case FieldType::boolean: {
+        bool b = false;
+        if (simple_scalar(e.value) && e.value->plain && detail::parse_bool(e.value->text, b))
+          return json(b);
+        if (auto v = m_r.boolean(e, path.str())) return json(*v);
         return std::nullopt;
+      }
     }
     return std::nullopt;
   }
 
  private:
-  std::optional<json> object(const FieldSpec& spec, const Entry& e, const std::string& path,
+  std::optional<json> object(const FieldSpec& spec, const Entry& e, const Path& path,
                              bool mergeable, std::vector<Deferred>& deferred) {
-    if (!e.value.IsMap()) {
-      m_r.error(e, path + ": expected a mapping, got " + Reader::describe(e.value));
+    if (!e.value->IsMap()) {
+      m_r.error(e, path.str() + ": expected a mapping, got " + Reader::describe(e.value));
       return std::nullopt;
     }
-    auto entries = m_r.entries(e.value, &e, path);
+    auto entries = m_r.entries(e.value, &e, path.str());
     json out = json::object();
     bool ok = true;
     if (spec.children.empty()) {  // free-form map of strings (include_headers)
       if (spec.max_items && entries.size() > *spec.max_items) {
-        m_r.error(e, path + ": at most " + std::to_string(*spec.max_items) +
+        m_r.error(e, path.str() + ": at most " + std::to_string(*spec.max_items) +
                          " entries allowed (got " + std::to_string(entries.size()) + ")");
         ok = false;
       }
       for (const auto& child : entries) {
-        if (auto s = m_r.string(child, path + "." + child.key))
+        if (auto s = m_r.string(child, Path{&path, child.key}.str()))
           out[child.key] = std::move(*s);
         else
           ok = false;
@@ -205,24 +264,24 @@ class FieldReader {
     for (const auto& child : entries) {
       const FieldSpec* child_spec = spec.child(child.key);
       if (!child_spec) {
-        m_r.unknown_key(child, path, m_c.child_names(spec));
+        m_r.unknown_key(child, path.str(), m_c.child_names(spec));
         ok = false;
         continue;
       }
-      if (auto v = value(*child_spec, child, path + "." + child.key, mergeable, deferred))
+      if (auto v = value(*child_spec, child, Path{&path, child.key}, mergeable, deferred))
         out[child.key] = std::move(*v);
       else
         ok = false;
     }
     if (!spec.required.empty()) {
       if (mergeable) {
-        deferred.push_back({path, m_r.where(e), &spec});
+        deferred.push_back({path.str(), m_r.where(e), &spec});
       } else {
         for (const auto& name : spec.required) {
           bool given = std::any_of(entries.begin(), entries.end(),
                                    [&](const Entry& c) { return c.key == name; });
           if (!given) {
-            m_r.error(e, path + ": missing required key \"" + name + "\"");
+            m_r.error(e, path.str() + ": missing required key \"" + name + "\"");
             ok = false;
           }
         }
@@ -231,36 +290,36 @@ class FieldReader {
     return ok ? std::optional<json>(std::move(out)) : std::nullopt;
   }
 
-  std::optional<json> array(const FieldSpec& spec, const Entry& e, const std::string& path,
+  std::optional<json> array(const FieldSpec& spec, const Entry& e, const Path& path,
                             std::vector<Deferred>& deferred) {
-    if (!e.value.IsSequence()) {
-      m_r.error(e, path + ": expected a list, got " + Reader::describe(e.value));
+    if (!e.value->IsSequence()) {
+      m_r.error(e, path.str() + ": expected a list, got " + Reader::describe(e.value));
       return std::nullopt;
     }
-    std::size_t n = e.value.size();
+    std::size_t n = e.value->size();
     bool ok = true;
     if (spec.max_items && n > *spec.max_items) {
-      m_r.error(e, path + ": at most " + std::to_string(*spec.max_items) + " items allowed (got " +
-                       std::to_string(n) + ")");
+      m_r.error(e, path.str() + ": at most " + std::to_string(*spec.max_items) +
+                       " items allowed (got " + std::to_string(n) + ")");
       ok = false;
     }
     if (spec.min_length && n < *spec.min_length) {
-      m_r.error(e, path + (n == 0 ? ": must not be empty (omit the key instead)"
-                                  : ": at least " + std::to_string(*spec.min_length) +
-                                        " items required"));
+      m_r.error(e, path.str() + (n == 0 ? ": must not be empty (omit the key instead)"
+                                        : ": at least " + std::to_string(*spec.min_length) +
+                                              " items required"));
       ok = false;
     }
     const FieldSpec* item = spec.item();
     json out = json::array();
-    std::size_t index = 0;
-    for (const auto& node : e.value) {
+    long index = 0;
+    for (const detail::YNode* node : e.value->children) {
       if (m_r.stopped()) return std::nullopt;
       Entry item_entry{e.key, node, node};
-      std::string item_path = path + "[" + std::to_string(index++) + "]";
+      Path item_path{&path, {}, index++};
       if (!item) continue;
       if (auto v = value(*item, item_entry, item_path, false, deferred)) {
         if (spec.unique_items && std::find(out.begin(), out.end(), *v) != out.end()) {
-          m_r.error(item_entry, item_path + ": duplicate item");
+          m_r.error(item_entry, item_path.str() + ": duplicate item");
           ok = false;
         }
         out.push_back(std::move(*v));
@@ -271,39 +330,47 @@ class FieldReader {
     return ok ? std::optional<json>(std::move(out)) : std::nullopt;
   }
 
-  std::optional<json> string(const FieldSpec& spec, const Entry& e, const std::string& path) {
-    auto s = m_r.string(e, path);
+  std::optional<json> string(const FieldSpec& spec, const Entry& e, const Path& path) {
+    std::optional<std::string> s;
+    if (simple_scalar(e.value) &&
+        (!e.value->plain || detail::classify_plain(e.value->text) == detail::PlainKind::string))
+      s = e.value->text;
+    else
+      s = m_r.string(e, path.str());
     if (!s) return std::nullopt;
     if (!spec.enum_values.empty()) {
       for (const auto& allowed : spec.enum_values)
         if (util::iequals(allowed, *s)) return json(allowed);
       std::string message =
-          path + ": \"" + *s + "\" is not one of: " + util::join(spec.enum_values, ", ");
+          path.str() + ": \"" + *s + "\" is not one of: " + util::join(spec.enum_values, ", ");
       m_r.error(e, std::move(message));
       return std::nullopt;
     }
     if (spec.min_length || spec.max_length) {
       std::size_t n = utf8_length(*s);
       if ((spec.min_length && n < *spec.min_length) || (spec.max_length && n > *spec.max_length)) {
-        m_r.error(e, path + ": must be " + std::to_string(spec.min_length.value_or(0)) + " to " +
+        m_r.error(e, path.str() + ": must be " + std::to_string(spec.min_length.value_or(0)) +
+                         " to " +
                          (spec.max_length ? std::to_string(*spec.max_length) : std::string("any")) +
                          " characters long (got " + std::to_string(n) + ")");
         return std::nullopt;
       }
     }
     if (spec.pattern && !m_c.matches_pattern(spec, *s)) {
-      m_r.error(e, path + ": \"" + *s + "\" does not match the pattern " + *spec.pattern);
+      m_r.error(e, path.str() + ": \"" + *s + "\" does not match the pattern " + *spec.pattern);
       return std::nullopt;
     }
     return json(std::move(*s));
   }
 
-  std::optional<json> integer(const FieldSpec& spec, const Entry& e, const std::string& path) {
-    auto i = m_r.integer(e, path);
+  std::optional<json> integer(const FieldSpec& spec, const Entry& e, const Path& path) {
+    std::optional<long long> i;
+    if (simple_scalar(e.value) && e.value->plain) i = detail::parse_integer(e.value->text);
+    if (!i) i = m_r.integer(e, path.str());
     if (!i) return std::nullopt;
     auto v = static_cast<double>(*i);
     if ((spec.minimum && v < *spec.minimum) || (spec.maximum && v > *spec.maximum)) {
-      m_r.error(e, path + ": " + std::to_string(*i) + " is out of range (must be " +
+      m_r.error(e, path.str() + ": " + std::to_string(*i) + " is out of range (must be " +
                        range_text(spec) + ")");
       return std::nullopt;
     }
@@ -312,29 +379,29 @@ class FieldReader {
             spec.allowed_integers.end()) {
       std::vector<std::string> allowed;
       for (long long a : spec.allowed_integers) allowed.push_back(std::to_string(a));
-      m_r.error(e,
-                path + ": " + std::to_string(*i) + " is not one of: " + util::join(allowed, ", "));
+      m_r.error(e, path.str() + ": " + std::to_string(*i) +
+                       " is not one of: " + util::join(allowed, ", "));
       return std::nullopt;
     }
     return json(*i);
   }
 
-  std::optional<json> number(const FieldSpec& spec, const Entry& e, const std::string& path) {
-    if (e.value.IsScalar()) {
-      auto t = m_r.text(e, path);
+  std::optional<json> number(const FieldSpec& spec, const Entry& e, const Path& path) {
+    if (e.value->IsScalar()) {
+      auto t = m_r.text(e, path.str());
       if (!t) return std::nullopt;
       if (t->plain || t->expanded) {
         if (auto v = detail::parse_number(t->value)) {
           if ((spec.minimum && *v < *spec.minimum) || (spec.maximum && *v > *spec.maximum)) {
-            m_r.error(
-                e, path + ": " + t->value + " is out of range (must be " + range_text(spec) + ")");
+            m_r.error(e, path.str() + ": " + t->value + " is out of range (must be " +
+                             range_text(spec) + ")");
             return std::nullopt;
           }
           return json(*v);
         }
       }
     }
-    m_r.error(e, path + ": expected a number, got " + Reader::describe(e.value));
+    m_r.error(e, path.str() + ": expected a number, got " + Reader::describe(e.value));
     return std::nullopt;
   }
 
@@ -348,10 +415,10 @@ class DocumentReader {
   DocumentReader(Reader& reader, Catalogue& catalogue, Draft& draft)
       : m_r(reader), m_c(catalogue), m_fields(reader, catalogue), m_draft(draft) {}
 
-  void read(const YAML::Node& root) {
-    if (root.IsNull() || !root.IsDefined()) return;  // an empty document
-    if (!root.IsMap()) {
-      m_r.error(root.Mark(),
+  void read(const detail::YNode* root) {
+    if (!root || root->IsNull()) return;  // an empty document
+    if (!root->IsMap()) {
+      m_r.error(root->mark,
                 "expected a mapping at the top level (apiVersion, namespaces, ...), got " +
                     Reader::describe(root));
       return;
@@ -376,7 +443,7 @@ class DocumentReader {
       }
     }
     if (!saw_version)
-      m_r.error(root.Mark(),
+      m_r.error(root->mark,
                 std::string("missing apiVersion (add apiVersion: ") + k_api_version + ")");
   }
 
@@ -400,24 +467,24 @@ class DocumentReader {
       if (!spec) {
         if (std::find(reconciler_keys().begin(), reconciler_keys().end(), f.key) !=
             reconciler_keys().end())
-          m_r.error(f.key_node.Mark(), f.key + " cannot be set in " + context +
-                                           " (defaults hold API fields; set it per instance)");
+          m_r.error(f.key_node->mark, f.key + " cannot be set in " + context +
+                                          " (defaults hold API fields; set it per instance)");
         else
           unknown_field(f, context, m_c.field_names());
         continue;
       }
       std::vector<Deferred> deferred;
-      auto v = m_fields.value(*spec, f, f.key, true, deferred);
+      auto v = m_fields.value(*spec, f, Path{nullptr, f.key}, true, deferred);
       if (!v) continue;
       if (auto it = layer.where.find(f.key); it != layer.where.end()) {
         if (layer.fields[f.key] != *v)
-          m_r.error(f.key_node.Mark(), context + "." + f.key +
-                                           " is also set, to a different value, at " +
-                                           it->second.to_string());
+          m_r.error(f.key_node->mark, context + "." + f.key +
+                                          " is also set, to a different value, at " +
+                                          it->second.to_string());
         continue;
       }
       layer.fields[f.key] = std::move(*v);
-      layer.where.emplace(f.key, m_r.where(f.key_node.Mark()));
+      layer.where.emplace(f.key, m_r.where(f.key_node->mark));
       for (auto& d : deferred) layer.deferred.push_back(std::move(d));
     }
   }
@@ -425,10 +492,10 @@ class DocumentReader {
   void unknown_field(const Entry& f, const std::string& context,
                      const std::vector<std::string>& allowed) {
     if (f.key == "id") {
-      m_r.error(f.key_node.Mark(),
+      m_r.error(f.key_node->mark,
                 "id cannot be set here: an instance's id is its key under instances");
     } else if (is_read_only_field(f.key)) {
-      m_r.error(f.key_node.Mark(),
+      m_r.error(f.key_node->mark,
                 f.key + " is read-only (set by Cloudflare) and cannot be set in a manifest");
     } else {
       m_r.unknown_key(f, context, allowed);
@@ -447,16 +514,16 @@ class DocumentReader {
 
   void read_namespace(const Entry& e) {
     if (!model::is_valid_namespace_name(e.key)) {
-      m_r.error(e.key_node.Mark(), "invalid namespace name \"" + e.key +
-                                       "\": 1-28 lowercase letters, digits and '-', starting and "
-                                       "ending with a letter or digit");
+      m_r.error(e.key_node->mark, "invalid namespace name \"" + e.key +
+                                      "\": 1-28 lowercase letters, digits and '-', starting and "
+                                      "ending with a letter or digit");
       return;
     }
     auto [it, created] = m_draft.namespaces.try_emplace(e.key);
     NamespaceDraft& ns = it->second;
     if (created) {
       ns.name = e.key;
-      ns.where = m_r.where(e.key_node.Mark());
+      ns.where = m_r.where(e.key_node->mark);
     }
     static const std::vector<std::string> keys = {"description", "prune",   "max_deletes",
                                                   "defaults",    "suspend", "instances"};
@@ -499,7 +566,7 @@ class DocumentReader {
 
   void read_instance(NamespaceDraft& ns, const Entry& e) {
     if (!model::is_valid_instance_id(e.key)) {
-      m_r.error(e.key_node.Mark(),
+      m_r.error(e.key_node->mark,
                 "invalid instance id \"" + e.key +
                     "\": 1-64 characters of a-z, 0-9 and _, with single '-' between them");
       return;
@@ -507,14 +574,12 @@ class DocumentReader {
     InstanceDraft draft;
     draft.spec.ns = ns.name;
     draft.spec.id = e.key;
-    draft.spec.where = m_r.where(e.key_node.Mark());
+    draft.spec.where = m_r.where(e.key_node->mark);
     const std::string label = "instance " + ns.name + "/" + e.key;
     for (const auto& f : m_r.entries(e.value, &e, label)) {
       if (const FieldSpec* spec = model::find_instance_field(f.key)) {
-        if (auto v = m_fields.value(*spec, f, f.key, true, draft.own.deferred)) {
+        if (auto v = m_fields.value(*spec, f, Path{nullptr, f.key}, true, draft.own.deferred))
           draft.own.fields[f.key] = std::move(*v);
-          draft.own.where.emplace(f.key, m_r.where(f.key_node.Mark()));
-        }
       } else if (f.key == "protect") {
         if (auto v = m_r.boolean(f, "protect")) draft.spec.protect = *v;
       } else if (f.key == "allow_replace") {
@@ -531,21 +596,21 @@ class DocumentReader {
     }
     auto existing = ns.instances.find(e.key);
     if (existing != ns.instances.end()) {
-      m_r.error(e.key_node.Mark(), "instance " + ns.name + "/" + e.key + " is also defined at " +
-                                       existing->second.spec.where.to_string());
+      m_r.error(e.key_node->mark, "instance " + ns.name + "/" + e.key + " is also defined at " +
+                                      existing->second.spec.where.to_string());
       return;
     }
     ns.instances.emplace(e.key, std::move(draft));
   }
 
   void read_ignore_changes(const Entry& f, InstanceSpec& spec) {
-    if (f.value.IsNull()) return;
-    if (!f.value.IsSequence()) {
+    if (f.value->IsNull()) return;
+    if (!f.value->IsSequence()) {
       m_r.error(f,
                 "ignore_changes: expected a list of field names, got " + Reader::describe(f.value));
       return;
     }
-    for (const auto& node : f.value) {
+    for (const detail::YNode* node : f.value->children) {
       if (!m_r.visit()) return;
       Entry item{f.key, node, node};
       auto path = m_r.string(item, "ignore_changes");
@@ -564,13 +629,13 @@ class DocumentReader {
   }
 
   std::optional<SyncSpec> read_sync(const Entry& e) {
-    if (e.value.IsNull()) {
+    if (e.value->IsNull()) {
       m_r.error(e, "sync: expected a mapping with schedule or every");
       return std::nullopt;
     }
     SyncSpec sync;
-    sync.where = m_r.where(e.key_node.Mark());
-    bool ok = e.value.IsMap();
+    sync.where = m_r.where(e.key_node->mark);
+    bool ok = e.value->IsMap();
     static const std::vector<std::string> keys = {"schedule", "every",         "timezone",
                                                   "jitter",   "on_change",     "concurrency",
                                                   "timeout",  "max_staleness", "suspend"};
@@ -581,12 +646,8 @@ class DocumentReader {
           ok = false;
           continue;
         }
-        auto cron = schedule::CronExpr::parse(*text);
-        if (!cron) {
-          m_r.error(f, "sync.schedule: invalid cron expression \"" + *text + "\": " + cron.error());
-          ok = false;
-        } else if (auto never = cron->never_fires()) {
-          m_r.error(f, "sync.schedule: \"" + *text + "\" never fires: " + *never);
+        if (const auto& problem = m_c.cron_problem(*text)) {
+          m_r.error(f, *problem);
           ok = false;
         } else {
           sync.schedule = *text;
@@ -603,14 +664,11 @@ class DocumentReader {
           ok = false;
       } else if (f.key == "timezone") {
         auto tz = m_r.string(f, "sync.timezone");
-        if (tz && !schedule::is_valid_timezone(*tz)) {
-          std::string message = "sync.timezone: unknown time zone \"" + *tz +
-                                "\" (an IANA name such as Europe/Berlin)";
-          if (auto guess = schedule::suggest_timezone(*tz))
-            message = "sync.timezone: unknown time zone \"" + *tz + "\" (did you mean \"" + *guess +
-                      "\"?)";
-          m_r.error(f, std::move(message));
-          tz.reset();
+        if (tz) {
+          if (const auto& problem = m_c.timezone_problem(*tz)) {
+            m_r.error(f, *problem);
+            tz.reset();
+          }
         }
         if (tz)
           sync.timezone = *tz;
@@ -655,14 +713,14 @@ class DocumentReader {
         ok = false;
       }
     }
-    if (!e.value.IsMap()) return std::nullopt;
-    bool has_schedule = e.value["schedule"].IsDefined();
-    bool has_every = e.value["every"].IsDefined();
+    if (!e.value->IsMap()) return std::nullopt;
+    bool has_schedule = e.value->has_key("schedule");
+    bool has_every = e.value->has_key("every");
     if (has_schedule && has_every) {
-      m_r.error(e.key_node.Mark(), "sync: set either schedule or every, not both");
+      m_r.error(e.key_node->mark, "sync: set either schedule or every, not both");
       ok = false;
     } else if (!has_schedule && !has_every) {
-      m_r.error(e.key_node.Mark(),
+      m_r.error(e.key_node->mark,
                 "sync: needs schedule (a cron expression) or every (an interval)");
       ok = false;
     }

@@ -1,10 +1,15 @@
 #include "manifest/yaml_reader.hpp"
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/exceptions.h>
+#include <yaml-cpp/parser.h>
 
 #include <charconv>
 #include <cmath>
 #include <exception>
+#include <sstream>
+#include <unordered_map>
 
 #include "util/strings.hpp"
 
@@ -56,7 +61,7 @@ bool looks_float(std::string_view s) {
 }
 
 // The position of the first tab used as indentation on lines [0, last_line], if any.
-std::optional<YAML::Mark> indentation_tab(std::string_view text, int last_line) {
+std::optional<Mark> indentation_tab(std::string_view text, int last_line) {
   int line = 0;
   std::size_t start = 0;
   while (start <= text.size() && line <= last_line) {
@@ -64,7 +69,7 @@ std::optional<YAML::Mark> indentation_tab(std::string_view text, int last_line) 
     if (end == std::string_view::npos) end = text.size();
     for (std::size_t i = start; i < end; ++i) {
       if (text[i] == '\t') {
-        YAML::Mark m;
+        Mark m;
         m.line = line;
         m.column = static_cast<int>(i - start);
         return m;
@@ -78,7 +83,7 @@ std::optional<YAML::Mark> indentation_tab(std::string_view text, int last_line) 
 }
 
 // Where flow collections first nest deeper than `limit` (quotes and comments skipped roughly).
-std::optional<YAML::Mark> deep_flow_position(std::string_view text, int limit) {
+std::optional<Mark> deep_flow_position(std::string_view text, int limit) {
   int depth = 0, line = 0, column = 0;
   char quote = 0;
   bool comment = false;
@@ -101,7 +106,7 @@ std::optional<YAML::Mark> deep_flow_position(std::string_view text, int limit) {
       comment = true;
     else if (c == '[' || c == '{') {
       if (++depth > limit) {
-        YAML::Mark m;
+        Mark m;
         m.line = line;
         m.column = column;
         return m;
@@ -113,7 +118,94 @@ std::optional<YAML::Mark> deep_flow_position(std::string_view text, int limit) {
   return std::nullopt;
 }
 
+// The character at a mark (0 when out of range).
+char char_at(std::string_view text, const Mark& mark) {
+  if (mark.is_null() || mark.pos < 0 || static_cast<std::size_t>(mark.pos) >= text.size()) return 0;
+  return text[static_cast<std::size_t>(mark.pos)];
+}
+
+Mark mark_of(const YAML::Mark& m) {
+  return {m.pos, m.line, m.column};
+}
+
+// Builds YNode trees from parser events into an arena.
+class TreeBuilder : public YAML::EventHandler {
+ public:
+  explicit TreeBuilder(std::deque<YNode>& arena) : m_arena(arena) {}
+
+  const YNode* root() const { return m_root; }
+  void reset() {
+    m_root = nullptr;
+    m_stack.clear();
+    m_anchors.clear();
+  }
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    YNode& n = make(YNode::Kind::null, mark, anchor);
+    add(&n);
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    auto it = m_anchors.find(anchor);
+    if (it == m_anchors.end()) {  // the parser reports unknown anchors itself; be safe anyway
+      add(&make(YNode::Kind::null, mark, YAML::NullAnchor));
+      return;
+    }
+    add(it->second);
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
+    YNode& n = make(YNode::Kind::scalar, mark, anchor);
+    n.plain = tag == "?";
+    n.text = value;
+    add(&n);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    YNode& n = make(YNode::Kind::sequence, mark, anchor);
+    add(&n);
+    m_stack.push_back(&n);
+  }
+  void OnSequenceEnd() override { m_stack.pop_back(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    YNode& n = make(YNode::Kind::map, mark, anchor);
+    add(&n);
+    m_stack.push_back(&n);
+  }
+  void OnMapEnd() override { m_stack.pop_back(); }
+
+ private:
+  YNode& make(YNode::Kind kind, const YAML::Mark& mark, YAML::anchor_t anchor) {
+    YNode& n = m_arena.emplace_back();
+    n.kind = kind;
+    n.mark = mark_of(mark);
+    if (anchor != YAML::NullAnchor) m_anchors[anchor] = &n;
+    return n;
+  }
+  void add(const YNode* n) {
+    if (m_stack.empty()) {
+      if (!m_root) m_root = n;
+      return;
+    }
+    m_stack.back()->children.push_back(n);
+  }
+
+  std::deque<YNode>& m_arena;
+  const YNode* m_root = nullptr;
+  std::vector<YNode*> m_stack;
+  std::unordered_map<YAML::anchor_t, const YNode*> m_anchors;
+};
+
 }  // namespace
+
+bool YNode::has_key(std::string_view key) const {
+  if (kind != Kind::map) return false;
+  for (std::size_t i = 0; i + 1 < children.size(); i += 2)
+    if (children[i]->IsScalar() && children[i]->text == key) return true;
+  return false;
+}
 
 PlainKind classify_plain(std::string_view s) {
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return PlainKind::null;
@@ -187,17 +279,17 @@ void Diagnostics::add(SourceLocation where, std::string message) {
 Reader::Reader(std::string file, const util::EnvLookup& env, Diagnostics& diag)
     : m_file(std::move(file)), m_env(env), m_diag(diag) {}
 
-SourceLocation Reader::where(const YAML::Mark& mark) const {
+SourceLocation Reader::where(const Mark& mark) const {
   if (mark.is_null()) return {m_file, 1, 1};
   return {m_file, mark.line + 1, mark.column + 1};
 }
 
 SourceLocation Reader::where(const Entry& e) const {
-  if (e.value.IsDefined() && !e.value.IsNull()) return where(e.value.Mark());
-  return where(e.key_node.Mark());
+  if (e.value && !e.value->IsNull()) return where(e.value->mark);
+  return where(e.key_node->mark);
 }
 
-void Reader::error(const YAML::Mark& mark, std::string message) {
+void Reader::error(const Mark& mark, std::string message) {
   m_diag.add(where(mark), std::move(message));
 }
 
@@ -209,25 +301,36 @@ bool Reader::visit() {
   return ++m_visited <= k_max_visited;
 }
 
-std::vector<YAML::Node> Reader::parse(std::string_view text) {
+std::vector<const YNode*> Reader::parse(std::string_view text) {
   if (text.size() > k_max_input_bytes) {
     m_diag.add({m_file, 0, 0}, "file too large: " + std::to_string(text.size()) +
                                    " bytes (the limit is " +
                                    std::to_string(k_max_input_bytes / (1024 * 1024)) + " MiB)");
     return {};
   }
+  std::vector<const YNode*> docs;
   try {
-    return YAML::LoadAll(std::string(text));
+    std::istringstream in{std::string(text)};
+    YAML::Parser parser(in);
+    TreeBuilder builder(m_nodes);
+    while (parser.HandleNextDocument(builder)) {
+      docs.push_back(builder.root());
+      builder.reset();
+    }
+    return docs;
   } catch (const YAML::DeepRecursion& e) {
-    auto at = deep_flow_position(text, 64);
-    error(at ? *at : e.mark,
+    auto at = deep_flow_position(text, e.depth() - 1);
+    error(at ? *at : mark_of(e.mark),
           "nesting too deep (more than " + std::to_string(e.depth()) + " levels)");
   } catch (const YAML::Exception& e) {
     int line = e.mark.is_null() ? 0 : e.mark.line;
     if (auto tab = indentation_tab(text, line)) {
       error(*tab, "tab character in indentation (YAML indents with spaces only)");
     } else {
-      error(e.mark, "YAML syntax error: " + e.msg);
+      std::string message = "YAML syntax error: " + e.msg;
+      if (char c = char_at(text, mark_of(e.mark)); c == '@' || c == '`')
+        message += std::string(" (quote values that start with ") + c + ")";
+      error(mark_of(e.mark), std::move(message));
     }
   } catch (const std::exception& e) {
     m_diag.add({m_file, 1, 1}, std::string("cannot parse: ") + e.what());
@@ -235,25 +338,25 @@ std::vector<YAML::Node> Reader::parse(std::string_view text) {
   return {};
 }
 
-std::string Reader::describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
+std::string Reader::describe(const YNode* node) {
+  if (!node) return "nothing (null)";
+  switch (node->kind) {
+    case YNode::Kind::map:
       return "a mapping";
-    case YAML::NodeType::Sequence:
+    case YNode::Kind::sequence:
       return "a list";
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
+    case YNode::Kind::null:
       return "nothing (null)";
-    case YAML::NodeType::Scalar:
+    case YNode::Kind::scalar:
       break;
   }
-  const std::string& s = node.Scalar();
+  const std::string& s = node->text;
   std::string shown = s;
   if (shown.size() > 40) {
     shown.resize(40);
     shown.append("...");
   }
-  if (node.Tag() != "?") return "the string \"" + shown + "\"";
+  if (!node->plain) return "the string \"" + shown + "\"";
   switch (classify_plain(s)) {
     case PlainKind::boolean:
       return "the boolean " + shown;
@@ -266,35 +369,46 @@ std::string Reader::describe(const YAML::Node& node) {
   }
 }
 
-std::vector<Entry> Reader::entries(const YAML::Node& map, const Entry* owner,
-                                   std::string_view what) {
+std::vector<Entry> Reader::entries(const YNode* map, const Entry* owner, std::string_view what) {
   std::vector<Entry> out;
-  if (!map.IsDefined() || map.IsNull() || stopped()) return out;
-  if (!map.IsMap()) {
+  if (!map || map->IsNull() || stopped()) return out;
+  if (!map->IsMap()) {
     std::string message = std::string(what) + ": expected a mapping, got " + describe(map);
     if (owner)
       error(*owner, std::move(message));
     else
-      error(map.Mark(), std::move(message));
+      error(map->mark, std::move(message));
     return out;
   }
-  out.reserve(map.size());
-  std::unordered_map<std::string, YAML::Mark> seen;
-  for (auto it = map.begin(); it != map.end(); ++it) {
+  const std::size_t n = map->size();
+  out.reserve(n);
+  // Duplicate keys: a linear scan for the usual small mapping, a hash for large ones.
+  std::unordered_map<std::string_view, const YNode*> seen;
+  const bool hashed = n > 16;
+  if (hashed) seen.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
     if (!visit()) break;
-    const YAML::Node& key = it->first;
-    if (!key.IsScalar()) {
-      error(key.Mark(), std::string(what) + ": keys must be plain strings, got " + describe(key));
+    const YNode* key = map->children[2 * i];
+    const YNode* value = map->children[2 * i + 1];
+    if (!key->IsScalar()) {
+      error(key->mark, std::string(what) + ": keys must be plain strings, got " + describe(key));
       continue;
     }
-    auto [pos, inserted] = seen.emplace(key.Scalar(), key.Mark());
-    if (!inserted) {
-      error(key.Mark(), "duplicate key \"" + key.Scalar() + "\" (first at line " +
-                            std::to_string(pos->second.line + 1) + ", column " +
-                            std::to_string(pos->second.column + 1) + ")");
+    const YNode* first = nullptr;
+    if (hashed) {
+      auto [pos, inserted] = seen.emplace(key->text, key);
+      if (!inserted) first = pos->second;
+    } else {
+      for (const auto& e : out)
+        if (e.key == key->text) first = e.key_node;
+    }
+    if (first) {
+      error(key->mark, "duplicate key \"" + key->text + "\" (first at line " +
+                           std::to_string(first->mark.line + 1) + ", column " +
+                           std::to_string(first->mark.column + 1) + ")");
       continue;
     }
-    out.push_back({key.Scalar(), key, it->second});
+    out.push_back({key->text, key, value});
   }
   return out;
 }
@@ -304,17 +418,17 @@ void Reader::unknown_key(const Entry& e, std::string_view context,
   std::string message = "unknown key \"" + e.key + "\" in " + std::string(context);
   if (auto guess = util::closest_match(e.key, allowed))
     message += " (did you mean \"" + *guess + "\"?)";
-  error(e.key_node.Mark(), std::move(message));
+  error(e.key_node->mark, std::move(message));
 }
 
 std::optional<ScalarText> Reader::text(const Entry& e, std::string_view name) {
-  if (!e.value.IsScalar()) {
+  if (!e.value->IsScalar()) {
     error(e, std::string(name) + ": expected a value, got " + describe(e.value));
     return std::nullopt;
   }
   ScalarText out;
-  out.plain = e.value.Tag() == "?";
-  const std::string& raw = e.value.Scalar();
+  out.plain = e.value->plain;
+  const std::string& raw = e.value->text;
   if (raw.find('$') == std::string::npos) {
     out.value = raw;
     return out;
@@ -330,7 +444,7 @@ std::optional<ScalarText> Reader::text(const Entry& e, std::string_view name) {
 }
 
 std::optional<std::string> Reader::string(const Entry& e, std::string_view name) {
-  if (!e.value.IsScalar()) {
+  if (!e.value->IsScalar()) {
     error(e, std::string(name) + ": expected a string, got " + describe(e.value));
     return std::nullopt;
   }
@@ -348,7 +462,7 @@ std::optional<std::string> Reader::string(const Entry& e, std::string_view name)
 }
 
 std::optional<bool> Reader::boolean(const Entry& e, std::string_view name) {
-  if (e.value.IsScalar()) {
+  if (e.value->IsScalar()) {
     auto t = text(e, name);
     if (!t) return std::nullopt;
     bool b = false;
@@ -359,7 +473,7 @@ std::optional<bool> Reader::boolean(const Entry& e, std::string_view name) {
 }
 
 std::optional<long long> Reader::integer(const Entry& e, std::string_view name) {
-  if (e.value.IsScalar()) {
+  if (e.value->IsScalar()) {
     auto t = text(e, name);
     if (!t) return std::nullopt;
     if (t->plain || t->expanded)
@@ -370,7 +484,7 @@ std::optional<long long> Reader::integer(const Entry& e, std::string_view name) 
 }
 
 std::optional<util::Millis> Reader::duration(const Entry& e, std::string_view name) {
-  if (!e.value.IsScalar()) {
+  if (!e.value->IsScalar()) {
     error(e, std::string(name) + ": expected a duration such as 30s, 5m or 1h30m, got " +
                  describe(e.value));
     return std::nullopt;
@@ -396,14 +510,14 @@ std::optional<std::string> Reader::one_of(const Entry& e, std::string_view name,
 }
 
 std::optional<std::vector<std::string>> Reader::string_list(const Entry& e, std::string_view name) {
-  if (e.value.IsNull()) return std::vector<std::string>{};
-  if (!e.value.IsSequence()) {
+  if (e.value->IsNull()) return std::vector<std::string>{};
+  if (!e.value->IsSequence()) {
     error(e, std::string(name) + ": expected a list of strings, got " + describe(e.value));
     return std::nullopt;
   }
   std::vector<std::string> out;
   bool ok = true;
-  for (const auto& item : e.value) {
+  for (const YNode* item : e.value->children) {
     if (!visit()) return std::nullopt;
     Entry item_entry{e.key, item, item};
     if (auto s = string(item_entry, name))

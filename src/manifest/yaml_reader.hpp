@@ -3,15 +3,8 @@
 // Internal to src/manifest (the only yaml-cpp user): strict, error-collecting reading of YAML
 // nodes, shared by the manifest loader and the daemon config loader. Not for other modules.
 
-// g++ 12 reports false -Wdangling-pointer / -Warray-bounds positives inside yaml-cpp's inline
-// node code at -O2; they are confined to these headers.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdangling-pointer"
-#pragma GCC diagnostic ignored "-Warray-bounds"
-#include <yaml-cpp/yaml.h>
-#pragma GCC diagnostic pop
-
 #include <cstddef>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,11 +38,40 @@ class Diagnostics {
   bool m_full = false;
 };
 
+// A position in the input, 0-based (printed 1-based).
+struct Mark {
+  int pos = -1;
+  int line = -1;
+  int column = -1;
+  bool is_null() const { return line < 0; }
+};
+
+// A parsed YAML node. The tree is built from yaml-cpp's parser events (cheaper than
+// YAML::Node for large manifests); an alias points at its anchor's node, so aliases are
+// shared, never copied (an alias bomb stays small).
+struct YNode {
+  enum class Kind { null, scalar, sequence, map };
+  Kind kind = Kind::null;
+  bool plain = true;  // scalar written without quotes, block style or tag
+  Mark mark;
+  std::string text;                    // scalar
+  std::vector<const YNode*> children;  // sequence items; map: key, value, key, value, ...
+
+  bool IsNull() const { return kind == Kind::null; }
+  bool IsScalar() const { return kind == Kind::scalar; }
+  bool IsSequence() const { return kind == Kind::sequence; }
+  bool IsMap() const { return kind == Kind::map; }
+  const std::string& Scalar() const { return text; }
+  std::size_t size() const { return kind == Kind::map ? children.size() / 2 : children.size(); }
+  // Whether a mapping has this (scalar) key.
+  bool has_key(std::string_view key) const;
+};
+
 // One mapping entry, key already checked to be a scalar.
 struct Entry {
   std::string key;
-  YAML::Node key_node;
-  YAML::Node value;
+  const YNode* key_node = nullptr;
+  const YNode* value = nullptr;
 };
 
 // The text of a scalar after ${VAR} expansion.
@@ -65,10 +87,10 @@ class Reader {
   Reader(std::string file, const util::EnvLookup& env, Diagnostics& diag);
 
   const std::string& file() const { return m_file; }
-  SourceLocation where(const YAML::Mark& mark) const;
+  SourceLocation where(const Mark& mark) const;
   // The location to blame for a value: its own mark, or its key's when the value is empty.
   SourceLocation where(const Entry& e) const;
-  void error(const YAML::Mark& mark, std::string message);
+  void error(const Mark& mark, std::string message);
   void error(const Entry& e, std::string message) { m_diag.add(where(e), std::move(message)); }
   void error_at(SourceLocation where, std::string message) {
     m_diag.add(std::move(where), std::move(message));
@@ -76,13 +98,13 @@ class Reader {
   bool stopped() const { return m_diag.full() || m_visited > k_max_visited; }
 
   // Parses every YAML document of `text`; reports syntax errors (with tabs and nesting depth
-  // explained) and returns no document then.
-  std::vector<YAML::Node> parse(std::string_view text);
+  // explained) and returns no document then. The nodes live as long as this Reader.
+  std::vector<const YNode*> parse(std::string_view text);
 
   // The entries of a mapping, in file order. Reports duplicate keys (the later one is dropped)
   // and non-scalar keys. `what` names the mapping for a "must be a mapping" error; a null node
   // yields no entries and no error.
-  std::vector<Entry> entries(const YAML::Node& map, const Entry* owner, std::string_view what);
+  std::vector<Entry> entries(const YNode* map, const Entry* owner, std::string_view what);
   // Counts a visited node against the alias-expansion budget; false once exhausted.
   bool visit();
 
@@ -103,13 +125,14 @@ class Reader {
   std::optional<std::vector<std::string>> string_list(const Entry& e, std::string_view name);
 
   // Describes a node's kind for "expected X, got Y" messages.
-  static std::string describe(const YAML::Node& node);
+  static std::string describe(const YNode* node);
 
  private:
   std::string m_file;
   const util::EnvLookup& m_env;
   Diagnostics& m_diag;
   std::size_t m_visited = 0;
+  std::deque<YNode> m_nodes;
 };
 
 // Integer / number parsing of scalar text (decimal, or 0x / 0o for integers).

@@ -1,0 +1,222 @@
+#include "manifest/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+
+namespace {
+
+util::EnvLookup env_of(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+std::vector<std::string> config_errors(const std::string& yaml,
+                                       const util::EnvLookup& env = env_of({})) {
+  auto r = manifest::load_config_string(yaml, "c.yaml", env);
+  std::vector<std::string> out;
+  if (r) {
+    ADD_FAILURE() << "expected errors, the config loaded";
+    return out;
+  }
+  for (const auto& e : r.error()) out.push_back(e.to_string());
+  return out;
+}
+
+}  // namespace
+
+TEST(DaemonConfig, ShippedConfigValidatesWithNoEnvironmentAndHoldsTheDefaults) {
+  auto r = manifest::load_config(std::filesystem::path(SOURCE_DIR) / "config" / "aisearchd.yaml",
+                                 env_of({}));
+  ASSERT_TRUE(r.ok()) << r.error().front().to_string();
+  const auto& c = r.value();
+  manifest::DaemonConfig d;
+  EXPECT_FALSE(c.account_id.has_value());
+  EXPECT_EQ(c.api_url, d.api_url);
+  EXPECT_EQ(c.manifest, "/srv/gitops/ai-search");
+  EXPECT_EQ(c.state_dir, d.state_dir);
+  EXPECT_EQ(c.mode, d.mode);
+  EXPECT_EQ(c.reconcile_interval, d.reconcile_interval);
+  EXPECT_DOUBLE_EQ(c.reconcile_jitter, d.reconcile_jitter);
+  EXPECT_EQ(c.drift, d.drift);
+  EXPECT_EQ(c.request_budget.capacity, d.request_budget.capacity);
+  EXPECT_EQ(c.request_budget.period, d.request_budget.period);
+  EXPECT_EQ(c.concurrency, d.concurrency);
+  EXPECT_EQ(c.http_timeout, d.http_timeout);
+  EXPECT_EQ(c.listen, d.listen);
+  EXPECT_EQ(c.notify_webhook, "");
+  EXPECT_EQ(c.notify_on, d.notify_on);
+  EXPECT_EQ(c.log_level, "info");
+  EXPECT_EQ(c.log_format, "text");
+  EXPECT_EQ(c.state_backend.type, manifest::StateBackendConfig::Type::file);
+  EXPECT_TRUE(c.keys_given.count("state_dir"));
+  EXPECT_FALSE(c.keys_given.count("node_name"));
+}
+
+TEST(DaemonConfig, DocumentedDefaults) {
+  manifest::DaemonConfig d;
+  EXPECT_EQ(d.api_url, "https://api.cloudflare.com/client/v4");
+  EXPECT_EQ(d.state_dir, "/var/lib/aisearchd");
+  EXPECT_EQ(d.mode, manifest::DaemonConfig::Mode::apply);
+  EXPECT_EQ(d.reconcile_interval, std::chrono::minutes(5));
+  EXPECT_DOUBLE_EQ(d.reconcile_jitter, 0.1);
+  EXPECT_EQ(d.drift, manifest::DaemonConfig::Drift::correct);
+  EXPECT_EQ(d.request_budget.capacity, 600);
+  EXPECT_EQ(d.request_budget.period, std::chrono::minutes(5));
+  EXPECT_EQ(d.concurrency, 8);
+  EXPECT_EQ(d.http_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(d.listen, "127.0.0.1:9464");
+  EXPECT_EQ(d.notify_on, manifest::DaemonConfig::NotifyOn::changes);
+  EXPECT_EQ(d.state_backend.prefix, "/aisearchd/");
+  EXPECT_EQ(d.state_backend.lease_ttl, std::chrono::seconds(15));
+}
+
+TEST(DaemonConfig, ReadsEveryKey) {
+  auto r = manifest::load_config_string(R"(
+account_id: ${ACCOUNT}
+api_url: http://127.0.0.1:8787/client/v4
+api_token_file: /run/secrets/token
+manifest: /srv/ai
+state_dir: /tmp/state
+mode: observe
+reconcile_interval: 1m
+reconcile_jitter: 0.25
+drift: report
+request_budget: 100/1m
+concurrency: 4
+http_timeout: 5s
+listen: ""
+notify_webhook: https://hooks.example.com/x
+notify_on: all
+log_level: debug
+log_format: json
+state_backend:
+  type: etcd
+  endpoints: [https://etcd-1.example.com:2379, http://localhost:2379]
+  prefix: /aisearchd/prod/
+  lease_ttl: 10s
+  ca_file: /etc/ca.pem
+  cert_file: /etc/cert.pem
+  key_file: /etc/key.pem
+  username: aisearchd
+  password_file: /etc/etcd-password
+node_name: ${HOSTNAME:-node-a}
+)",
+                                        "c.yaml", env_of({{"ACCOUNT", "acc-1"}}));
+  ASSERT_TRUE(r.ok()) << r.error().front().to_string();
+  const auto& c = r.value();
+  EXPECT_EQ(c.account_id, "acc-1");
+  EXPECT_EQ(c.api_url, "http://127.0.0.1:8787/client/v4");
+  EXPECT_EQ(c.api_token_file, "/run/secrets/token");
+  EXPECT_EQ(c.manifest, "/srv/ai");
+  EXPECT_EQ(c.state_dir, "/tmp/state");
+  EXPECT_EQ(c.mode, manifest::DaemonConfig::Mode::observe);
+  EXPECT_EQ(c.reconcile_interval, std::chrono::minutes(1));
+  EXPECT_DOUBLE_EQ(c.reconcile_jitter, 0.25);
+  EXPECT_EQ(c.drift, manifest::DaemonConfig::Drift::report);
+  EXPECT_EQ(c.request_budget.capacity, 100);
+  EXPECT_EQ(c.request_budget.period, std::chrono::minutes(1));
+  EXPECT_EQ(c.concurrency, 4);
+  EXPECT_EQ(c.http_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(c.listen, "");
+  EXPECT_EQ(c.notify_webhook, "https://hooks.example.com/x");
+  EXPECT_EQ(c.notify_on, manifest::DaemonConfig::NotifyOn::all);
+  EXPECT_EQ(c.log_level, "debug");
+  EXPECT_EQ(c.log_format, "json");
+  EXPECT_EQ(c.state_backend.type, manifest::StateBackendConfig::Type::etcd);
+  EXPECT_EQ(c.state_backend.endpoints.size(), 2u);
+  EXPECT_EQ(c.state_backend.prefix, "/aisearchd/prod/");
+  EXPECT_EQ(c.state_backend.lease_ttl, std::chrono::seconds(10));
+  EXPECT_EQ(c.state_backend.ca_file, "/etc/ca.pem");
+  EXPECT_EQ(c.state_backend.username, "aisearchd");
+  EXPECT_EQ(c.state_backend.password_file, "/etc/etcd-password");
+  EXPECT_EQ(c.node_name, "node-a");
+  EXPECT_EQ(c.keys_given.size(), 19u);
+  EXPECT_EQ(c.file, "c.yaml");
+}
+
+TEST(DaemonConfig, MissingDefaultFileIsNotAnErrorButANamedOneIs) {
+  auto optional = manifest::load_config("/nonexistent/aisearchd.yaml", env_of({}), false);
+  ASSERT_TRUE(optional.ok());
+  EXPECT_FALSE(optional->file.has_value());
+  EXPECT_EQ(optional->concurrency, 8);
+  auto named = manifest::load_config("/nonexistent/aisearchd.yaml", env_of({}), true);
+  ASSERT_FALSE(named.ok());
+  EXPECT_EQ(named.error().front().to_string(), "/nonexistent/aisearchd.yaml: no such file");
+}
+
+TEST(DaemonConfig, EmptyFileIsTheDefaults) {
+  auto r = manifest::load_config_string("# all defaults\n", "c.yaml", env_of({}));
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->keys_given.empty());
+}
+
+TEST(DaemonConfig, StrictWithPositions) {
+  auto errors = config_errors(R"(concurency: 8
+api_url: http://api.example.com/client/v4
+listen: localhost
+request_budget: 600 per 5m
+mode: apply
+mode: observe
+log_level: verbose
+reconcile_interval: 1s
+reconcile_jitter: 150%
+account_id: ${CLOUDFLARE_ACCOUNT_ID}
+state_backend:
+  type: etcd
+  prefix: aisearchd
+  endpoints: [http://10.0.0.5:2379]
+  lease: 10s
+concurrency: "8"
+)");
+  std::vector<std::string> want = {
+      "c.yaml:1:1: unknown key \"concurency\" in the daemon config (did you mean \"concurrency\"?)",
+      "c.yaml:2:10: api_url: http:// is only allowed for loopback addresses (use https://)",
+      "c.yaml:3:9: listen: expected HOST:PORT such as 127.0.0.1:9464",
+      "c.yaml:4:17: request_budget: invalid request budget \"600 per 5m\": no '/' (expected "
+      "CALLS/PERIOD such as 600/5m)",
+      "c.yaml:6:1: duplicate key \"mode\" (first at line 5, column 1)",
+      "c.yaml:7:12: log_level: \"verbose\" is not one of: trace, debug, info, warn, error",
+      "c.yaml:8:21: reconcile_interval: must be at least 10s",
+      "c.yaml:9:19: reconcile_jitter: \"150%\" is not between 0 and 100%",
+      "c.yaml:10:13: account_id: environment variable CLOUDFLARE_ACCOUNT_ID is not set (give a "
+      "default with ${CLOUDFLARE_ACCOUNT_ID:-value})",
+      "c.yaml:13:11: state_backend.prefix: must start and end with '/' (e.g. /aisearchd/prod/)",
+      "c.yaml:14:14: state_backend.endpoints: http:// is only allowed for loopback addresses (use "
+      "https://)",
+      "c.yaml:15:3: unknown key \"lease\" in state_backend (did you mean \"lease_ttl\"?)",
+      "c.yaml:16:14: concurrency: expected an integer, got the string \"8\"",
+  };
+  ASSERT_EQ(errors.size(), want.size()) << [&] {
+    std::string all;
+    for (const auto& e : errors) all += e + "\n";
+    return all;
+  }();
+  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(errors[i], want[i]);
+}
+
+TEST(DaemonConfig, RequestBudget) {
+  auto b = manifest::parse_request_budget("600/5m");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->capacity, 600);
+  EXPECT_EQ(b->period, std::chrono::minutes(5));
+  auto spaced = manifest::parse_request_budget("10 / 1s");
+  ASSERT_TRUE(spaced.ok());
+  EXPECT_EQ(spaced->capacity, 10);
+  for (const char* bad :
+       {"", "600", "0/5m", "-1/5m", "600/", "600/5", "600/0s", "x/5m", "600/5m/1"})
+    EXPECT_FALSE(manifest::parse_request_budget(bad).ok()) << bad;
+}
+
+TEST(DaemonConfig, LoopbackUrls) {
+  EXPECT_TRUE(manifest::is_loopback_url("http://127.0.0.1:8787/client/v4"));
+  EXPECT_TRUE(manifest::is_loopback_url("http://localhost/x"));
+  EXPECT_TRUE(manifest::is_loopback_url("http://[::1]:2379"));
+  EXPECT_FALSE(manifest::is_loopback_url("http://127.example.com/"));
+  EXPECT_FALSE(manifest::is_loopback_url("https://api.cloudflare.com/client/v4"));
+  EXPECT_FALSE(manifest::is_loopback_url("localhost:80"));
+}
