@@ -1,0 +1,55 @@
+// run: the long-running daemon (PRODUCT.md §8).
+#include <signal.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.hpp"
+#include "cli/context.hpp"
+#include "daemon/daemon.hpp"
+#include "daemon/log_format.hpp"
+#include "daemon/notify.hpp"
+#include "daemon/signals.hpp"
+
+namespace cli {
+
+int cmd_run(const Options& options) {
+  // Before any thread exists, so every thread inherits the mask and only the signal thread
+  // (sigwait) ever sees SIGTERM / SIGINT / SIGHUP.
+  service::block_daemon_signals();
+  Context ctx;
+  if (!ctx.init(options, "info")) return k_exit_error;
+  if (ctx.settings.config.log_format == "json")
+    service::use_json_log_format(ctx.env("JOURNAL_STREAM").has_value());
+  if (!ctx.load_manifest() || !ctx.connect()) return k_exit_error;
+  auto lock = ctx.lock_state();
+  if (!lock) return k_exit_error;
+  auto state = ctx.load_state();
+  if (!state) return k_exit_error;
+
+  service::DaemonOptions o;
+  o.config = ctx.settings.config;
+  o.manifest_path = ctx.settings.manifest_path;
+  o.observe = options.dry_run || o.config.mode == manifest::DaemonConfig::Mode::observe;
+  o.env = ctx.env;
+  if (o.config.node_name && !o.config.node_name->empty()) {
+    o.node_name = *o.config.node_name;
+  } else {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) == 0) o.node_name = host;
+  }
+  auto notifier = service::make_systemd_notifier();
+  service::Daemon daemon(std::move(o), std::move(ctx.manifest), ctx.client, *ctx.store,
+                         std::move(*state), ctx.clock, *notifier);
+  service::SignalThread signals([&daemon](int signo) {
+    if (signo == SIGHUP) {
+      daemon.request_reload("SIGHUP");
+    } else {
+      spdlog::info("received {}: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+      daemon.request_stop();
+    }
+  });
+  return daemon.run();
+}
+
+}  // namespace cli

@@ -1,0 +1,108 @@
+#include "daemon/http_server.hpp"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <thread>
+
+namespace service {
+
+util::Result<std::pair<std::string, int>, std::string> parse_listen(const std::string& listen) {
+  std::string host, port;
+  if (!listen.empty() && listen[0] == '[') {
+    auto close = listen.find(']');
+    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':')
+      return util::Err("listen: \"" + listen + "\" is not [ADDRESS]:PORT");
+    host = listen.substr(1, close - 1);
+    port = listen.substr(close + 2);
+  } else {
+    auto colon = listen.rfind(':');
+    if (colon == std::string::npos || listen.find(':') != colon)
+      return util::Err("listen: \"" + listen + "\" is not HOST:PORT");
+    host = listen.substr(0, colon);
+    port = listen.substr(colon + 1);
+  }
+  if (host.empty()) return util::Err("listen: \"" + listen + "\" has no host");
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
+    return util::Err("listen: \"" + listen + "\" has no valid port");
+  int p = std::stoi(port);
+  if (p > 65535) return util::Err("listen: port " + port + " is out of range");
+  return std::make_pair(host, p);
+}
+
+struct HttpServer::Impl {
+  HttpHandlers handlers;
+  httplib::Server server;
+  std::thread thread;
+};
+
+HttpServer::HttpServer(HttpHandlers handlers) : m_impl(std::make_unique<Impl>()) {
+  m_impl->handlers = std::move(handlers);
+}
+
+HttpServer::~HttpServer() {
+  stop();
+}
+
+util::Result<void, std::string> HttpServer::start(const std::string& listen) {
+  auto addr = parse_listen(listen);
+  if (!addr) return util::Err(addr.error());
+  auto& srv = m_impl->server;
+  srv.new_task_queue = [] { return new httplib::ThreadPool(2); };
+  srv.set_keep_alive_max_count(10);
+  srv.set_read_timeout(5, 0);
+  srv.set_write_timeout(5, 0);
+  auto route = [&srv](const char* path, std::function<HttpReply()>* handler) {
+    srv.Get(path, [handler](const httplib::Request&, httplib::Response& res) {
+      HttpReply reply;
+      try {
+        reply =
+            *handler ? (*handler)() : HttpReply{404, "text/plain; charset=utf-8", "not found\n"};
+      } catch (const std::exception& e) {
+        reply = {500, "text/plain; charset=utf-8",
+                 std::string("internal error: ") + e.what() + "\n"};
+      }
+      res.status = reply.status;
+      res.set_content(reply.body, reply.content_type);
+    });
+  };
+  route("/metrics", &m_impl->handlers.metrics);
+  route("/healthz", &m_impl->handlers.healthz);
+  route("/readyz", &m_impl->handlers.readyz);
+  route("/status", &m_impl->handlers.status);
+  auto not_allowed = [](const httplib::Request&, httplib::Response& res) {
+    res.status = 405;
+    res.set_content("method not allowed\n", "text/plain; charset=utf-8");
+  };
+  srv.Post(".*", not_allowed);
+  srv.Put(".*", not_allowed);
+  srv.Delete(".*", not_allowed);
+  srv.Patch(".*", not_allowed);
+
+  const auto& [host, port] = *addr;
+  int bound = port;
+  if (port == 0) {
+    bound = srv.bind_to_any_port(host);
+  } else if (!srv.bind_to_port(host, port)) {
+    bound = -1;
+  }
+  if (bound <= 0)
+    return util::Err("listen: cannot bind " + listen + " (in use, or not a local address)");
+  m_port = bound;
+  m_impl->thread = std::thread([this] { m_impl->server.listen_after_bind(); });
+  // stop() only acts on a running server: wait for the accept loop so it cannot be missed.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!srv.is_running() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return {};
+}
+
+void HttpServer::stop() {
+  if (!m_impl) return;
+  if (m_impl->thread.joinable()) {
+    m_impl->server.stop();
+    m_impl->thread.join();
+  }
+}
+
+}  // namespace service

@@ -1,0 +1,113 @@
+#include "daemon/metrics.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+namespace service {
+
+namespace {
+
+std::string escape(const std::string& text, bool quote) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (quote && c == '"') {
+      out += "\\\"";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string render_labels(const Labels& labels) {
+  if (labels.empty()) return {};
+  std::string out = "{";
+  bool first = true;
+  for (const auto& [name, value] : labels) {
+    if (!first) out += ',';
+    first = false;
+    out += name;
+    out += "=\"";
+    out += escape(value, true);
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+std::string format_sample(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+  if (value == std::floor(value) && std::fabs(value) < 1e15) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.0f", value);
+    return buf;
+  }
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", value);
+  return buf;
+}
+
+void MetricsRegistry::describe(const std::string& name, Type type, const std::string& help) {
+  std::lock_guard lock(m_mutex);
+  if (m_families.count(name)) return;
+  Family f;
+  f.type = type;
+  f.help = help;
+  m_families.emplace(name, std::move(f));
+}
+
+void MetricsRegistry::inc(const std::string& name, const Labels& labels, double delta) {
+  std::lock_guard lock(m_mutex);
+  auto it = m_families.find(name);
+  if (it == m_families.end()) return;
+  if (it->second.type == Type::counter && delta < 0) return;
+  it->second.series[render_labels(labels)] += delta;
+}
+
+void MetricsRegistry::set(const std::string& name, const Labels& labels, double value) {
+  std::lock_guard lock(m_mutex);
+  auto it = m_families.find(name);
+  if (it == m_families.end()) return;
+  it->second.series[render_labels(labels)] = value;
+}
+
+void MetricsRegistry::clear(const std::string& name) {
+  std::lock_guard lock(m_mutex);
+  auto it = m_families.find(name);
+  if (it != m_families.end()) it->second.series.clear();
+}
+
+double MetricsRegistry::value(const std::string& name, const Labels& labels) const {
+  std::lock_guard lock(m_mutex);
+  auto it = m_families.find(name);
+  if (it == m_families.end()) return 0;
+  auto s = it->second.series.find(render_labels(labels));
+  return s == it->second.series.end() ? 0 : s->second;
+}
+
+std::string MetricsRegistry::render() const {
+  std::lock_guard lock(m_mutex);
+  std::string out;
+  for (const auto& [name, family] : m_families) {
+    out += "# HELP " + name + " " + escape(family.help, false) + "\n";
+    out += "# TYPE " + name + (family.type == Type::counter ? " counter\n" : " gauge\n");
+    for (const auto& [labels, value] : family.series) {
+      out += name;
+      out += labels;
+      out += ' ';
+      out += format_sample(value);
+      out += '\n';
+    }
+  }
+  return out;
+}
+
+}  // namespace service

@@ -1,1 +1,0 @@
-// (module daemon: sources arrive with its issue)

@@ -1,0 +1,90 @@
+#include "daemon/status.hpp"
+
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "jobs/freshness.hpp"
+#include "schedule/spec.hpp"
+#include "util/time_format.hpp"
+
+namespace service {
+
+std::optional<std::chrono::system_clock::time_point> next_sync_due(
+    const std::string& address, const manifest::SyncSpec& sync, const state::State& state,
+    std::chrono::system_clock::time_point now) {
+  if (sync.suspend) return std::nullopt;
+  std::optional<util::Result<schedule::Spec, std::string>> spec;
+  if (sync.schedule)
+    spec = schedule::Spec::cron(*sync.schedule, sync.timezone, sync.jitter);
+  else if (sync.every)
+    spec = schedule::Spec::every(*sync.every, sync.jitter);
+  if (!spec || !spec->ok()) return std::nullopt;
+  auto base = now;
+  auto it = state.sync.find(address);
+  if (it != state.sync.end() && !it->second.last_slot.empty())
+    if (auto t = util::parse_rfc3339(it->second.last_slot)) base = *t;
+  auto slot = spec->value().next_slot(base);
+  if (!slot) return std::nullopt;
+  return *slot + spec->value().jitter_for(address);
+}
+
+nlohmann::json instances_status(const manifest::Manifest* manifest, const state::State& state,
+                                std::chrono::system_clock::time_point now) {
+  struct Row {
+    const manifest::InstanceSpec* spec = nullptr;
+    bool suspended = false;
+    std::string ns, id;
+  };
+  std::map<std::string, Row> rows;
+  if (manifest) {
+    for (const auto& [ns_name, ns] : manifest->namespaces)
+      for (const auto& [id, inst] : ns.instances)
+        rows[inst.address()] = {&inst, ns.suspend || inst.suspend, ns_name, id};
+  }
+  for (const auto& [address, owned] : state.owned)
+    if (!rows.count(address)) rows[address] = {nullptr, false, owned.ns, owned.id};
+
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [address, row] : rows) {
+    nlohmann::json j;
+    j["namespace"] = row.ns;
+    j["id"] = row.id;
+    j["address"] = address;
+    const auto* owned = state.find(row.ns, row.id);
+    j["owned"] = owned != nullptr;
+    j["in_manifest"] = row.spec != nullptr;
+    j["suspended"] = row.suspended;
+    j["protect"] = (owned && owned->protect) || (row.spec && row.spec->protect);
+    const state::SyncState* sync = nullptr;
+    if (auto it = state.sync.find(address); it != state.sync.end()) sync = &it->second;
+    j["last_outcome"] = nullptr;
+    j["last_job_id"] = nullptr;
+    if (sync && !sync->history.empty()) {
+      j["last_outcome"] = sync->history.back().outcome;
+      if (!sync->history.back().job_id.empty()) j["last_job_id"] = sync->history.back().job_id;
+    }
+    j["last_success"] = sync && !sync->last_success.empty() ? nlohmann::json(sync->last_success)
+                                                            : nlohmann::json(nullptr);
+    std::optional<std::chrono::milliseconds> max_staleness;
+    if (row.spec && row.spec->sync) max_staleness = row.spec->sync->max_staleness;
+    auto fresh = jobs::freshness(sync, max_staleness, now);
+    j["freshness_seconds"] =
+        fresh.age ? nlohmann::json(fresh.age->count() / 1000.0) : nlohmann::json(nullptr);
+    j["max_staleness_seconds"] =
+        max_staleness ? nlohmann::json(max_staleness->count() / 1000.0) : nlohmann::json(nullptr);
+    j["healthy"] = fresh.healthy;
+    j["next_due"] = nullptr;
+    if (row.spec && row.spec->sync && !row.suspended)
+      if (auto due = next_sync_due(address, *row.spec->sync, state, now))
+        j["next_due"] = util::format_rfc3339(*due);
+    j["unstable"] = nlohmann::json::array();
+    if (owned)
+      for (const auto& [field, digest] : owned->unstable) j["unstable"].push_back(field);
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+}  // namespace service
