@@ -48,8 +48,8 @@ inline constexpr const char* k_outcome_none = "";
 // Request cost of one run: forbid's running-job check (1, list_jobs), the create (1, plus one per
 // cooldown retry), the polls, the stats (only when they decide or explain the outcome) and the
 // log tail (failures only). Polls follow a backoff from poll_min to poll_max; when the instance's
-// history has succeeded jobs, their median duration is the expected duration and polls before it
-// are spread evenly at most poll_max apart so that one lands on the expected end, after which
+// history has succeeded jobs, the longest of the last 5 is the expected duration and polls before
+// it are spread evenly at most poll_max apart so that one lands on the expected end, after which
 // the poll_min -> poll_max backoff starts again. A timeout and a stall are noticed at the next
 // poll (waits never pass the timeout).
 //

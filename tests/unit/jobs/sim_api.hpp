@@ -39,6 +39,9 @@ class SimApi : public api::Transport {
 
   milliseconds job_duration{300000};
   milliseconds cooldown{30000};
+  // Each job lasts job_duration plus a deterministic offset in [-duration_spread,
+  // +duration_spread].
+  milliseconds duration_spread{0};
   // Called (without the lock) with each request's kind before it is answered; may block.
   std::function<void(const std::string& kind)> before;
 
@@ -191,6 +194,7 @@ class SimApi : public api::Transport {
     std::optional<util::Clock::SystemTime> ended;
     util::Clock::SystemTime last_seen;
     std::string end_reason;
+    milliseconds duration{0};
     Mode mode = Mode::ok;
     bool errors = false;
     std::vector<std::string> logs;
@@ -219,6 +223,12 @@ class SimApi : public api::Transport {
     return fallback;
   }
 
+  milliseconds duration_for(int n) const {
+    if (duration_spread.count() == 0) return job_duration;
+    const long long step = (static_cast<long long>(n) * 7919) % 201 - 100;  // -100..100
+    return job_duration + duration_spread * step / 100;
+  }
+
   void end(Instance& inst, Job& job, util::Clock::SystemTime at, const std::string& reason) {
     (void)inst;
     job.ended = at;
@@ -240,6 +250,7 @@ class SimApi : public api::Transport {
     }
     Job job;
     job.id = "job" + std::to_string(++m_next_id);
+    job.duration = duration_for(m_next_id);
     job.source = source;
     job.started = now;
     job.last_seen = now;
@@ -261,6 +272,7 @@ class SimApi : public api::Transport {
       }
       Job job;
       job.id = "job" + std::to_string(++m_next_id);
+      job.duration = duration_for(m_next_id);
       job.source = "schedule";
       job.started = at;
       job.last_seen = at;
@@ -275,10 +287,10 @@ class SimApi : public api::Transport {
     for (auto& j : inst.jobs) {
       if (j.ended) continue;
       if (j.mode == Mode::stall) {
-        j.last_seen = std::min(now, j.started + job_duration / 2);
+        j.last_seen = std::min(now, j.started + j.duration / 2);
         continue;
       }
-      const auto finish = j.started + job_duration;
+      const auto finish = j.started + j.duration;
       if (now < finish) {
         j.last_seen = now;
         continue;
