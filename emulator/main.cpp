@@ -4,7 +4,12 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+// GCC 12 reports a false -Wmaybe-uninitialized inside <regex> (pulled in by cxxopts) when
+// building with sanitizers.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <cxxopts.hpp>
+#pragma GCC diagnostic pop
 
 #include <cstdio>
 #include <iostream>

@@ -356,6 +356,7 @@ Server::Server(Config config, std::optional<std::filesystem::path> state_file)
     : m_impl(std::make_unique<Impl>(std::move(config), std::move(state_file))) {
   auto& http = m_impl->http;
   http.new_task_queue = [] { return new httplib::ThreadPool(k_worker_threads); };
+  http.set_tcp_nodelay(true);
   http.set_keep_alive_timeout(2);
   http.set_keep_alive_max_count(1000);
   http.set_read_timeout(30, 0);

@@ -420,10 +420,23 @@ Reply Store::list_instances(const std::string& ns, const ApiRequest& req, TimePo
   std::sort(matched.begin(), matched.end(), [desc](const Instance* a, const Instance* b) {
     return desc ? a->seq > b->seq : a->seq < b->seq;
   });
-  std::vector<json> items;
-  items.reserve(matched.size());
-  for (const auto* inst : matched) items.push_back(render_instance(*inst, true));
-  return page_reply(items, paging);
+  // Render only the requested page: a list of thousands stays cheap.
+  json result = json::array();
+  if (paging.per_page > 0) {
+    const auto total = static_cast<long long>(matched.size());
+    const long long begin = std::min((paging.page - 1) * paging.per_page, total);
+    const long long end = std::min(begin + paging.per_page, total);
+    for (long long i = begin; i < end; ++i) {
+      result.push_back(render_instance(*matched[static_cast<std::size_t>(i)], true));
+    }
+  }
+  Reply r;
+  r.body = success_envelope(result);
+  r.body["result_info"] = {{"page", paging.page},
+                           {"per_page", paging.per_page},
+                           {"count", result.size()},
+                           {"total_count", matched.size()}};
+  return r;
 }
 
 Reply Store::create_instance(const std::string& ns, const json& body, const Config& config,

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <regex>
 #include <set>
 
 namespace emulator {
@@ -235,13 +234,26 @@ const std::set<std::string> k_update_only = {"paused",
 }  // namespace
 
 bool valid_instance_id(const std::string& id) {
-  static const std::regex k_pattern("^[a-z0-9_]+(?:-[a-z0-9_]+)*$");
-  return !id.empty() && id.size() <= 64 && std::regex_match(id, k_pattern);
+  // ^[a-z0-9_]+(?:-[a-z0-9_]+)*$ : word characters in runs separated by single dashes.
+  if (id.empty() || id.size() > 64 || id.front() == '-' || id.back() == '-') return false;
+  char prev = '\0';
+  for (char ch : id) {
+    bool word = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
+    if (!word && ch != '-') return false;
+    if (ch == '-' && prev == '-') return false;
+    prev = ch;
+  }
+  return true;
 }
 
 bool valid_namespace_name(const std::string& name) {
-  static const std::regex k_pattern("^[a-z0-9]([a-z0-9-]{0,26}[a-z0-9])?$");
-  return std::regex_match(name, k_pattern);
+  // ^[a-z0-9]([a-z0-9-]{0,26}[a-z0-9])?$
+  auto alnum = [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'); };
+  if (name.empty() || name.size() > 28 || !alnum(name.front()) || !alnum(name.back())) return false;
+  for (char ch : name) {
+    if (!alnum(ch) && ch != '-') return false;
+  }
+  return true;
 }
 
 const std::vector<std::string>& instance_field_names() {
