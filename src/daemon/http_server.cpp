@@ -1,6 +1,7 @@
 #include "daemon/http_server.hpp"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <thread>
@@ -49,6 +50,12 @@ util::Result<void, std::string> HttpServer::start(const std::string& listen) {
   if (!addr) return util::Err(addr.error());
   auto& srv = m_impl->server;
   srv.new_task_queue = [] { return new httplib::ThreadPool(2); };
+  // httplib's default adds SO_REUSEPORT, which would let a second daemon bind the same port and
+  // take half the scrapes: reuse the address (fast restarts), never the port.
+  srv.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   srv.set_keep_alive_max_count(10);
   srv.set_read_timeout(5, 0);
   srv.set_write_timeout(5, 0);

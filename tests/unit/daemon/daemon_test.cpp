@@ -1,0 +1,251 @@
+#include "daemon/daemon.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "manifest/loader.hpp"
+#include "state/file_store.hpp"
+#include "support/fake_transport.hpp"
+#include "util/time_format.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using support::FakeTransport;
+
+constexpr const char* k_ns_path = "/accounts/acc/ai-search/namespaces";
+constexpr const char* k_default_path = "/accounts/acc/ai-search/namespaces/default/instances";
+
+const char* k_manifest = R"(apiVersion: aisearchd/v1
+namespaces:
+  default:
+    instances:
+      docs:
+        type: r2
+        source: docs-bucket
+        sync:
+          every: 6h
+          max_staleness: 1h
+)";
+
+class Recording : public service::Notifier {
+ public:
+  void send(const std::string& s) override {
+    std::lock_guard lock(m_mutex);
+    m_sent.push_back(s);
+  }
+  std::optional<std::chrono::microseconds> watchdog_period() const override { return {}; }
+  std::vector<std::string> sent() const {
+    std::lock_guard lock(m_mutex);
+    return m_sent;
+  }
+
+ private:
+  mutable std::mutex m_mutex;
+  std::vector<std::string> m_sent;
+};
+
+util::EnvLookup no_env() {
+  return [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+}
+
+class DaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = fs::temp_directory_path() /
+          ("aisearchd-daemon-" + std::to_string(::getpid()) + "-" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir);
+    fs::create_directories(dir / "state");
+    manifest_path = dir / "aisearch.yaml";
+    write_manifest(k_manifest);
+    store = std::make_unique<state::FileStateStore>(dir / "state");
+  }
+  void TearDown() override {
+    daemon.reset();
+    fs::remove_all(dir);
+  }
+  void write_manifest(const std::string& text) { std::ofstream(manifest_path) << text; }
+
+  void api_up() {
+    fake->on("GET", k_ns_path, [](const support::RecordedRequest&) {
+      return FakeTransport::json_response(
+          200, support::list_envelope(nlohmann::json::array({{{"name", "default"}}}), 1, 100, 1));
+    });
+    fake->on("GET", k_default_path, [](const support::RecordedRequest&) {
+      return FakeTransport::json_response(
+          200, support::list_envelope(nlohmann::json::array(), 1, 100, 0));
+    });
+  }
+  void api_down() {
+    fake->on("", "/", [](const support::RecordedRequest&) {
+      return FakeTransport::json_response(503, support::error_envelope(10000, "unavailable"));
+    });
+  }
+
+  void make(bool observe, state::State initial = {}) {
+    api::ClientConfig cc;
+    cc.api_url = support::k_fake_api_url;
+    cc.account_id = "acc";
+    cc.token = "secret-token";
+    cc.retry.max_attempts = 2;
+    client = std::make_shared<api::Client>(cc, fake, clock);
+    auto m = manifest::load_manifest(manifest_path, no_env());
+    ASSERT_TRUE(m.ok());
+    service::DaemonOptions o;
+    o.manifest_path = manifest_path.string();
+    o.observe = observe;
+    o.env = no_env();
+    o.watch_manifest = false;
+    o.config.listen = "";
+    o.node_name = "node-1";
+    daemon = std::make_unique<service::Daemon>(o, std::move(*m), client, *store, std::move(initial),
+                                               *clock, notifier);
+  }
+
+  fs::path dir, manifest_path;
+  std::shared_ptr<FakeTransport> fake = std::make_shared<FakeTransport>();
+  std::shared_ptr<util::FakeClock> clock =
+      std::make_shared<util::FakeClock>(*util::parse_rfc3339("2026-03-01T12:00:00Z"));
+  std::shared_ptr<api::Client> client;
+  std::unique_ptr<state::FileStateStore> store;
+  Recording notifier;
+  std::unique_ptr<service::Daemon> daemon;
+};
+
+bool has_reason(const service::Readiness& r, const std::string& text) {
+  for (const auto& reason : r.reasons)
+    if (reason.find(text) != std::string::npos) return true;
+  return false;
+}
+
+TEST_F(DaemonTest, ObserveModePlansAndReportsWithoutWriting) {
+  api_up();
+  make(/*observe=*/true);
+  EXPECT_TRUE(has_reason(daemon->readiness(), "no successful reconcile yet"));
+  ASSERT_TRUE(daemon->reconcile_once());
+  for (const auto& r : fake->requests()) EXPECT_EQ(r.method, "GET") << r.path;
+  EXPECT_FALSE(fs::exists(dir / "state" / "state.json"));
+  auto metrics = daemon->metrics_text();
+  EXPECT_NE(metrics.find("aisearchd_actions_total{action=\"create\",result=\"planned\"} 1"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("aisearchd_reconciles_total{result=\"success\"} 1"), std::string::npos);
+  EXPECT_NE(metrics.find("aisearchd_plan_changes{action=\"create\"} 1"), std::string::npos);
+  auto status = daemon->status_json();
+  EXPECT_EQ(status["role"], "leader");
+  EXPECT_EQ(status["mode"], "observe");
+  EXPECT_EQ(status["reconcile"]["last_result"], "success");
+  ASSERT_EQ(status["instances"].size(), 1u);
+  EXPECT_EQ(status["instances"][0]["address"], "default/docs");
+  EXPECT_EQ(status["instances"][0]["owned"], false);
+  EXPECT_TRUE(daemon->readiness().ready);
+  EXPECT_NE(daemon->summary_line().find("reconcile ok"), std::string::npos);
+}
+
+TEST_F(DaemonTest, ApiDownIsAFailedCycleNotAnExit) {
+  api_down();
+  make(true);
+  EXPECT_FALSE(daemon->reconcile_once());
+  auto r = daemon->readiness();
+  EXPECT_FALSE(r.ready);
+  EXPECT_TRUE(has_reason(r, "API unreachable"));
+  EXPECT_TRUE(has_reason(r, "no successful reconcile yet"));
+  auto metrics = daemon->metrics_text();
+  EXPECT_NE(metrics.find("aisearchd_reconciles_total{result=\"failure\"} 1"), std::string::npos);
+  EXPECT_NE(metrics.find("aisearchd_api_reachable 0"), std::string::npos);
+  EXPECT_NE(metrics.find("aisearchd_api_requests_total{status=\"5xx\"}"), std::string::npos);
+  EXPECT_EQ(metrics.find("secret-token"), std::string::npos);
+  EXPECT_NE(daemon->summary_line().find("FAILED"), std::string::npos);
+  EXPECT_EQ(daemon->status_json().dump().find("secret-token"), std::string::npos);
+}
+
+TEST_F(DaemonTest, RecoversOnTheNextCycle) {
+  api_down();
+  make(true);
+  EXPECT_FALSE(daemon->reconcile_once());
+  api_up();  // newer handlers win
+  EXPECT_TRUE(daemon->reconcile_once());
+  EXPECT_TRUE(daemon->readiness().ready);
+  EXPECT_EQ(daemon->status_json()["reconcile"]["consecutive_failures"], 0);
+}
+
+TEST_F(DaemonTest, InvalidEditKeepsTheLastGoodManifestAndFlipsReadiness) {
+  api_up();
+  make(true);
+  ASSERT_TRUE(daemon->reconcile_once());
+  write_manifest(std::string(k_manifest) + "        chunk_sise: 512\n");
+  EXPECT_FALSE(daemon->reload());
+  auto r = daemon->readiness();
+  EXPECT_FALSE(r.ready);
+  EXPECT_TRUE(has_reason(r, "aisearch.yaml:11:9: unknown key \"chunk_sise\"")) << r.reasons.at(0);
+  EXPECT_NE(daemon->metrics_text().find("aisearchd_manifest_valid 0"), std::string::npos);
+  auto status = daemon->status_json();
+  EXPECT_EQ(status["manifest"]["valid"], false);
+  EXPECT_EQ(status["instances"].size(), 1u);  // the last good manifest is still in force
+  ASSERT_TRUE(daemon->reconcile_once());      // and still reconciled
+
+  write_manifest(std::string(k_manifest) +
+                 "      kb:\n        type: r2\n        source: kb-bucket\n");
+  EXPECT_TRUE(daemon->reload());
+  EXPECT_TRUE(daemon->readiness().ready);
+  EXPECT_EQ(daemon->status_json()["instances"].size(), 2u);
+  auto metrics = daemon->metrics_text();
+  EXPECT_NE(metrics.find("aisearchd_manifest_valid 1"), std::string::npos);
+  EXPECT_NE(metrics.find("aisearchd_manifest_reloads_total{result=\"invalid\"} 1"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("aisearchd_manifest_reloads_total{result=\"success\"} 1"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("aisearchd_manifest_instances 2"), std::string::npos);
+}
+
+TEST_F(DaemonTest, StaleInstanceFailsReadinessWithDetail) {
+  api_up();
+  state::State st;
+  st.sync["default/docs"].last_success = "2026-03-01T10:00:00Z";  // 2 h ago, max_staleness 1h
+  make(true, st);
+  ASSERT_TRUE(daemon->reconcile_once());
+  auto r = daemon->readiness();
+  EXPECT_FALSE(r.ready);
+  EXPECT_TRUE(has_reason(r, "default/docs: stale (last success 2h ago"));
+  auto metrics = daemon->metrics_text();
+  EXPECT_NE(metrics.find("aisearchd_instance_healthy{namespace=\"default\",instance=\"docs\"} 0"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(
+      metrics.find(
+          "aisearchd_instance_freshness_seconds{namespace=\"default\",instance=\"docs\"} 7200"),
+      std::string::npos);
+  EXPECT_NE(metrics.find("aisearchd_ready 0"), std::string::npos);
+}
+
+TEST_F(DaemonTest, RunStopsOnRequestAndReportsReadyOnce) {
+  api_up();
+  make(true);
+  std::thread stopper([&] {
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (!notifier.sent().empty()) break;
+      std::this_thread::sleep_for(5ms);
+    }
+    daemon->request_stop();
+  });
+  EXPECT_EQ(daemon->run(), 0);
+  stopper.join();
+  auto sent = notifier.sent();
+  ASSERT_FALSE(sent.empty());
+  EXPECT_EQ(sent.front(), "READY=1");
+  bool stopping = false;
+  for (const auto& s : sent) stopping = stopping || s == "STOPPING=1";
+  EXPECT_TRUE(stopping);
+}
+
+}  // namespace
