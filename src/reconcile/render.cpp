@@ -194,7 +194,7 @@ std::vector<FieldLine> field_lines(const Change& change) {
     lines.reserve(leaves.size());
     for (auto& [path, value] : leaves) {
       FieldLine line;
-      line.path = std::move(path);
+      line.path = utf8(path);
       line.after = std::move(value);
       lines.push_back(std::move(line));
     }

@@ -317,6 +317,10 @@ TEST(Render, HostileTextIsEscapedAndNeverThrows) {
   c.fields.push_back(field("description", "a", "```\n# fake"));
   plan.changes.push_back(c);
   plan.warnings.push_back("bad \xc3\x28 utf8");
+  Change created = change(Action::create, "default", "y");
+  created.body = {{"id", "y"}, {"description", "ok"}};
+  created.body["bad\xffkey"] = "value";
+  plan.changes.push_back(created);
 
   const std::string text = render_text(plan, {});
   EXPECT_EQ(text.find('\x1b'), std::string::npos);
@@ -325,6 +329,7 @@ TEST(Render, HostileTextIsEscapedAndNeverThrows) {
   std::string dumped;
   EXPECT_NO_THROW(dumped = render_json_string(plan));
   EXPECT_TRUE(json::accept(dumped));
+  EXPECT_NO_THROW((void)render_json(plan).dump());  // strict dump: every string is valid UTF-8
   EXPECT_EQ(json::parse(dumped)["changes"][0]["modified_by"].get<std::string>().find('\xff'),
             std::string::npos);
 
