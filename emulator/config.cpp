@@ -11,6 +11,8 @@ std::string to_string(FaultKind kind) {
       return "500";
     case FaultKind::Http503:
       return "503";
+    case FaultKind::Http429:
+      return "429";
     case FaultKind::Reset:
       return "reset";
     case FaultKind::Timeout:
@@ -30,6 +32,8 @@ util::Result<std::vector<FaultKind>, std::string> parse_faults(const std::string
       kinds.push_back(FaultKind::Http500);
     } else if (part == "503") {
       kinds.push_back(FaultKind::Http503);
+    } else if (part == "429") {
+      kinds.push_back(FaultKind::Http429);
     } else if (part == "reset") {
       kinds.push_back(FaultKind::Reset);
     } else if (part == "timeout") {
@@ -38,7 +42,7 @@ util::Result<std::vector<FaultKind>, std::string> parse_faults(const std::string
       kinds.push_back(FaultKind::Truncate);
     } else {
       return util::Err("unknown fault kind '" + part +
-                       "' (expected 500, 503, reset, timeout, truncate)");
+                       "' (expected 500, 503, 429, reset, timeout, truncate)");
     }
   }
   return kinds;

@@ -12,11 +12,11 @@
 namespace emulator {
 
 // The kinds of injected faults (--faults).
-enum class FaultKind { Http500, Http503, Reset, Timeout, Truncate };
+enum class FaultKind { Http500, Http503, Http429, Reset, Timeout, Truncate };
 
 std::string to_string(FaultKind kind);
 
-// Parses "500,503,reset,timeout,truncate" (any subset, any order). Fails on an unknown kind.
+// Parses "500,503,429,reset,timeout,truncate" (any subset, any order). Fails on an unknown kind.
 util::Result<std::vector<FaultKind>, std::string> parse_faults(const std::string& text);
 
 // A global request limit: `requests` per `window` (--rate-limit N/SECONDS, e.g. "1200/300").

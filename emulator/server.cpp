@@ -200,6 +200,13 @@ struct Server::Impl {
       log_request(req, 503, arrival_ms, elapsed(), fault);
       return;
     }
+    if (fault == FaultKind::Http429) {
+      Reply r = error_reply(429, 971, "Please wait and consider throttling your request speed");
+      r.headers.emplace_back("Retry-After", "1");
+      write_reply(res, r);
+      log_request(req, 429, arrival_ms, elapsed(), fault);
+      return;
+    }
     if (fault == FaultKind::Reset) {
       reset_connection(req);
       log_request(req, 0, arrival_ms, elapsed(), fault);

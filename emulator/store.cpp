@@ -893,7 +893,11 @@ json Store::dump(const Config& config, TimePoint now) {
                 {"view", render_job(job, config)}};
       jobs.push_back(j);
     }
-    instances.push_back({{"seq", inst.seq}, {"fields", inst.fields}, {"jobs", jobs}});
+    instances.push_back({{"namespace", key.first},
+                         {"id", key.second},
+                         {"seq", inst.seq},
+                         {"fields", inst.fields},
+                         {"jobs", jobs}});
   }
   return {{"format", "aisearch-emulator/1"},
           {"default_created_at_ms", to_ms(m_default_created_at)},

@@ -400,6 +400,13 @@ TEST_F(EmulatorTest, SeedSimulatesSomeoneElsesDrift) {
   auto b = http.call("GET", "/namespaces/team-b/instances/hand-made");
   ASSERT_EQ(b.status, 200);
   EXPECT_EQ(b.body["result"]["type"], "web-crawler");
+  std::set<std::string> dumped;
+  const json state = emu.control("GET", "state");
+  for (const auto& i : state["instances"]) {
+    dumped.insert(i["namespace"].get<std::string>() + "/" + i["id"].get<std::string>());
+    EXPECT_TRUE(i["fields"].contains("chunk"));
+  }
+  EXPECT_EQ(dumped, (std::set<std::string>{"default/docs", "team-b/hand-made"}));
 }
 
 // ---- namespaces and move -----------------------------------------------------------------
@@ -616,6 +623,11 @@ TEST_F(EmulatorTest, InjectedHttpFaultsDoNotApplyWrites) {
   auto b = http.call("POST", "/instances", {{"id", "docs"}});
   EXPECT_EQ(b.status, 503);
   EXPECT_EQ(error_code(b), 7017);
+  emu.control("PUT", "config", {{"faults", {"429"}}});
+  auto limited = http.call("POST", "/instances", {{"id", "docs"}});
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(error_code(limited), 971);
+  EXPECT_TRUE(limited.headers.count("Retry-After"));
   emu.control("PUT", "config", {{"faults", {"reset"}}});
   auto c = http.call("POST", "/instances", {{"id", "docs"}});
   EXPECT_EQ(c.status, 0) << "a reset must leave the client without an answer";
@@ -623,10 +635,12 @@ TEST_F(EmulatorTest, InjectedHttpFaultsDoNotApplyWrites) {
   emu.control("PUT", "config", {{"fault_rate", 0.0}});
   EXPECT_EQ(http.call("GET", "/instances/docs").status, 404);
   auto log = emu.control("GET", "requests");
-  ASSERT_GE(log.size(), 3u);
+  ASSERT_GE(log.size(), 4u);
   EXPECT_EQ(log[0]["fault"], "500");
   EXPECT_EQ(log[1]["fault"], "503");
-  EXPECT_EQ(log[2]["fault"], "reset");
+  EXPECT_EQ(log[2]["fault"], "429");
+  EXPECT_EQ(log[3]["fault"], "reset");
+  EXPECT_EQ(log[3]["status"], 0);
 }
 
 TEST_F(EmulatorTest, TruncateAndTimeoutApplyTheWriteThenFailTheAnswer) {
