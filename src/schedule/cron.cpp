@@ -248,14 +248,23 @@ util::Result<CronExpr, std::string> CronExpr::parse(std::string_view text) {
   expr.m_dom_restricted = fields[2][0] != '*';
   expr.m_dow_restricted = fields[4][0] != '*';
   expr.m_dom_text = std::string(fields[2]);
+  expr.m_day_of_month_only =
+      !(expr.m_dom_restricted && expr.m_dow_restricted) && expr.m_weekdays.all();
   return expr;
 }
 
-bool CronExpr::day_matches(date::year_month_day ymd) const {
-  const bool dom = m_days[static_cast<unsigned>(ymd.day())];
-  const bool dow = m_weekdays[date::weekday(ymd).c_encoding()];
+bool CronExpr::day_matches(unsigned day_of_month, unsigned weekday) const {
+  const bool dom = m_days[day_of_month];
+  const bool dow = m_weekdays[weekday];
   if (m_dom_restricted && m_dow_restricted) return dom || dow;
   return dom && dow;
+}
+
+unsigned CronExpr::first_month() const {
+  for (unsigned m = 1; m <= 12; ++m) {
+    if (m_months[m]) return m;
+  }
+  return 1;  // unreachable: parse() never leaves the month set empty
 }
 
 int CronExpr::next_hour(int from) const {
@@ -290,7 +299,8 @@ bool CronExpr::matches(date::local_seconds t) const {
   const auto day = date::floor<date::days>(t);
   const date::year_month_day ymd(day);
   const auto since = std::chrono::duration_cast<minutes>(t - day).count();
-  return m_months[static_cast<unsigned>(ymd.month())] && day_matches(ymd) &&
+  return m_months[static_cast<unsigned>(ymd.month())] &&
+         day_matches(static_cast<unsigned>(ymd.day()), date::weekday(ymd).c_encoding()) &&
          m_hours[static_cast<std::size_t>(since / 60)] &&
          m_minutes[static_cast<std::size_t>(since % 60)];
 }
@@ -299,25 +309,49 @@ std::optional<date::local_seconds> CronExpr::next_local(date::local_seconds afte
   const auto start = date::floor<minutes>(after_local) + minutes(1);
   auto day = date::floor<date::days>(start);
   const auto limit = day + date::days(k_search_days);
-  auto since = std::chrono::duration_cast<minutes>(start - day).count();
+  const auto since = std::chrono::duration_cast<minutes>(start - day).count();
   int hour = static_cast<int>(since / 60);
   int minute = static_cast<int>(since % 60);
   while (day <= limit) {
     const date::year_month_day ymd(day);
+    const date::year_month month(ymd.year(), ymd.month());
     if (!m_months[static_cast<unsigned>(ymd.month())]) {
-      const auto next_month = date::year_month(ymd.year(), ymd.month()) + date::months(1);
-      day = date::local_days(next_month / 1);
+      // Jump straight to the first day of the next allowed month.
+      unsigned m = static_cast<unsigned>(ymd.month()) + 1;
+      while (m <= 12 && !m_months[m]) ++m;
+      const auto next =
+          m <= 12 ? date::year_month(ymd.year(), date::month(m))
+                  : date::year_month(ymd.year() + date::years(1), date::month(first_month()));
+      day = date::local_days(next / 1);
       hour = minute = 0;
       continue;
     }
-    if (day_matches(ymd)) {
-      for (int h = next_hour(hour); h >= 0; h = next_hour(h + 1)) {
-        const int m = next_minute(h == hour ? minute : 0);
-        if (m >= 0) return date::local_seconds(day) + hours(h) + minutes(m);
+    // Walk the rest of the month with plain arithmetic (no calendar conversion per day).
+    const unsigned last =
+        static_cast<unsigned>(date::year_month_day_last(month / date::last).day());
+    unsigned weekday = date::weekday(day).c_encoding();
+    for (unsigned d = static_cast<unsigned>(ymd.day()); d <= last && day <= limit; ++d) {
+      if (m_day_of_month_only && !m_days[d]) {
+        // Only the day of the month matters: skip to the next allowed one.
+        unsigned next = d + 1;
+        while (next <= last && !m_days[next]) ++next;
+        const unsigned skip = next - d;
+        day += date::days(skip);
+        weekday = (weekday + skip) % 7;
+        d = next - 1;
+        hour = minute = 0;
+        continue;
       }
+      if (day_matches(d, weekday)) {
+        for (int h = next_hour(hour); h >= 0; h = next_hour(h + 1)) {
+          const int m = next_minute(h == hour ? minute : 0);
+          if (m >= 0) return date::local_seconds(day) + hours(h) + minutes(m);
+        }
+      }
+      day += date::days(1);
+      weekday = (weekday + 1) % 7;
+      hour = minute = 0;
     }
-    day += date::days(1);
-    hour = minute = 0;
   }
   return std::nullopt;
 }
@@ -326,7 +360,7 @@ std::optional<date::local_seconds> CronExpr::prev_local(date::local_seconds at_l
   const auto start = date::floor<minutes>(at_local);
   auto day = date::floor<date::days>(start);
   const auto limit = day - date::days(k_search_days);
-  auto since = std::chrono::duration_cast<minutes>(start - day).count();
+  const auto since = std::chrono::duration_cast<minutes>(start - day).count();
   int hour = static_cast<int>(since / 60);
   int minute = static_cast<int>(since % 60);
   while (day >= limit) {
@@ -337,15 +371,19 @@ std::optional<date::local_seconds> CronExpr::prev_local(date::local_seconds at_l
       minute = 59;
       continue;
     }
-    if (day_matches(ymd)) {
-      for (int h = prev_hour(hour); h >= 0; h = h > 0 ? prev_hour(h - 1) : -1) {
-        const int m = prev_minute(h == hour ? minute : 59);
-        if (m >= 0) return date::local_seconds(day) + hours(h) + minutes(m);
+    unsigned weekday = date::weekday(day).c_encoding();
+    for (unsigned d = static_cast<unsigned>(ymd.day()); d >= 1 && day >= limit; --d) {
+      if (day_matches(d, weekday)) {
+        for (int h = prev_hour(hour); h >= 0; h = h > 0 ? prev_hour(h - 1) : -1) {
+          const int m = prev_minute(h == hour ? minute : 59);
+          if (m >= 0) return date::local_seconds(day) + hours(h) + minutes(m);
+        }
       }
+      day -= date::days(1);
+      weekday = (weekday + 6) % 7;
+      hour = 23;
+      minute = 59;
     }
-    day -= date::days(1);
-    hour = 23;
-    minute = 59;
   }
   return std::nullopt;
 }

@@ -48,7 +48,8 @@ class CronExpr {
 
  private:
   CronExpr() = default;
-  bool day_matches(date::year_month_day ymd) const;
+  bool day_matches(unsigned day_of_month, unsigned weekday) const;  // weekday 0 = Sunday
+  unsigned first_month() const;
   int next_hour(int from) const;    // first hour >= from in the set, -1 if none
   int next_minute(int from) const;  // first minute >= from in the set, -1 if none
   int prev_hour(int from) const;    // last hour <= from in the set, -1 if none
@@ -62,7 +63,8 @@ class CronExpr {
   std::bitset<7> m_weekdays;  // 0 = Sunday
   bool m_dom_restricted = false;
   bool m_dow_restricted = false;
-  std::string m_dom_text;  // the day-of-month field as written, for never_fires()
+  bool m_day_of_month_only = false;  // day-of-week cannot veto a day: only m_days matters
+  std::string m_dom_text;            // the day-of-month field as written, for never_fires()
 };
 
 }  // namespace schedule

@@ -13,7 +13,8 @@ std::optional<TimePoint> consumed_through(const std::optional<TimePoint>& last_s
                                           const std::optional<TimePoint>& not_before) {
   std::optional<TimePoint> through = last_slot;
   if (not_before) {
-    const TimePoint before = *not_before - TimePoint::duration(1);
+    const TimePoint before =
+        *not_before == TimePoint::min() ? *not_before : *not_before - TimePoint::duration(1);
     if (!through || before > *through) through = before;
   }
   return through;

@@ -132,7 +132,12 @@ std::optional<TimePoint> Spec::next_cron_slot(TimePoint after) const {
       // Local minutes later than `after`'s own local time can still fire at or before `after`:
       // the first occurrence of a repeated (fall back) hour has passed when `after` is in the
       // second one. Those are done; move on.
-      if (fire > after) return to_time_point(fire);
+      const auto fire_point = to_time_point(fire);
+      if (!fire_point) {
+        if (fire.time_since_epoch().count() > 0) return std::nullopt;  // beyond the clock's range
+      } else if (*fire_point > after) {
+        return fire_point;
+      }
       local = m_cron->next_local(*local);
     }
   } catch (...) {
@@ -155,7 +160,12 @@ std::optional<TimePoint> Spec::last_cron_slot(TimePoint at) const {
     auto local = m_cron->prev_local(m_zone->to_local(at_s) + extra);
     for (int i = 0; local && i < k_max_candidates; ++i) {
       const date::sys_seconds fire = fire_instant(*m_zone, *local);
-      if (fire <= at) return to_time_point(fire);
+      const auto fire_point = to_time_point(fire);
+      if (!fire_point) {
+        if (fire.time_since_epoch().count() < 0) return std::nullopt;  // before the clock's range
+      } else if (*fire_point <= at) {
+        return fire_point;
+      }
       local = m_cron->prev_local(*local - std::chrono::minutes(1));
     }
   } catch (...) {
