@@ -348,15 +348,9 @@ bool Daemon::reconcile_once() {
         if (m_sync) m_sync->trigger(ns + "/" + id, "on_change");
       };
       auto result = reconcile::apply(plan, *desired, *m_client, m_writer, m_clock, ao);
-      for (const auto& r : result.results) {
+      // apply() logs each action's result and each failed state save itself.
+      for (const auto& r : result.results)
         m_metrics.inc("aisearchd_actions_total", {{"action", r.action}, {"result", r.status}});
-        if (r.status == "failed")
-          spdlog::error("apply action={} address={} failed: {}", r.action, r.address, r.error);
-        else if (r.status == "done")
-          spdlog::info("apply action={} address={} done{}", r.action, r.address,
-                       r.unstable.empty() ? "" : " unstable=" + util::join(r.unstable, ","));
-      }
-      for (const auto& e : result.state_errors) spdlog::error("state: {}", e);
       if (!result.ok()) {
         ok = false;
         if (error.empty())

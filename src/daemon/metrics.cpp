@@ -1,5 +1,6 @@
 #include "daemon/metrics.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -51,8 +52,8 @@ std::string format_sample(double value) {
     return buf;
   }
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", value);
-  return buf;
+  auto end = std::to_chars(buf, buf + sizeof buf, value).ptr;  // shortest exact form
+  return std::string(buf, end);
 }
 
 void MetricsRegistry::describe(const std::string& name, Type type, const std::string& help) {

@@ -59,6 +59,7 @@ TEST(Metrics, SampleFormatting) {
   EXPECT_EQ(service::format_sample(42), "42");
   EXPECT_EQ(service::format_sample(-1), "-1");
   EXPECT_EQ(service::format_sample(1.25), "1.25");
+  EXPECT_EQ(service::format_sample(0.1), "0.1");
   EXPECT_EQ(service::format_sample(1.7e9), "1700000000");
   EXPECT_EQ(service::format_sample(NAN), "NaN");
   EXPECT_EQ(service::format_sample(INFINITY), "+Inf");

@@ -1,0 +1,351 @@
+// `aisearchd run` as a process against the emulator: systemd notifications, reloads, readiness,
+// metrics, shutdown.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "support/emulator_process.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+using support::EmulatorProcess;
+using Clock = std::chrono::steady_clock;
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_file(const fs::path& p, const std::string& text) {
+  std::ofstream(p, std::ios::trunc) << text;
+}
+
+bool poll_until(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return cond();
+}
+
+// A datagram socket standing in for systemd's NOTIFY_SOCKET; collects every message.
+class NotifySocket {
+ public:
+  explicit NotifySocket(const fs::path& path) : m_path(path) {
+    m_fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    if (m_fd < 0 || ::bind(m_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+      throw std::runtime_error("cannot bind the notify socket");
+    m_thread = std::thread([this] { run(); });
+  }
+  ~NotifySocket() {
+    m_stop = true;
+    m_thread.join();
+    ::close(m_fd);
+  }
+  std::vector<std::string> messages() const {
+    std::lock_guard lock(m_mutex);
+    return m_messages;
+  }
+  // Index of the first message at or after `from` that has the line `line`, or -1.
+  int find(const std::string& line, std::size_t from = 0) const {
+    auto all = messages();
+    for (std::size_t i = from; i < all.size(); ++i) {
+      std::istringstream in(all[i]);
+      std::string l;
+      while (std::getline(in, l))
+        if (l == line) return static_cast<int>(i);
+    }
+    return -1;
+  }
+  int wait_for(const std::string& line, std::size_t from, std::chrono::milliseconds timeout) const {
+    int at = -1;
+    poll_until([&] { return (at = find(line, from)) >= 0; }, timeout);
+    return at;
+  }
+
+ private:
+  void run() {
+    while (!m_stop) {
+      pollfd p{m_fd, POLLIN, 0};
+      if (::poll(&p, 1, 50) != 1) continue;
+      char buf[4096];
+      auto n = ::recv(m_fd, buf, sizeof buf, 0);
+      if (n <= 0) continue;
+      std::lock_guard lock(m_mutex);
+      m_messages.emplace_back(buf, static_cast<std::size_t>(n));
+    }
+  }
+  fs::path m_path;
+  int m_fd = -1;
+  std::atomic<bool> m_stop{false};
+  mutable std::mutex m_mutex;
+  std::vector<std::string> m_messages;
+  std::thread m_thread;
+};
+
+struct HttpAnswer {
+  int status = 0;
+  std::string body;
+};
+
+HttpAnswer get(int port, const std::string& path) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_connection_timeout(2, 0);
+  c.set_read_timeout(10, 0);
+  auto r = c.Get(path);
+  if (!r) return {};
+  return {r->status, r->body};
+}
+
+const char* k_manifest = R"(apiVersion: aisearchd/v1
+namespaces:
+  default:
+    prune: true
+    instances:
+      docs:
+        type: r2
+        source: docs-bucket
+        max_num_results: 5
+)";
+
+std::string with_instance(const std::string& id) {
+  return std::string(k_manifest) + "      " + id + ":\n        type: r2\n        source: " + id +
+         "-bucket\n";
+}
+
+class DaemonProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = fs::temp_directory_path() /
+          ("aisearchd-run-" + std::to_string(::getpid()) + "-" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir);
+    fs::create_directories(dir / "manifest");
+    fs::create_directories(dir / "state");
+    manifest = dir / "manifest" / "aisearch.yaml";
+    write_file(manifest, k_manifest);
+    notify = std::make_unique<NotifySocket>(dir / "notify.sock");
+  }
+  void TearDown() override {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    notify.reset();
+    if (!HasFailure())
+      fs::remove_all(dir);
+    else
+      std::cerr << "daemon log:\n" << read_file(dir / "daemon.log") << "\n";
+  }
+
+  void start(std::vector<std::string> extra = {}) {
+    write_file(dir / "config.yaml",
+               "api_url: " + emu.base_url() + "\naccount_id: " + EmulatorProcess::k_account +
+                   "\nstate_dir: " + (dir / "state").string() + "\nmanifest: " + manifest.string() +
+                   "\nreconcile_interval: 10s\nlisten: 127.0.0.1:0\n" +
+                   "request_budget: 1000/1m\n");
+    std::vector<std::string> args = {AISEARCHD_BIN, "run", "-c", (dir / "config.yaml").string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const auto log = dir / "daemon.log";
+    const std::string notify_path = (dir / "notify.sock").string();
+    pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(fd, 2);
+      ::dup2(fd, 1);
+      ::setenv("CLOUDFLARE_API_TOKEN", EmulatorProcess::k_token, 1);
+      ::setenv("NOTIFY_SOCKET", notify_path.c_str(), 1);
+      ::unsetenv("JOURNAL_STREAM");
+      ::unsetenv("STATE_DIRECTORY");
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    // The HTTP port from the log line "http listening on ... port=N".
+    ASSERT_TRUE(poll_until(
+        [&] {
+          auto text = read_file(log);
+          auto at = text.find(" port=");
+          if (at == std::string::npos) return false;
+          port = std::atoi(text.c_str() + at + 6);
+          return port > 0;
+        },
+        20s))
+        << read_file(log);
+  }
+
+  // Waits for the process to exit; its exit status, or -1 on timeout.
+  int wait_exit(std::chrono::milliseconds timeout) {
+    int status = 0;
+    bool done = poll_until([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, timeout);
+    if (!done) return -1;
+    pid = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  json instance(const std::string& id) {
+    httplib::Client c("127.0.0.1", emu.port());
+    auto r = c.Get(std::string("/client/v4/accounts/") + EmulatorProcess::k_account +
+                       "/ai-search/namespaces/default/instances/" + id,
+                   {{"Authorization", std::string("Bearer ") + EmulatorProcess::k_token}});
+    if (!r || r->status != 200) return nullptr;
+    return json::parse(r->body, nullptr, false)["result"];
+  }
+
+  EmulatorProcess emu;
+  fs::path dir, manifest;
+  std::unique_ptr<NotifySocket> notify;
+  pid_t pid = -1;
+  int port = 0;
+};
+
+TEST_F(DaemonProcessTest, ReadyAfterFirstReconcileReloadOnSighupAndCleanStop) {
+  start();
+  ASSERT_GE(notify->wait_for("READY=1", 0, 30s), 0) << read_file(dir / "daemon.log");
+  // READY=1 comes after the first reconcile: the instance exists by then.
+  EXPECT_FALSE(instance("docs").is_null());
+  bool status_ok = false;
+  for (const auto& msg : notify->messages())
+    status_ok = status_ok || msg.rfind("STATUS=apply: 1 instance(s); reconcile ok", 0) == 0;
+  EXPECT_TRUE(status_ok);
+  auto ready_at = static_cast<std::size_t>(notify->find("READY=1"));
+
+  ::kill(pid, SIGHUP);
+  int reloading = notify->wait_for("RELOADING=1", ready_at + 1, 10s);
+  ASSERT_GE(reloading, 0);
+  EXPECT_GE(notify->wait_for("READY=1", static_cast<std::size_t>(reloading) + 1, 10s), 0);
+
+  auto r = get(port, "/readyz");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(get(port, "/healthz").status, 200);
+  auto status = json::parse(get(port, "/status").body);
+  EXPECT_EQ(status["role"], "leader");
+  ASSERT_EQ(status["instances"].size(), 1u);
+  EXPECT_EQ(status["instances"][0]["owned"], true);
+
+  auto t0 = Clock::now();
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(wait_exit(10s), 0);
+  EXPECT_LT(Clock::now() - t0, 10s);
+  auto state = json::parse(read_file(dir / "state" / "state.json"));
+  EXPECT_TRUE(state["owned"].contains("default/docs")) << state.dump();
+  EXPECT_GE(notify->find("STOPPING=1"), 0);
+}
+
+TEST_F(DaemonProcessTest, ManifestEditsInPlaceAndByRenameApplyWithin3s) {
+  start();
+  ASSERT_GE(notify->wait_for("READY=1", 0, 30s), 0);
+  ASSERT_FALSE(instance("docs").is_null());
+
+  write_file(manifest, with_instance("kb"));  // in place
+  auto t0 = Clock::now();
+  ASSERT_TRUE(poll_until([&] { return !instance("kb").is_null(); }, 3s))
+      << read_file(dir / "daemon.log");
+  EXPECT_LT(Clock::now() - t0, 3s);
+
+  auto tmp = dir / "manifest" / ".aisearch.yaml.tmp";
+  write_file(tmp, with_instance("wiki"));  // kb leaves, wiki comes: as git does
+  fs::rename(tmp, manifest);
+  ASSERT_TRUE(poll_until([&] { return !instance("wiki").is_null(); }, 3s))
+      << read_file(dir / "daemon.log");
+  EXPECT_TRUE(poll_until([&] { return instance("kb").is_null(); }, 3s));  // pruned (owned)
+}
+
+TEST_F(DaemonProcessTest, InvalidEditKeepsLastGoodManifestAndFlipsReadyz) {
+  start();
+  ASSERT_GE(notify->wait_for("READY=1", 0, 30s), 0);
+  ASSERT_TRUE(poll_until([&] { return get(port, "/readyz").status == 200; }, 5s));
+
+  write_file(manifest, std::string(k_manifest) + "        chunk_sise: 512\n");
+  ASSERT_TRUE(poll_until([&] { return get(port, "/readyz").status == 503; }, 3s));
+  auto r = get(port, "/readyz");
+  EXPECT_NE(r.body.find("aisearch.yaml:10:9: unknown key \"chunk_sise\""), std::string::npos)
+      << r.body;
+  EXPECT_NE(get(port, "/metrics").body.find("aisearchd_manifest_valid 0"), std::string::npos);
+  EXPECT_NE(read_file(dir / "daemon.log").find("aisearch.yaml:10:9"), std::string::npos);
+  // The last good manifest stays in force: docs is still managed, not pruned.
+  EXPECT_FALSE(instance("docs").is_null());
+
+  write_file(manifest, with_instance("kb"));
+  ASSERT_TRUE(poll_until([&] { return get(port, "/readyz").status == 200; }, 3s));
+  EXPECT_TRUE(poll_until([&] { return !instance("kb").is_null(); }, 3s));
+}
+
+TEST_F(DaemonProcessTest, MetricsPassPromtool) {
+  start();
+  ASSERT_GE(notify->wait_for("READY=1", 0, 30s), 0);
+  auto m = get(port, "/metrics");
+  ASSERT_EQ(m.status, 200);
+  for (const char* name :
+       {"aisearchd_reconciles_total", "aisearchd_actions_total", "aisearchd_api_requests_total",
+        "aisearchd_api_retries_total", "aisearchd_api_budget_tokens", "aisearchd_manifest_valid",
+        "aisearchd_last_successful_reconcile_timestamp_seconds", "aisearchd_sync_outcomes_total"})
+    EXPECT_NE(m.body.find(std::string("# TYPE ") + name + " "), std::string::npos) << name;
+  std::istringstream lines(m.body);
+  std::string line;
+  while (std::getline(lines, line))
+    if (!line.empty() && line[0] != '#') {
+      EXPECT_EQ(line.rfind("aisearchd_", 0), 0u) << line;
+    }
+  write_file(dir / "metrics.txt", m.body);
+  int rc = std::system(("promtool check metrics < " + (dir / "metrics.txt").string() + " > " +
+                        (dir / "promtool.txt").string() + " 2>&1")
+                           .c_str());
+  EXPECT_EQ(rc, 0) << read_file(dir / "promtool.txt") << m.body;
+  EXPECT_EQ(m.body.find(EmulatorProcess::k_token), std::string::npos);
+}
+
+TEST_F(DaemonProcessTest, DryRunObservesWithoutWriting) {
+  start({"--dry-run"});
+  ASSERT_GE(notify->wait_for("READY=1", 0, 30s), 0);
+  EXPECT_TRUE(instance("docs").is_null());
+  EXPECT_NE(read_file(dir / "daemon.log").find("plan action=create address=default/docs"),
+            std::string::npos);
+  EXPECT_FALSE(fs::exists(dir / "state" / "state.json"));
+  ::kill(pid, SIGINT);
+  EXPECT_EQ(wait_exit(10s), 0);
+}
+
+TEST_F(DaemonProcessTest, ApiDownIsRetriedAndTheProcessKeepsRunning) {
+  emu.stop();  // nothing listens on the API port any more
+  start();
+  ASSERT_GE(notify->wait_for("READY=1", 0, 60s), 0) << read_file(dir / "daemon.log");
+  auto r = get(port, "/readyz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("API unreachable"), std::string::npos) << r.body;
+  EXPECT_EQ(::waitpid(pid, nullptr, WNOHANG), 0);  // still running
+  EXPECT_NE(get(port, "/metrics").body.find("aisearchd_reconciles_total{result=\"failure\"} 1"),
+            std::string::npos);
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(wait_exit(10s), 0);
+}
+
+}  // namespace
