@@ -305,7 +305,14 @@ util::Result<DaemonConfig, std::vector<ManifestError>> load_text(std::string_vie
   } catch (const std::exception& e) {
     errors.push_back({{filename, 0, 0}, std::string("internal error: ") + e.what()});
   }
-  if (!errors.empty()) return util::Err(std::move(errors));
+  if (!errors.empty()) {
+    std::stable_sort(errors.begin(), errors.end(),
+                     [](const ManifestError& a, const ManifestError& b) {
+                       return std::make_pair(a.where.line, a.where.column) <
+                              std::make_pair(b.where.line, b.where.column);
+                     });
+    return util::Err{std::move(errors)};
+  }
   return config;
 }
 
@@ -313,8 +320,8 @@ util::Result<DaemonConfig, std::vector<ManifestError>> load_text(std::string_vie
 
 util::Result<RequestBudget, std::string> parse_request_budget(std::string_view text) {
   auto bad = [&](const std::string& why) {
-    return util::Err("invalid request budget \"" + std::string(text) + "\": " + why +
-                     " (expected CALLS/PERIOD such as 600/5m)");
+    return util::Err{"invalid request budget \"" + std::string(text) + "\": " + why +
+                     " (expected CALLS/PERIOD such as 600/5m)"};
   };
   auto slash = text.find('/');
   if (slash == std::string_view::npos) return bad("no '/'");
@@ -343,17 +350,17 @@ util::Result<DaemonConfig, std::vector<ManifestError>> load_config(
     std::error_code ec;
     bool exists = std::filesystem::exists(path, ec);
     if (!exists && !ec && !must_exist) return DaemonConfig{};
-    if (!exists) return util::Err(std::vector<ManifestError>{{{shown, 0, 0}, "no such file"}});
+    if (!exists) return util::Err{std::vector<ManifestError>{{{shown, 0, 0}, "no such file"}}};
     auto size = std::filesystem::file_size(path, ec);
     if (!ec && size > detail::k_max_input_bytes)
-      return util::Err(std::vector<ManifestError>{{{shown, 0, 0}, "file too large"}});
+      return util::Err{std::vector<ManifestError>{{{shown, 0, 0}, "file too large"}}};
     auto text = util::read_file(path);
     if (!text)
-      return util::Err(std::vector<ManifestError>{{{shown, 0, 0}, "cannot read: " + text.error()}});
+      return util::Err{std::vector<ManifestError>{{{shown, 0, 0}, "cannot read: " + text.error()}}};
     return load_text(*text, shown, env);
   } catch (const std::exception& e) {
-    return util::Err(
-        std::vector<ManifestError>{{{shown, 0, 0}, std::string("cannot load: ") + e.what()}});
+    return util::Err{
+        std::vector<ManifestError>{{{shown, 0, 0}, std::string("cannot load: ") + e.what()}}};
   }
 }
 

@@ -838,7 +838,7 @@ util::Result<Manifest, std::vector<ManifestError>> load_all(
     });
     if (!repeat) unique.push_back(std::move(e));
   }
-  return util::Err(std::move(unique));
+  return util::Err{std::move(unique)};
 }
 
 }  // namespace
@@ -855,8 +855,8 @@ util::Result<Manifest, std::vector<ManifestError>> load_manifest_sources(
     return load_all(sources, {}, env);
   } catch (const std::exception& e) {
     std::string file = sources.empty() ? std::string("manifest") : sources.front().filename;
-    return util::Err(
-        std::vector<ManifestError>{{{file, 0, 0}, std::string("internal error: ") + e.what()}});
+    return util::Err{
+        std::vector<ManifestError>{{{file, 0, 0}, std::string("internal error: ") + e.what()}}};
   }
 }
 
@@ -870,7 +870,7 @@ util::Result<Manifest, std::vector<ManifestError>> load_manifest(const std::file
   namespace fs = std::filesystem;
   const std::string shown = path.string();
   auto fail = [&](const std::string& file, std::string message) {
-    return util::Err(std::vector<ManifestError>{{{file, 0, 0}, std::move(message)}});
+    return util::Err{std::vector<ManifestError>{{{file, 0, 0}, std::move(message)}}};
   };
   try {
     std::error_code ec;

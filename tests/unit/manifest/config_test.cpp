@@ -170,7 +170,7 @@ state_backend:
   type: etcd
   prefix: aisearchd
   endpoints: [http://10.0.0.5:2379]
-  lease: 10s
+  lease_tl: 10s
 concurrency: "8"
 )");
   std::vector<std::string> want = {
@@ -188,7 +188,7 @@ concurrency: "8"
       "c.yaml:13:11: state_backend.prefix: must start and end with '/' (e.g. /aisearchd/prod/)",
       "c.yaml:14:14: state_backend.endpoints: http:// is only allowed for loopback addresses (use "
       "https://)",
-      "c.yaml:15:3: unknown key \"lease\" in state_backend (did you mean \"lease_ttl\"?)",
+      "c.yaml:15:3: unknown key \"lease_tl\" in state_backend (did you mean \"lease_ttl\"?)",
       "c.yaml:16:14: concurrency: expected an integer, got the string \"8\"",
   };
   ASSERT_EQ(errors.size(), want.size()) << [&] {

@@ -149,5 +149,7 @@ TEST(Examples, EveryExampleManifestLoads) {
   EXPECT_GE(demo->namespaces.size(), 2u);
   for (const auto& [name, ns] : demo->namespaces)
     for (const auto& [id, inst] : ns.instances)
-      if (inst.sync) EXPECT_TRUE(inst.sync->every.has_value()) << inst.address();
+      if (inst.sync) {
+        EXPECT_TRUE(inst.sync->every.has_value()) << inst.address();
+      }
 }

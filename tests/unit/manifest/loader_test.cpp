@@ -220,7 +220,7 @@ TEST(ManifestLoader, ExpandedValuesAreStillValidated) {
           "namespaces:\n  default:\n    instances:\n      docs:\n        chunk_size: ${CHUNK}\n",
       env_of({{"CHUNK", "big"}}));
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_EQ(errors[0], "m.yaml:5:21: chunk_size: expected an integer, got \"${CHUNK}\"");
+  EXPECT_EQ(errors[0], "m.yaml:6:21: chunk_size: expected an integer, got \"${CHUNK}\"");
 }
 
 TEST(ManifestLoader, ParsesSync) {
@@ -254,7 +254,7 @@ namespaces:
   EXPECT_EQ(a.timeout, std::chrono::hours(2));
   EXPECT_EQ(a.max_staleness, std::chrono::hours(26));
   EXPECT_TRUE(a.suspend);
-  EXPECT_EQ(a.where.to_string(), "m.yaml:6:9");
+  EXPECT_EQ(a.where.to_string(), "m.yaml:7:9");
   const auto& b = ns.instances.at("b").sync.value();
   EXPECT_EQ(b.every, std::chrono::hours(6));
   EXPECT_EQ(b.timezone, "UTC");
@@ -273,8 +273,8 @@ TEST(ManifestLoader, ReportsEveryErrorOfAFileInOrder) {
       c: { sync: { every: 1h, schedule: "* * * * *" } }
 )");
   ASSERT_EQ(errors.size(), 4u);
-  EXPECT_EQ(errors[0], "m.yaml:5:25: chunk_size: 10 is out of range (must be at least 64)");
-  EXPECT_EQ(errors[1], "m.yaml:5:36: cache: expected true or false, got \"maybe\"");
+  EXPECT_EQ(errors[0], "m.yaml:5:24: chunk_size: 10 is out of range (must be at least 64)");
+  EXPECT_EQ(errors[1], "m.yaml:5:35: cache: expected true or false, got \"maybe\"");
   EXPECT_EQ(errors[2], "m.yaml:6:12: unknown key \"colour\" in instance default/b");
   EXPECT_EQ(errors[3], "m.yaml:7:12: sync: set either schedule or every, not both");
 }
@@ -310,7 +310,7 @@ TEST(ManifestLoader, SeveralDocumentsInOneFileMerge) {
       load_errors(std::string(k_header) + "namespaces:\n  a:\n    instances:\n      x: {}\n---\n" +
                   k_header + "namespaces:\n  a:\n    instances:\n      x: {}\n");
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_EQ(errors[0], "m.yaml:10:7: instance a/x is also defined at m.yaml:4:7");
+  EXPECT_EQ(errors[0], "m.yaml:11:7: instance a/x is also defined at m.yaml:5:7");
 }
 
 TEST(ManifestLoader, HostileInputNeverThrows) {
