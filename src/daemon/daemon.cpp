@@ -1,5 +1,7 @@
 #include "daemon/daemon.hpp"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <random>
@@ -439,6 +441,9 @@ void Daemon::loop() {
         std::lock_guard lock(m_mutex);
         m_next_reconcile_wall = m_clock.now() + wait;
       }
+      // A cycle parses every list page and builds the plan, then frees it all; hand the freed
+      // pages back so an idle daemon's RSS is its steady state, not the cycle's peak.
+      ::malloc_trim(0);
       if (first) {
         m_notifier.ready();
         first = false;
