@@ -315,7 +315,8 @@ std::optional<state::JobRecord> Runner::follow(const std::string& ns, const std:
       last_seen = job.last_seen_at;
       last_move = m_clock.steady_now();
       stalled = false;
-    } else if (!stalled && m_clock.steady_now() - last_move >= m_options.stall_after) {
+    } else if (last_seen && !stalled && m_clock.steady_now() - last_move >= m_options.stall_after) {
+      // (A server that never sends last_seen_at gives no evidence of a stall.)
       stalled = true;
       m_reporter.stalled(address, job.id);
     }
