@@ -7,13 +7,15 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git clang clang-format
   libyaml-cpp-dev libcurl4-openssl-dev nlohmann-json3-dev libspdlog-dev libcxxopts-dev
   libgtest-dev libgmock-dev libcpp-httplib-dev libsystemd-dev libhowardhinnant-date-dev tzdata
-  python3 python3-jsonschema curl etcd-server prometheus systemd nodejs npm
+  python3 python3-jsonschema curl etcd-server prometheus systemd
 )
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm (for Prism) may come from another packaging than Debian's: take any npm.
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if ((${#missing[@]})); then
   echo "install-deps: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

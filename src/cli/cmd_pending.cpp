@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/context.hpp"
 
 namespace cli {
 
@@ -12,8 +13,6 @@ int not_yet(const char* name) {
 }
 }  // namespace
 
-int cmd_sync(const Options&) { return not_yet("sync"); }
-int cmd_status(const Options&) { return not_yet("status"); }
-int cmd_state(const Options&) { return not_yet("state"); }
+int cmd_state_migrate(const Options&, Context&) { return not_yet("state migrate"); }
 
 }  // namespace cli

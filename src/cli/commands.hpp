@@ -14,4 +14,7 @@ int cmd_adopt(const Options& options);
 int cmd_forget(const Options& options);
 int cmd_state(const Options& options);   // state show | state migrate --to etcd|file
 
+struct Context;
+int cmd_state_migrate(const Options& options, Context& ctx);
+
 }  // namespace cli

@@ -7,6 +7,7 @@
 #include "api/token.hpp"
 #include "api/transport.hpp"
 #include "aisearchd_version.hpp"
+#include "daemon/log_format.hpp"
 #include "manifest/loader.hpp"
 
 namespace cli {
@@ -107,8 +108,7 @@ void setup_logging(const std::string& level, const std::string& format, const ut
   spdlog::set_default_logger(logger);
   bool journald = env("JOURNAL_STREAM").has_value();
   if (format == "json") {
-    logger->set_pattern(journald ? R"({"level":"%l","msg":"%v"})"
-                                 : R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","msg":"%v"})");
+    service::use_json_log_format(journald);  // escapes the message
   } else {
     logger->set_pattern(journald ? "%l: %v" : "%Y-%m-%d %H:%M:%S.%e %^%l%$: %v");
   }

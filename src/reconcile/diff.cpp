@@ -272,14 +272,15 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
           c.id = id;
           c.body = create_body(ispec);
           c.followup_update = followup_body(ispec);
-          std::vector<FieldChange> fields;
-          diff_value("", ispec.fields, json::object(), nullptr, fields);
-          for (auto& f : fields) {
-            f.path = f.path.substr(1);  // strip the leading "."
-            f.before = nullptr;
-            f.sensitive = model::is_sensitive_path(f.path);
+          if (ispec.fields.is_object()) {
+            for (const auto& [key, value] : ispec.fields.items()) {
+              FieldChange f;
+              f.path = key;
+              f.after = value;
+              f.sensitive = model::is_sensitive_path(key);
+              c.fields.push_back(std::move(f));
+            }
           }
-          c.fields = std::move(fields);
           if (owned) plan.warnings.push_back(ispec.address() + " was deleted outside aisearchd: it is created again");
           plan.changes.push_back(std::move(c));
           continue;

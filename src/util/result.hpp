@@ -10,6 +10,7 @@ namespace util {
 // The error side of a Result, so `return util::Err(e);` reads as what it is.
 template <typename E>
 struct Err {
+  Err(E e) : error(std::move(e)) {}  // NOLINT: implicit on purpose
   E error;
 };
 template <typename E>

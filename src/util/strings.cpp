@@ -85,7 +85,7 @@ std::optional<std::string> closest_match(std::string_view word,
 }
 
 unsigned long long fnv1a(std::string_view data) {
-  unsigned long long h = 1469598103934665603ULL;
+  unsigned long long h = 14695981039346656037ULL;
   for (unsigned char c : data) {
     h ^= c;
     h *= 1099511628211ULL;

@@ -407,7 +407,9 @@ TEST(DiffProperty, DeterministicNeverDeletesUnownedOrProtectedNeverTouchesFailed
     for (const auto& c : plan1.changes) {
       SCOPED_TRACE("trial " + std::to_string(trial) + " " + c.address());
       EXPECT_FALSE(failed.count(c.ns)) << "acted on a namespace whose list failed";
-      if (c.action == Action::move) EXPECT_FALSE(failed.count(c.from_ns));
+      if (c.action == Action::move) {
+        EXPECT_FALSE(failed.count(c.from_ns));
+      }
       bool destroys = c.action == Action::delete_ || c.action == Action::replace;
       if (destroys && !c.blocked) {
         const auto* owned = s.find(c.ns, c.id);
@@ -417,11 +419,15 @@ TEST(DiffProperty, DeterministicNeverDeletesUnownedOrProtectedNeverTouchesFailed
           ASSERT_NE(owned, nullptr) << "deleted an unowned instance";
           EXPECT_TRUE(remote_present);
         }
-        if (owned) EXPECT_FALSE(owned->protect) << "destroyed a protected instance";
+        if (owned) {
+          EXPECT_FALSE(owned->protect) << "destroyed a protected instance";
+        }
         const auto* spec = m.namespaces.count(c.ns) && m.namespaces[c.ns].instances.count(c.id)
                                ? &m.namespaces[c.ns].instances[c.id]
                                : nullptr;
-        if (spec) EXPECT_FALSE(spec->protect);
+        if (spec) {
+          EXPECT_FALSE(spec->protect);
+        }
       }
     }
   }

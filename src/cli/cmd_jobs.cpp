@@ -1,0 +1,179 @@
+// sync, status, state show: the commands about jobs and what state knows.
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "cli/context.hpp"
+#include "daemon/status.hpp"
+#include "jobs/reporter.hpp"
+#include "jobs/runner.hpp"
+#include "state/writer.hpp"
+#include "util/duration.hpp"
+
+namespace cli {
+
+namespace {
+
+bool split_address(const std::vector<std::string>& args, const char* command, std::string& ns,
+                   std::string& id) {
+  if (args.size() != 1) {
+    std::cerr << "aisearchd " << command << ": expected one NAMESPACE/ID argument\n";
+    return false;
+  }
+  auto slash = args[0].find('/');
+  ns = slash == std::string::npos ? "default" : args[0].substr(0, slash);
+  id = slash == std::string::npos ? args[0] : args[0].substr(slash + 1);
+  if (ns.empty() || id.empty() || id.find('/') != std::string::npos) {
+    std::cerr << "aisearchd " << command << ": \"" << args[0] << "\" is not NAMESPACE/ID\n";
+    return false;
+  }
+  return true;
+}
+
+nlohmann::json record_json(const std::string& address, const state::JobRecord& r) {
+  return {{"address", address},
+          {"job_id", r.job_id},
+          {"outcome", r.outcome},
+          {"trigger", r.trigger},
+          {"source", r.source},
+          {"started_at", r.started_at},
+          {"ended_at", r.ended_at},
+          {"duration_seconds", r.duration_seconds},
+          {"end_reason", r.end_reason},
+          {"log_tail", r.log_tail},
+          {"error_counts", r.error_counts}};
+}
+
+// A reporter that says nothing: the command prints the outcome itself.
+class QuietReporter final : public jobs::Reporter {
+ public:
+  void outcome(const std::string&, const state::JobRecord&) override {}
+  void stalled(const std::string& address, const std::string& job_id) override {
+    std::cerr << address << ": job " << job_id << " looks stalled (last_seen_at stopped advancing)\n";
+  }
+};
+
+// A store that keeps nothing, for a sync run while another process holds the state lock.
+class DiscardStore final : public state::StateStore {
+ public:
+  util::Result<state::State, std::string> load() override { return state::State{}; }
+  util::Result<void, std::string> save(const state::State&) override { return {}; }
+  std::string describe() const override { return "none"; }
+};
+
+std::string cell(const nlohmann::json& v) {
+  if (v.is_null()) return "-";
+  if (v.is_string()) return v.get<std::string>().empty() ? "-" : v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
+  return v.dump();
+}
+
+}  // namespace
+
+int cmd_sync(const Options& options) {
+  std::string ns, id;
+  if (!split_address(options.args, "sync", ns, id)) return k_exit_error;
+  Context ctx;
+  if (!ctx.init(options, "warn")) return k_exit_error;
+  ctx.load_manifest_optional();
+  if (!ctx.connect()) return k_exit_error;
+
+  manifest::SyncSpec policy;
+  if (ctx.have_manifest) {
+    auto n = ctx.manifest.namespaces.find(ns);
+    if (n != ctx.manifest.namespaces.end()) {
+      auto i = n->second.instances.find(id);
+      if (i != n->second.instances.end() && i->second.sync) policy = *i->second.sync;
+    }
+  }
+
+  // Record the outcome in state when we can take the lock; a running daemon holds it, and then
+  // the outcome is printed only (the daemon observes the job and records it itself).
+  auto lock = state::StateLock::acquire(ctx.settings.state_dir);
+  DiscardStore discard;
+  state::StateStore* store = ctx.store.get();
+  state::State initial;
+  if (lock) {
+    auto loaded = ctx.load_state();
+    if (!loaded) return k_exit_error;
+    initial = std::move(*loaded);
+  } else {
+    std::cerr << "aisearchd sync: " << lock.error() << ": the outcome is printed, not recorded\n";
+    store = &discard;
+  }
+  state::StateWriter writer(*store, std::move(initial));
+  QuietReporter reporter;
+  jobs::Runner runner(*ctx.client, ctx.clock, writer, reporter, jobs::FollowOptions{});
+  const std::string address = ns + "/" + id;
+  auto record = runner.run(ns, id, policy, "manual", !options.no_wait, nullptr);
+
+  if (options.output == "json") {
+    std::cout << record_json(address, record).dump(2) << "\n";
+  } else if (options.no_wait && record.outcome.empty()) {
+    std::cout << address << ": job " << record.job_id << " started\n";
+  } else {
+    std::cout << address << ": " << record.outcome;
+    if (record.duration_seconds > 0) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, " in %.1fs", record.duration_seconds);
+      std::cout << buf;
+    }
+    if (!record.job_id.empty()) std::cout << " (job " << record.job_id;
+    if (!record.end_reason.empty()) std::cout << (record.job_id.empty() ? " (" : ", ") << "end_reason " << record.end_reason;
+    if (!record.job_id.empty() || !record.end_reason.empty()) std::cout << ")";
+    std::cout << "\n";
+    if (!record.error_counts.empty()) std::cout << "  errors: " << record.error_counts.dump() << "\n";
+    for (const auto& line : record.log_tail) std::cout << "  | " << line << "\n";
+  }
+  if (options.no_wait) return record.job_id.empty() ? k_exit_error : k_exit_ok;
+  return record.outcome == "succeeded" ? k_exit_ok : k_exit_error;
+}
+
+int cmd_status(const Options& options) {
+  Context ctx;
+  if (!ctx.init(options, "warn")) return k_exit_error;
+  ctx.load_manifest_optional();
+  auto st = ctx.load_state();
+  if (!st) return k_exit_error;
+  auto instances = service::instances_status(ctx.have_manifest ? &ctx.manifest : nullptr, *st, ctx.clock.now());
+  if (options.output == "json") {
+    nlohmann::json out = {{"instances", instances}, {"role", "standalone"}};
+    std::cout << out.dump(2) << "\n";
+    return k_exit_ok;
+  }
+  std::printf("%-32s %-5s %-10s %-24s %-10s %-24s %s\n", "INSTANCE", "OWNED", "LAST", "LAST SUCCESS",
+              "FRESHNESS", "NEXT DUE", "UNSTABLE");
+  for (const auto& i : instances) {
+    std::string freshness = "-";
+    if (i["freshness_seconds"].is_number())
+      freshness = util::format_duration(std::chrono::seconds(i["freshness_seconds"].get<long long>()));
+    if (!i.value("healthy", true)) freshness += " (stale)";
+    std::string unstable;
+    for (const auto& f : i["unstable"]) unstable += (unstable.empty() ? "" : ",") + f.get<std::string>();
+    std::printf("%-32s %-5s %-10s %-24s %-10s %-24s %s\n", cell(i["address"]).c_str(), cell(i["owned"]).c_str(),
+                cell(i["last_outcome"]).c_str(), cell(i["last_success"]).c_str(), freshness.c_str(),
+                cell(i["next_due"]).c_str(), unstable.empty() ? "-" : unstable.c_str());
+  }
+  if (instances.empty()) std::printf("(no instances in the manifest or state)\n");
+  return k_exit_ok;
+}
+
+}  // namespace cli
+
+namespace cli {
+
+int cmd_state(const Options& options) {
+  if (options.args.empty() || (options.args[0] != "show" && options.args[0] != "migrate")) {
+    std::cerr << "aisearchd state: expected `state show` or `state migrate --to etcd|file`\n";
+    return k_exit_error;
+  }
+  Context ctx;
+  if (!ctx.init(options, "warn")) return k_exit_error;
+  if (options.args[0] == "migrate") return cmd_state_migrate(options, ctx);
+  auto st = ctx.load_state();
+  if (!st) return k_exit_error;
+  std::cout << st->to_json().dump(2) << "\n";
+  return k_exit_ok;
+}
+
+}  // namespace cli
