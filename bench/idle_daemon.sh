@@ -8,7 +8,7 @@
 set -euo pipefail
 build=${1:-build}
 bin=${AISEARCHD_BIN:-$build/aisearchd}
-emu_bin=${EMULATOR_BIN:-$build/emulator/aisearch-emulator}
+emu_bin=${EMULATOR_BIN:-$build/aisearch-emulator}
 idle=${SECONDS_IDLE:-60}
 per_ns=${INSTANCES_PER_NS:-100}
 nss=${NAMESPACES:-10}

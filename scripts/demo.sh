@@ -54,11 +54,16 @@ aisearchd sync default/docs
 step "aisearchd status"
 aisearchd status
 step "aisearchd run: the daemon, for a few cycles (corrects the drift, runs due syncs)"
-aisearchd run --listen 127.0.0.1:0 --log-level info &
+build/aisearchd -c examples/demo/aisearchd.yaml -m examples/demo/aisearch.yaml \
+  --api-url "$base/client/v4" --account-id demo-account --state-dir "$work/state" \
+  run --listen 127.0.0.1:0 --log-level info &
 daemon_pid=$!
 sleep "${DEMO_RUN_SECONDS:-12}"
 kill -TERM "$daemon_pid"
-wait "$daemon_pid" && echo "daemon exited cleanly"
+status=0
+wait "$daemon_pid" || status=$?
+[[ $status -eq 0 ]] || { echo "daemon exited with status $status"; exit 1; }
+echo "daemon exited cleanly on SIGTERM"
 daemon_pid=""
 step "aisearchd plan after the daemon ran (exit 0: remote equals the manifest)"
 aisearchd plan --detailed-exitcode

@@ -11,7 +11,7 @@
 set -euo pipefail
 
 SOURCE_DIR=${SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-EMULATOR_BIN=${EMULATOR_BIN:-$SOURCE_DIR/build/emulator/aisearch-emulator}
+EMULATOR_BIN=${EMULATOR_BIN:-$SOURCE_DIR/build/aisearch-emulator}
 PRISM=${PRISM:-$SOURCE_DIR/build-tools/node_modules/.bin/prism}
 OPENAPI_SPEC=${OPENAPI_SPEC:-$SOURCE_DIR/../shared/cloudflare-ai-search/openapi.json}
 TOKEN=test-token
