@@ -14,22 +14,6 @@ namespace cli {
 
 namespace {
 
-bool split_address(const std::vector<std::string>& args, const char* command, std::string& ns,
-                   std::string& id) {
-  if (args.size() != 1) {
-    std::cerr << "aisearchd " << command << ": expected one NAMESPACE/ID argument\n";
-    return false;
-  }
-  auto slash = args[0].find('/');
-  ns = slash == std::string::npos ? "default" : args[0].substr(0, slash);
-  id = slash == std::string::npos ? args[0] : args[0].substr(slash + 1);
-  if (ns.empty() || id.empty() || id.find('/') != std::string::npos) {
-    std::cerr << "aisearchd " << command << ": \"" << args[0] << "\" is not NAMESPACE/ID\n";
-    return false;
-  }
-  return true;
-}
-
 nlohmann::json record_json(const std::string& address, const state::JobRecord& r) {
   return {{"address", address},
           {"job_id", r.job_id},
@@ -72,7 +56,7 @@ std::string cell(const nlohmann::json& v) {
 
 int cmd_sync(const Options& options) {
   std::string ns, id;
-  if (!split_address(options.args, "sync", ns, id)) return k_exit_error;
+  if (!parse_address(options.args, "sync", ns, id)) return k_exit_error;
   Context ctx;
   if (!ctx.init(options, "warn")) return k_exit_error;
   ctx.load_manifest_optional();

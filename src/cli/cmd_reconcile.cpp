@@ -29,23 +29,6 @@ void print_plan(const reconcile::Plan& plan, const std::string& output, const ut
   std::cout.flush();
 }
 
-// Parses "NS/ID" (a bare ID means namespace default).
-bool parse_address(const std::vector<std::string>& args, const char* command, std::string& ns,
-                   std::string& id) {
-  if (args.size() != 1) {
-    std::cerr << "aisearchd " << command << ": expected one NAMESPACE/ID argument\n";
-    return false;
-  }
-  auto slash = args[0].find('/');
-  ns = slash == std::string::npos ? "default" : args[0].substr(0, slash);
-  id = slash == std::string::npos ? args[0] : args[0].substr(slash + 1);
-  if (ns.empty() || id.empty() || id.find('/') != std::string::npos) {
-    std::cerr << "aisearchd " << command << ": \"" << args[0] << "\" is not NAMESPACE/ID\n";
-    return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 int cmd_plan(const Options& options) {
