@@ -1,0 +1,172 @@
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "state/etcd_store.hpp"
+#include "state/leader.hpp"
+#include "support/fake_transport.hpp"
+#include "util/clock.hpp"
+
+namespace {
+
+using support::FakeTransport;
+using support::RecordedRequest;
+
+std::shared_ptr<state::EtcdClient> client_over(std::shared_ptr<FakeTransport> fake) {
+  state::EtcdOptions o;
+  o.endpoints = {support::k_fake_api_url};  // paths then read "/v3/..."
+  o.prefix = "/p/";
+  return std::make_shared<state::EtcdClient>(o, fake);
+}
+
+std::string b64(const std::string& s) {
+  return state::EtcdClient::base64_encode(s);
+}
+
+TEST(EtcdBase64, RoundTripsEveryLength) {
+  const std::string data = std::string("\0\xff\x10 hello/world", 17);
+  for (std::size_t n = 0; n <= data.size(); ++n) {
+    auto text = b64(data.substr(0, n));
+    auto back = state::EtcdClient::base64_decode(text);
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(*back, data.substr(0, n));
+  }
+  EXPECT_EQ(b64("/p/state"), "L3Avc3RhdGU=");
+  EXPECT_FALSE(state::EtcdClient::base64_decode("a$b=").ok());
+}
+
+TEST(EtcdStateStore, SaveComparesTheRevisionItRead) {
+  auto fake = std::make_shared<FakeTransport>();
+  state::EtcdStateStore store(client_over(fake));
+  state::State s;
+  s.owned["default/kb"] =
+      state::OwnedInstance{"default", "kb", true, "2024-01-01T00:00:00Z", {}, {}};
+  fake->push_json(200, {{"header", {{"revision", "7"}}},
+                        {"kvs",
+                         {{{"key", b64("/p/state")},
+                           {"value", b64(s.to_json().dump())},
+                           {"mod_revision", "7"},
+                           {"create_revision", "3"}}}}});
+  auto loaded = store.load();
+  ASSERT_TRUE(loaded.ok()) << loaded.error();
+  EXPECT_TRUE(loaded->owns("default", "kb"));
+  EXPECT_EQ(store.revision(), 7);
+
+  fake->push_json(200, {{"header", {{"revision", "9"}}}, {"succeeded", true}});
+  ASSERT_TRUE(store.save(*loaded).ok());
+  auto txn = fake->requests().back().json();
+  EXPECT_EQ(fake->requests().back().path, "/v3/kv/txn");
+  EXPECT_EQ(txn["compare"][0]["target"], "MOD");
+  EXPECT_EQ(txn["compare"][0]["mod_revision"], "7");
+  EXPECT_EQ(store.revision(), 9);
+
+  // Someone else wrote meanwhile: the save fails and says so, and the next save still compares
+  // against 9 (no silent overwrite).
+  fake->push_json(
+      200,
+      {{"header", {{"revision", "12"}}},
+       {"responses",
+        {{{"response_range",
+           {{"kvs",
+             {{{"key", b64("/p/state")}, {"value", b64("{}")}, {"mod_revision", "11"}}}}}}}}}});
+  auto conflict = store.save(*loaded);
+  ASSERT_FALSE(conflict.ok());
+  EXPECT_NE(conflict.error().find("changed since it was read"), std::string::npos)
+      << conflict.error();
+  EXPECT_EQ(store.revision(), 9);
+}
+
+TEST(EtcdStateStore, RefusesToSaveBeforeLoadAndWithoutLeadership) {
+  auto fake = std::make_shared<FakeTransport>();
+  state::EtcdStateStore store(client_over(fake), [] { return std::optional<state::EtcdFence>{}; });
+  EXPECT_FALSE(store.save(state::State{}).ok());
+  fake->push_json(200, {{"header", {{"revision", "1"}}}});
+  ASSERT_TRUE(store.load().ok());
+  auto r = store.save(state::State{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("not the leader"), std::string::npos);
+  EXPECT_EQ(fake->request_count(), 1u);  // the load only: nothing was sent
+}
+
+TEST(EtcdStateStore, FencedSaveNamesTheNewLeader) {
+  auto fake = std::make_shared<FakeTransport>();
+  state::EtcdStateStore store(client_over(fake), [] {
+    return std::optional<state::EtcdFence>(state::EtcdFence{"/p/leader", 5});
+  });
+  fake->push_json(200, {{"header", {{"revision", "6"}}}});
+  ASSERT_TRUE(store.load().ok());
+  fake->push_json(200, {{"header", {{"revision", "20"}}},
+                        {"responses",
+                         {{{"response_range", nlohmann::json::object()}},
+                          {{"response_range",
+                            {{"kvs",
+                              {{{"key", b64("/p/leader")},
+                                {"value", b64("node-b")},
+                                {"create_revision", "19"}}}}}}}}}});
+  auto r = store.save(state::State{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("'node-b'"), std::string::npos) << r.error();
+  auto txn = fake->requests().back().json();
+  ASSERT_EQ(txn["compare"].size(), 2u);
+  EXPECT_EQ(txn["compare"][1]["target"], "CREATE");
+  EXPECT_EQ(txn["compare"][1]["create_revision"], "5");
+}
+
+TEST(EtcdStateStore, UnreachableEtcdIsAnErrorNotACrash) {
+  auto fake = std::make_shared<FakeTransport>();
+  state::EtcdStateStore store(client_over(fake));
+  fake->push_error(api::TransportError::Kind::network, "connection refused");
+  auto r = store.load();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("connection refused"), std::string::npos);
+}
+
+TEST(LeaderElector, StopsLeadingWhenTheLeaseDeadlinePassesWithoutRenewal) {
+  auto fake = std::make_shared<FakeTransport>();
+  util::FakeClock clock(std::chrono::system_clock::time_point{});
+  state::LeaderOptions lo;
+  lo.node_name = "node-a";
+  lo.ttl = std::chrono::seconds(15);
+  state::LeaderElector elector(client_over(fake), lo, clock);
+  fake->push_json(200, {{"header", {{"revision", "1"}}}});                       // range: absent
+  fake->push_json(200, {{"ID", "42"}, {"TTL", "15"}});                           // grant
+  fake->push_json(200, {{"header", {{"revision", "2"}}}, {"succeeded", true}});  // txn
+  auto r = elector.step();
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_TRUE(*r);
+  EXPECT_TRUE(elector.is_leader());
+  ASSERT_TRUE(elector.fence().has_value());
+  EXPECT_EQ(elector.fence()->create_revision, 2);
+
+  // etcd goes away: still leader until the deadline, then not, without any further request.
+  fake->push_error(api::TransportError::Kind::network, "connection refused");
+  clock.advance(std::chrono::seconds(5));
+  EXPECT_FALSE(elector.step().ok());
+  EXPECT_TRUE(elector.is_leader());
+  clock.advance(std::chrono::seconds(10));
+  EXPECT_FALSE(elector.is_leader());
+  EXPECT_FALSE(elector.fence().has_value());
+  fake->on("POST", "/v3/lease/revoke", [](const RecordedRequest&) {
+    return FakeTransport::json_response(200, nlohmann::json::object());
+  });
+}
+
+TEST(LeaderElector, StandbyNamesTheHolderAndDoesNotCampaign) {
+  auto fake = std::make_shared<FakeTransport>();
+  util::FakeClock clock(std::chrono::system_clock::time_point{});
+  state::LeaderOptions lo;
+  lo.node_name = "node-b";
+  state::LeaderElector elector(client_over(fake), lo, clock);
+  fake->push_json(
+      200,
+      {{"kvs", {{{"key", b64("/p/leader")}, {"value", b64("node-a")}, {"create_revision", "2"}}}}});
+  auto r = elector.step();
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(*r);
+  EXPECT_EQ(elector.leader_name(), "node-a");
+  EXPECT_EQ(fake->request_count(), 1u);  // one read per round, no lease granted
+}
+
+}  // namespace
