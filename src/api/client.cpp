@@ -15,7 +15,9 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int k_max_pages = 10'000;  // a list longer than this is a server that never ends
+constexpr int k_max_pages = 1'000;  // a list longer than this is a server that never ends
+// No account holds more: a larger total_count is a server that is wrong, not a list to follow.
+constexpr std::int64_t k_max_total_count = 100'000;
 constexpr int k_max_jobs_per_page = 50;
 constexpr int k_max_logs_per_page = 500;
 
@@ -325,6 +327,11 @@ struct Client::Impl {
                                              std::to_string(page) + " repeats the previous page")));
       }
       previous_keys = std::move(keys);
+      if (info.value().total_count && *info.value().total_count > k_max_total_count) {
+        return util::Err(finish(bad_response("list " + base_path + path + ": total_count " +
+                                             std::to_string(*info.value().total_count) +
+                                             " is beyond any account's size")));
+      }
       received += static_cast<std::int64_t>(items.size());
       if (info.value().total_count && received >= *info.value().total_count) break;
       if (out.size() >= max_items) break;

@@ -62,7 +62,8 @@ std::string redact_after(const std::string& s, std::string_view marker, std::str
     }
     std::size_t end = value;
     while (end < s.size() && is_credential_char(s[end])) ++end;
-    if (has_required && end > value) {
+    const bool already = s.compare(value, 10, "[redacted]") == 0;
+    if (has_required && end > value && !already) {
       out.append(s, start, value - start);
       out.append("[redacted]");
       i = end;
@@ -433,7 +434,9 @@ std::optional<std::chrono::milliseconds> parse_retry_after(const HttpResponse& r
 
 std::string sanitize_text(std::string_view text, std::string_view secret, std::size_t max_len) {
   std::string s(text.substr(0, std::min<std::size_t>(text.size(), 1 << 20)));
-  s = replace_all(s, secret, "[redacted]");
+  // A token too short to be a real one (Cloudflare's are 40 characters) would match ordinary
+  // words; the Authorization/Bearer rules below still catch it when echoed as a header.
+  if (secret.size() >= 6) s = replace_all(s, secret, "[redacted]");
   s = redact_after(s, "bearer", " \t", " \t");
   s = redact_after(s, "x-auth-key", " \t:\"'=", ":=");
   s = redact_after(s, "authorization", " \t:\"'=", ":=");

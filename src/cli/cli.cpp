@@ -104,6 +104,12 @@ int run(int argc, char** argv) {
 
   try {
     const std::string& c = options.command;
+    const bool takes_args = c == "sync" || c == "adopt" || c == "forget" || c == "state";
+    if (!takes_args && !options.args.empty()) {
+      std::cerr << "aisearchd " << c << ": unexpected argument \"" << options.args.front()
+                << "\" (see aisearchd --help)\n";
+      return k_exit_error;
+    }
     if (c == "plan") return cmd_plan(options);
     if (c == "apply") return cmd_apply(options);
     if (c == "run") return cmd_run(options);

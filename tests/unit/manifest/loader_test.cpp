@@ -295,11 +295,23 @@ TEST(ManifestLoader, RejectsOversizedInput) {
   EXPECT_NE(errors[0].find("file too large"), std::string::npos);
 }
 
-TEST(ManifestLoader, EmptyInputIsAnEmptyManifest) {
-  auto m = load_ok("# nothing here yet\n");
-  EXPECT_TRUE(m.namespaces.empty());
+TEST(ManifestLoader, AnEmptyFileIsAnErrorButAHeaderAloneIsAnEmptyManifest) {
+  // A file emptied by a bad merge must not pass review as "manage nothing".
+  auto errors = load_errors("# nothing here yet\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("m.yaml:1:1: empty manifest"), std::string::npos) << errors[0];
   auto m2 = load_ok(std::string(k_header));
   EXPECT_TRUE(m2.namespaces.empty());
+}
+
+TEST(ManifestLoader, InvalidUtf8AndNulBytesAreErrorsWithTheirPosition) {
+  auto errors = load_errors(std::string(k_header) + "namespaces:\n  a:\n    instances:\n      x: {source: \"\xff\"}\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("invalid UTF-8 (byte 0xFF)"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find(":5:"), std::string::npos) << errors[0];
+  auto nul = load_errors(std::string(k_header) + std::string("namespaces: {}\0\n", 16));
+  ASSERT_EQ(nul.size(), 1u);
+  EXPECT_NE(nul[0].find("NUL"), std::string::npos) << nul[0];
 }
 
 TEST(ManifestLoader, SeveralDocumentsInOneFileMerge) {
