@@ -110,17 +110,17 @@ void EtcdProcess::start() {
                                    "--initial-advertise-peer-urls",
                                    peer,
                                    "--initial-cluster",
-                                   "test=" + peer,
-                                   "--log-outputs",
-                                   (m_dir / "etcd.log").string()};
+                                   "test=" + peer};
+  const std::string log_path = (m_dir / "etcd.log").string();
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("etcd: fork failed");
   if (pid == 0) {
     int devnull = ::open("/dev/null", O_RDWR);
-    if (devnull >= 0) {
-      ::dup2(devnull, STDIN_FILENO);
-      ::dup2(devnull, STDOUT_FILENO);
-      ::dup2(devnull, STDERR_FILENO);
+    int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
+    if (log >= 0) {
+      ::dup2(log, STDOUT_FILENO);
+      ::dup2(log, STDERR_FILENO);
     }
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
