@@ -13,7 +13,12 @@ set -euo pipefail
 SOURCE_DIR=${SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 EMULATOR_BIN=${EMULATOR_BIN:-$SOURCE_DIR/build/aisearch-emulator}
 PRISM=${PRISM:-$SOURCE_DIR/build-tools/node_modules/.bin/prism}
-OPENAPI_SPEC=${OPENAPI_SPEC:-$SOURCE_DIR/../shared/cloudflare-ai-search/openapi.json}
+# The official operation definitions: the shared copy beside the checkout when there is one,
+# else the copy kept with the tests (tests/data/cloudflare-ai-search/openapi.json).
+if [[ -z "${OPENAPI_SPEC:-}" ]]; then
+  OPENAPI_SPEC=$SOURCE_DIR/../shared/cloudflare-ai-search/openapi.json
+  [[ -f "$OPENAPI_SPEC" ]] || OPENAPI_SPEC=$SOURCE_DIR/tests/data/cloudflare-ai-search/openapi.json
+fi
 TOKEN=test-token
 ACCOUNT=test-account
 
