@@ -29,28 +29,35 @@ Exit codes: 0 success; 1 error; 2 changes present (plan --detailed-exitcode);
 3 apply finished but some actions were blocked by a safety rail.)";
 
 cxxopts::Options make_parser() {
-  cxxopts::Options o("aisearchd",
-                     "Keeps Cloudflare AI Search instances equal to a YAML manifest, runs their sync "
-                     "jobs on schedules and reports every outcome.");
+  cxxopts::Options o(
+      "aisearchd",
+      "Keeps Cloudflare AI Search instances equal to a YAML manifest, runs their sync "
+      "jobs on schedules and reports every outcome.");
   o.custom_help("[OPTIONS]");
   o.positional_help("[COMMAND] [ARGS]");
-  o.add_options()
-      ("c,config", "daemon config (default /etc/aisearchd/aisearchd.yaml; optional)", cxxopts::value<std::string>(), "FILE")
-      ("m,manifest", "manifest file or directory of *.yaml / *.yml (merged)", cxxopts::value<std::string>(), "PATH")
-      ("api-url", "API base URL (default https://api.cloudflare.com/client/v4)", cxxopts::value<std::string>(), "URL")
-      ("account-id", "account id (default: config, manifest, or $CLOUDFLARE_ACCOUNT_ID)", cxxopts::value<std::string>(), "ID")
-      ("state-dir", "state directory (default /var/lib/aisearchd; $STATE_DIRECTORY under systemd)", cxxopts::value<std::string>(), "DIR")
-      ("dry-run", "alone: the one-shot plan; with apply: the plan it would apply; with run: observe only")
-      ("listen", "run: address of /metrics /healthz /readyz /status (\"\" disables)", cxxopts::value<std::string>(), "ADDR")
-      ("o,output", "text (default) | json | markdown", cxxopts::value<std::string>()->default_value("text"), "FMT")
-      ("detailed-exitcode", "plan: 0 no changes, 2 changes present, 1 error")
-      ("no-wait", "sync: start the job and return without following it")
-      ("to", "state migrate: etcd | file", cxxopts::value<std::string>(), "BACKEND")
-      ("log-level", "trace|debug|info|warn|error", cxxopts::value<std::string>(), "LVL")
-      ("log-format", "text|json", cxxopts::value<std::string>(), "FMT")
-      ("version", "print the version and exit")
-      ("h,help", "print this help and exit")
-      ("command", "", cxxopts::value<std::vector<std::string>>());
+  o.add_options()("c,config", "daemon config (default /etc/aisearchd/aisearchd.yaml; optional)",
+                  cxxopts::value<std::string>(),
+                  "FILE")("m,manifest", "manifest file or directory of *.yaml / *.yml (merged)",
+                          cxxopts::value<std::string>(), "PATH")(
+      "api-url", "API base URL (default https://api.cloudflare.com/client/v4)",
+      cxxopts::value<std::string>(),
+      "URL")("account-id", "account id (default: config, manifest, or $CLOUDFLARE_ACCOUNT_ID)",
+             cxxopts::value<std::string>(), "ID")(
+      "state-dir", "state directory (default /var/lib/aisearchd; $STATE_DIRECTORY under systemd)",
+      cxxopts::value<std::string>(), "DIR")(
+      "dry-run",
+      "alone: the one-shot plan; with apply: the plan it would apply; with run: observe only")(
+      "listen", "run: address of /metrics /healthz /readyz /status (\"\" disables)",
+      cxxopts::value<std::string>(),
+      "ADDR")("o,output", "text (default) | json | markdown",
+              cxxopts::value<std::string>()->default_value("text"),
+              "FMT")("detailed-exitcode", "plan: 0 no changes, 2 changes present, 1 error")(
+      "no-wait", "sync: start the job and return without following it")(
+      "to", "state migrate: etcd | file", cxxopts::value<std::string>(), "BACKEND")(
+      "log-level", "trace|debug|info|warn|error", cxxopts::value<std::string>(), "LVL")(
+      "log-format", "text|json", cxxopts::value<std::string>(), "FMT")(
+      "version", "print the version and exit")("h,help", "print this help and exit")(
+      "command", "", cxxopts::value<std::vector<std::string>>());
   o.parse_positional({"command"});
   return o;
 }

@@ -33,7 +33,8 @@ class QuietReporter final : public jobs::Reporter {
  public:
   void outcome(const std::string&, const state::JobRecord&) override {}
   void stalled(const std::string& address, const std::string& job_id) override {
-    std::cerr << address << ": job " << job_id << " looks stalled (last_seen_at stopped advancing)\n";
+    std::cerr << address << ": job " << job_id
+              << " looks stalled (last_seen_at stopped advancing)\n";
   }
 };
 
@@ -103,10 +104,12 @@ int cmd_sync(const Options& options) {
       std::cout << buf;
     }
     if (!record.job_id.empty()) std::cout << " (job " << record.job_id;
-    if (!record.end_reason.empty()) std::cout << (record.job_id.empty() ? " (" : ", ") << "end_reason " << record.end_reason;
+    if (!record.end_reason.empty())
+      std::cout << (record.job_id.empty() ? " (" : ", ") << "end_reason " << record.end_reason;
     if (!record.job_id.empty() || !record.end_reason.empty()) std::cout << ")";
     std::cout << "\n";
-    if (!record.error_counts.empty()) std::cout << "  errors: " << record.error_counts.dump() << "\n";
+    if (!record.error_counts.empty())
+      std::cout << "  errors: " << record.error_counts.dump() << "\n";
     for (const auto& line : record.log_tail) std::cout << "  | " << line << "\n";
   }
   if (options.no_wait) return record.job_id.empty() ? k_exit_error : k_exit_ok;
@@ -119,24 +122,28 @@ int cmd_status(const Options& options) {
   ctx.load_manifest_optional();
   auto st = ctx.load_state();
   if (!st) return k_exit_error;
-  auto instances = service::instances_status(ctx.have_manifest ? &ctx.manifest : nullptr, *st, ctx.clock.now());
+  auto instances =
+      service::instances_status(ctx.have_manifest ? &ctx.manifest : nullptr, *st, ctx.clock.now());
   if (options.output == "json") {
     nlohmann::json out = {{"instances", instances}, {"role", "standalone"}};
     std::cout << out.dump(2) << "\n";
     return k_exit_ok;
   }
-  std::printf("%-32s %-5s %-10s %-24s %-10s %-24s %s\n", "INSTANCE", "OWNED", "LAST", "LAST SUCCESS",
-              "FRESHNESS", "NEXT DUE", "UNSTABLE");
+  std::printf("%-32s %-5s %-10s %-24s %-10s %-24s %s\n", "INSTANCE", "OWNED", "LAST",
+              "LAST SUCCESS", "FRESHNESS", "NEXT DUE", "UNSTABLE");
   for (const auto& i : instances) {
     std::string freshness = "-";
     if (i["freshness_seconds"].is_number())
-      freshness = util::format_duration(std::chrono::seconds(i["freshness_seconds"].get<long long>()));
+      freshness =
+          util::format_duration(std::chrono::seconds(i["freshness_seconds"].get<long long>()));
     if (!i.value("healthy", true)) freshness += " (stale)";
     std::string unstable;
-    for (const auto& f : i["unstable"]) unstable += (unstable.empty() ? "" : ",") + f.get<std::string>();
-    std::printf("%-32s %-5s %-10s %-24s %-10s %-24s %s\n", cell(i["address"]).c_str(), cell(i["owned"]).c_str(),
-                cell(i["last_outcome"]).c_str(), cell(i["last_success"]).c_str(), freshness.c_str(),
-                cell(i["next_due"]).c_str(), unstable.empty() ? "-" : unstable.c_str());
+    for (const auto& f : i["unstable"])
+      unstable += (unstable.empty() ? "" : ",") + f.get<std::string>();
+    std::printf("%-32s %-5s %-10s %-24s %-10s %-24s %s\n", cell(i["address"]).c_str(),
+                cell(i["owned"]).c_str(), cell(i["last_outcome"]).c_str(),
+                cell(i["last_success"]).c_str(), freshness.c_str(), cell(i["next_due"]).c_str(),
+                unstable.empty() ? "-" : unstable.c_str());
   }
   if (instances.empty()) std::printf("(no instances in the manifest or state)\n");
   return k_exit_ok;

@@ -16,7 +16,8 @@ namespace cli {
 
 namespace {
 
-void print_plan(const reconcile::Plan& plan, const std::string& output, const util::EnvLookup& env) {
+void print_plan(const reconcile::Plan& plan, const std::string& output,
+                const util::EnvLookup& env) {
   if (output == "json") {
     std::cout << reconcile::render_json_string(plan);
   } else if (output == "markdown") {
@@ -36,8 +37,9 @@ int cmd_plan(const Options& options) {
   if (!ctx.init(options, "warn") || !ctx.load_manifest() || !ctx.connect()) return k_exit_error;
   auto state = ctx.load_state();
   if (!state) return k_exit_error;
-  auto observed = reconcile::observe(*ctx.client, reconcile::namespaces_to_observe(ctx.manifest, *state),
-                                     ctx.settings.config.concurrency);
+  auto observed =
+      reconcile::observe(*ctx.client, reconcile::namespaces_to_observe(ctx.manifest, *state),
+                         ctx.settings.config.concurrency);
   auto plan = reconcile::diff(ctx.manifest, observed, *state, ctx.diff_options());
   print_plan(plan, options.output, ctx.env);
   if (!plan.skipped_namespaces.empty()) {
@@ -57,8 +59,9 @@ int cmd_apply(const Options& options) {
   if (!lock) return k_exit_error;
   auto state = ctx.load_state();
   if (!state) return k_exit_error;
-  auto observed = reconcile::observe(*ctx.client, reconcile::namespaces_to_observe(ctx.manifest, *state),
-                                     ctx.settings.config.concurrency);
+  auto observed =
+      reconcile::observe(*ctx.client, reconcile::namespaces_to_observe(ctx.manifest, *state),
+                         ctx.settings.config.concurrency);
   auto plan = reconcile::diff(ctx.manifest, observed, *state, ctx.diff_options());
   if (options.output == "text") print_plan(plan, "text", ctx.env);
   state::StateWriter writer(*ctx.store, std::move(*state));
@@ -90,7 +93,8 @@ int cmd_adopt(const Options& options) {
   if (!state) return k_exit_error;
   auto remote = ctx.client->get_instance(ns, id);
   if (!remote) {
-    std::cerr << "aisearchd adopt: " << ns << "/" << id << ": " << remote.error().describe() << "\n";
+    std::cerr << "aisearchd adopt: " << ns << "/" << id << ": " << remote.error().describe()
+              << "\n";
     return k_exit_error;
   }
   std::string address = ns + "/" + id;

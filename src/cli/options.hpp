@@ -9,21 +9,21 @@ namespace cli {
 // The command line as plain data (cxxopts stays in cli.cpp). A value the user did not give is
 // std::nullopt, so the config file can fill it ("the flag wins").
 struct Options {
-  std::string command;                 // run plan apply validate sync status adopt forget schema state
-  std::vector<std::string> args;       // positional arguments after the command
-  std::optional<std::string> config;   // -c
-  std::optional<std::string> manifest; // -m
+  std::string command;            // run plan apply validate sync status adopt forget schema state
+  std::vector<std::string> args;  // positional arguments after the command
+  std::optional<std::string> config;    // -c
+  std::optional<std::string> manifest;  // -m
   std::optional<std::string> api_url;
   std::optional<std::string> account_id;
   std::optional<std::string> state_dir;
   std::optional<std::string> listen;
   std::optional<std::string> log_level;
   std::optional<std::string> log_format;
-  std::string output = "text";         // text json markdown
+  std::string output = "text";  // text json markdown
   bool dry_run = false;
   bool detailed_exitcode = false;
-  bool no_wait = false;                // sync
-  std::optional<std::string> to;       // state migrate --to
+  bool no_wait = false;           // sync
+  std::optional<std::string> to;  // state migrate --to
 };
 
 // Exit codes (PRODUCT.md §2).

@@ -3,10 +3,10 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "aisearchd_version.hpp"
 #include "api/budget.hpp"
 #include "api/token.hpp"
 #include "api/transport.hpp"
-#include "aisearchd_version.hpp"
 #include "daemon/log_format.hpp"
 #include "manifest/loader.hpp"
 
@@ -30,9 +30,10 @@ util::Result<Settings, std::vector<std::string>> resolve_settings(const Options&
   if (options.log_level) c.log_level = *options.log_level;
   if (options.log_format) c.log_format = *options.log_format;
   std::vector<std::string> errors;
-  if (c.log_level != "trace" && c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
-      c.log_level != "error")
-    errors.push_back("--log-level: \"" + c.log_level + "\" is not one of trace, debug, info, warn, error");
+  if (c.log_level != "trace" && c.log_level != "debug" && c.log_level != "info" &&
+      c.log_level != "warn" && c.log_level != "error")
+    errors.push_back("--log-level: \"" + c.log_level +
+                     "\" is not one of trace, debug, info, warn, error");
   if (c.log_format != "text" && c.log_format != "json")
     errors.push_back("--log-format: \"" + c.log_format + "\" is not one of text, json");
   if (options.output != "text" && options.output != "json" && options.output != "markdown")
@@ -57,8 +58,8 @@ util::Result<Settings, std::vector<std::string>> resolve_settings(const Options&
   return s;
 }
 
-util::Result<manifest::Manifest, std::vector<std::string>> load_manifest(const Settings& settings,
-                                                                         const util::EnvLookup& env) {
+util::Result<manifest::Manifest, std::vector<std::string>> load_manifest(
+    const Settings& settings, const util::EnvLookup& env) {
   if (settings.manifest_path.empty())
     return util::Err(std::vector<std::string>{
         "no manifest: give -m/--manifest PATH or set `manifest:` in the config file"});
@@ -103,7 +104,8 @@ util::Result<std::shared_ptr<api::Client>, std::string> make_client(const Settin
                                        std::make_shared<util::SystemClock>());
 }
 
-void setup_logging(const std::string& level, const std::string& format, const util::EnvLookup& env) {
+void setup_logging(const std::string& level, const std::string& format,
+                   const util::EnvLookup& env) {
   auto logger = spdlog::stderr_color_mt("aisearchd");
   spdlog::set_default_logger(logger);
   bool journald = env("JOURNAL_STREAM").has_value();

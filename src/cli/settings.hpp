@@ -30,8 +30,8 @@ util::Result<Settings, std::vector<std::string>> resolve_settings(const Options&
                                                                   const util::EnvLookup& env);
 
 // Loads the manifest named by the settings; errors are printable lines ("file:line:column: ...").
-util::Result<manifest::Manifest, std::vector<std::string>> load_manifest(const Settings& settings,
-                                                                         const util::EnvLookup& env);
+util::Result<manifest::Manifest, std::vector<std::string>> load_manifest(
+    const Settings& settings, const util::EnvLookup& env);
 
 // The account id: the flag / config / $CLOUDFLARE_ACCOUNT_ID, else the manifest's.
 std::string account_id(const Settings& settings, const manifest::Manifest* manifest);

@@ -806,7 +806,11 @@ std::optional<ManifestError> first_invalid_text_at(const std::string& file, std:
   int line = 1, column = 1;
   for (std::size_t i = 0; i < text.size();) {
     const auto c = static_cast<unsigned char>(text[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    std::size_t len = c < 0x80           ? 1
+                      : (c >> 5) == 0x6  ? 2
+                      : (c >> 4) == 0xE  ? 3
+                      : (c >> 3) == 0x1E ? 4
+                                         : 0;
     bool ok = len > 0 && i + len <= text.size() && c != 0;
     for (std::size_t k = 1; ok && k < len; ++k)
       ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
@@ -814,9 +818,10 @@ std::optional<ManifestError> first_invalid_text_at(const std::string& file, std:
     if (!ok) {
       char hex[8];
       std::snprintf(hex, sizeof hex, "0x%02X", c);
-      return ManifestError{{file, line, column},
-                           c == 0 ? std::string("a NUL byte: a manifest is UTF-8 text")
-                                  : std::string("invalid UTF-8 (byte ") + hex + "): a manifest is UTF-8 text"};
+      return ManifestError{
+          {file, line, column},
+          c == 0 ? std::string("a NUL byte: a manifest is UTF-8 text")
+                 : std::string("invalid UTF-8 (byte ") + hex + "): a manifest is UTF-8 text"};
     }
     if (c == '\n') {
       ++line;

@@ -84,8 +84,10 @@ std::vector<FieldSpec> build() {
   source.reindex = true;
   f.push_back(source);
 
-  auto token_id = nullable(str("token_id", "Id of the AI Search token (uuid) used to read the source."));
-  token_id.pattern = "^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$";
+  auto token_id =
+      nullable(str("token_id", "Id of the AI Search token (uuid) used to read the source."));
+  token_id.pattern =
+      "^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$";
   f.push_back(token_id);
 
   auto hybrid = boolean("hybrid_search_enabled", "Deprecated (use index_method). Create only.");
@@ -93,8 +95,8 @@ std::vector<FieldSpec> build() {
   hybrid.immutable = true;
   f.push_back(hybrid);
 
-  auto index_method = object("index_method", {boolean("keyword"), boolean("vector")},
-                             "Which indexes to build.");
+  auto index_method =
+      object("index_method", {boolean("keyword"), boolean("vector")}, "Which indexes to build.");
   index_method.required = {"keyword", "vector"};
   f.push_back(index_method);
 
@@ -105,7 +107,8 @@ std::vector<FieldSpec> build() {
   f.push_back(nullable(object("indexing_options", {tokenizer, ocr},
                               "Changing either option makes Cloudflare re-index everything.")));
 
-  f.push_back(nullable(str("embedding_model", "Workers AI or AI Gateway model id; \"\" = default.")));
+  f.push_back(
+      nullable(str("embedding_model", "Workers AI or AI Gateway model id; \"\" = default.")));
   f.push_back(nullable(str("ai_search_model")));
   f.push_back(nullable(str("rewrite_model")));
   f.push_back(boolean("reranking"));
@@ -131,36 +134,37 @@ std::vector<FieldSpec> build() {
   sync_interval.allowed_integers = {900, 1800, 3600, 7200, 14400, 21600, 43200, 86400};
   f.push_back(sync_interval);
 
-  auto metadata_field = object("", {bounded_string("field_name", 1, 64),
-                                    one_of("data_type", {"text", "number", "boolean", "datetime"})});
+  auto metadata_field =
+      object("", {bounded_string("field_name", 1, 64),
+                  one_of("data_type", {"text", "number", "boolean", "datetime"})});
   metadata_field.required = {"field_name", "data_type"};
   auto custom_metadata = nullable(array("custom_metadata", metadata_field));
   custom_metadata.max_items = 20;
   f.push_back(custom_metadata);
 
-  f.push_back(nullable(object(
-      "metadata",
-      {boolean("created_from_aisearch_wizard"), str("worker_domain"),
-       object("created_from_emdash_plugin", {one_of("type", {"native", "rest"}), str("version")})})));
+  f.push_back(
+      nullable(object("metadata", {boolean("created_from_aisearch_wizard"), str("worker_domain"),
+                                   object("created_from_emdash_plugin",
+                                          {one_of("type", {"native", "rest"}), str("version")})})));
 
   auto boost = object("", {bounded_string("field", 1, 64),
                            one_of("direction", {"asc", "desc", "exists", "not_exists"})});
   boost.required = {"field"};
-  f.push_back(nullable(object("retrieval_options",
-                              {array("boost_by", boost), one_of("keyword_match_mode", {"and", "or"})})));
+  f.push_back(nullable(object("retrieval_options", {array("boost_by", boost),
+                                                    one_of("keyword_match_mode", {"and", "or"})})));
 
   auto selector = object("", {str("path"), str("selector")});
   selector.required = {"path", "selector"};
   auto content_selector = array("content_selector", selector);
   content_selector.min_length = 1;  // an empty array is rejected by the API: omit it instead
-  auto include_headers = object("include_headers", {}, "Extra request headers (values are secret).");
+  auto include_headers =
+      object("include_headers", {}, "Extra request headers (values are secret).");
   include_headers.sensitive = true;
   auto include_headers_max = include_headers;
   include_headers_max.max_items = 5;
-  auto parse_options = object("parse_options", {content_selector, include_headers_max,
-                                                boolean("include_images"),
-                                                array("specific_sitemaps", str("")),
-                                                boolean("use_browser_rendering")});
+  auto parse_options = object(
+      "parse_options", {content_selector, include_headers_max, boolean("include_images"),
+                        array("specific_sitemaps", str("")), boolean("use_browser_rendering")});
   auto discover_options =
       object("discover_options",
              {integer("depth", 0, std::nullopt), integer("limit", 1, 100000),
@@ -173,17 +177,16 @@ std::vector<FieldSpec> build() {
   f.push_back(nullable(object("source_params", {str("prefix"), include_items, exclude_items,
                                                 str("r2_jurisdiction"), web_crawler})));
 
-  auto rate_limit = object("rate_limit", {integer("period_ms", 60000, 3600000),
-                                          integer("requests", 1, std::nullopt),
-                                          one_of("technique", {"fixed", "sliding"})});
-  auto pep = nullable(object(
-      "public_endpoint_params",
-      {boolean("enabled"), array("authorized_hosts", str("")), array("custom_domains", str("")),
-       boolean("default_domain_enabled"), rate_limit,
-       object("mcp", {str("description"), boolean("disabled")}),
-       object("search_endpoint", {boolean("disabled")}),
-       object("chat_completions_endpoint", {boolean("disabled")})},
-      "Replaced whole on update."));
+  auto rate_limit = object(
+      "rate_limit", {integer("period_ms", 60000, 3600000), integer("requests", 1, std::nullopt),
+                     one_of("technique", {"fixed", "sliding"})});
+  auto pep = nullable(object("public_endpoint_params",
+                             {boolean("enabled"), array("authorized_hosts", str("")),
+                              array("custom_domains", str("")), boolean("default_domain_enabled"),
+                              rate_limit, object("mcp", {str("description"), boolean("disabled")}),
+                              object("search_endpoint", {boolean("disabled")}),
+                              object("chat_completions_endpoint", {boolean("disabled")})},
+                             "Replaced whole on update."));
   pep.replaced_whole = true;
   f.push_back(pep);
 
@@ -250,7 +253,9 @@ bool is_sensitive_path(std::string_view dotted_path) {
 }
 
 namespace {
-bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool lower_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
 }  // namespace
 
 // Hand-written equivalents of the patterns above (the loader checks 10,000s of ids).

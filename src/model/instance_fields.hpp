@@ -22,7 +22,7 @@ struct FieldSpec {
 
   // Constraints (checked by the manifest loader).
   std::optional<double> minimum, maximum;
-  std::vector<std::string> enum_values;  // compared case-insensitively
+  std::vector<std::string> enum_values;     // compared case-insensitively
   std::vector<long long> allowed_integers;  // e.g. sync_interval: one of a fixed set
   std::optional<std::string> pattern;       // ECMAScript regex, anchored
   std::optional<std::size_t> min_length, max_length;
@@ -34,11 +34,11 @@ struct FieldSpec {
   std::vector<std::string> required;  // object: properties that must be present
 
   // Top-level behaviour (API.md §3 C/U/R columns and §11).
-  bool on_create = true;   // accepted by POST
-  bool on_update = true;   // accepted by PUT
-  bool returned = true;    // returned by GET/create/update (list responses carry every field)
-  bool immutable = false;  // a change is a replace (type, source)
-  bool reindex = false;    // a change makes Cloudflare rebuild the index
+  bool on_create = true;        // accepted by POST
+  bool on_update = true;        // accepted by PUT
+  bool returned = true;         // returned by GET/create/update (list responses carry every field)
+  bool immutable = false;       // a change is a replace (type, source)
+  bool reindex = false;         // a change makes Cloudflare rebuild the index
   bool replaced_whole = false;  // objects the API replaces whole on update
   bool sensitive = false;       // values masked as (sensitive) in every output
 

@@ -21,8 +21,8 @@ namespace {
 // Fields whose change means the index content changes: a sync should follow (on_change).
 const std::set<std::string>& indexing_fields() {
   static const std::set<std::string> fields = {
-      "type",       "source",        "token_id",        "source_params",  "indexing_options",
-      "chunk",      "chunk_size",    "chunk_overlap",   "embedding_model", "custom_metadata"};
+      "type",  "source",     "token_id",      "source_params",   "indexing_options",
+      "chunk", "chunk_size", "chunk_overlap", "embedding_model", "custom_metadata"};
   return fields;
 }
 
@@ -34,13 +34,19 @@ const manifest::InstanceSpec* find_spec(const manifest::Manifest& m, const std::
   return i == n->second.instances.end() ? nullptr : &i->second;
 }
 
-std::string top_level(const std::string& path) { return path.substr(0, path.find('.')); }
+std::string top_level(const std::string& path) {
+  return path.substr(0, path.find('.'));
+}
 
 class Executor {
  public:
   Executor(const manifest::Manifest& desired, api::Client& client, state::StateWriter& state,
            util::Clock& clock, const ApplyOptions& options, ApplyResult& result)
-      : m_desired(desired), m_client(client), m_state(state), m_clock(clock), m_options(options),
+      : m_desired(desired),
+        m_client(client),
+        m_state(state),
+        m_clock(clock),
+        m_options(options),
         m_result(result) {}
 
   void run(const Change& change, ActionResult& out) {
@@ -76,8 +82,8 @@ class Executor {
     std::vector<std::string> fields;
     for (const auto& f : change.fields) fields.push_back(f.path);
     auto level = out.status == "failed" ? spdlog::level::warn : spdlog::level::info;
-    spdlog::log(level, "action={} namespace={} instance={} fields={} result={}{}{}",
-                out.action, change.ns, change.id.empty() ? "-" : change.id,
+    spdlog::log(level, "action={} namespace={} instance={} fields={} result={}{}{}", out.action,
+                change.ns, change.id.empty() ? "-" : change.id,
                 fields.empty() ? "-" : util::join(fields, ","), out.status,
                 out.error.empty() ? "" : " error=\"" + out.error + "\"",
                 out.unstable.empty() ? "" : " unstable=" + util::join(out.unstable, ","));
@@ -94,7 +100,8 @@ class Executor {
 
   MaybeError run_namespace(const Change& change) {
     std::optional<std::string> description;
-    if (change.body.contains("description")) description = change.body["description"].get<std::string>();
+    if (change.body.contains("description"))
+      description = change.body["description"].get<std::string>();
     if (change.action == Action::create) {
       auto r = m_client.create_namespace(change.ns, description);
       if (!r && r.error().kind != api::ErrorKind::already_exists &&
@@ -126,7 +133,8 @@ class Executor {
   }
 
   // Fields of `sent` that the answer shows were not taken.
-  static void check_taken(const json& sent, const api::Instance& answer, std::vector<std::string>& out) {
+  static void check_taken(const json& sent, const api::Instance& answer,
+                          std::vector<std::string>& out) {
     for (const auto& [key, value] : sent.items()) {
       const auto* field = model::find_instance_field(key);
       if (!field || !field->returned) continue;
@@ -176,7 +184,8 @@ class Executor {
   void notify_indexing(const Change& change, bool always) {
     if (!m_options.on_indexing_change) return;
     bool affects = always;
-    for (const auto& f : change.fields) affects = affects || indexing_fields().count(top_level(f.path));
+    for (const auto& f : change.fields)
+      affects = affects || indexing_fields().count(top_level(f.path));
     if (affects) m_options.on_indexing_change(change.ns, change.id);
   }
 
@@ -261,9 +270,12 @@ class Executor {
 int group_of(const Change& c) {
   if (c.is_namespace()) return 0;
   switch (c.action) {
-    case Action::move: return 1;
-    case Action::delete_: return 3;
-    default: return 2;
+    case Action::move:
+      return 1;
+    case Action::delete_:
+      return 3;
+    default:
+      return 2;
   }
 }
 
@@ -314,7 +326,8 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
         spdlog::info("action=forget address={} reason=gone", address);
       }
       for (auto& [address, owned] : s.owned)
-        if (const auto* spec = find_spec(desired, owned.ns, owned.id)) owned.protect = spec->protect;
+        if (const auto* spec = find_spec(desired, owned.ns, owned.id))
+          owned.protect = spec->protect;
     });
     if (!saved) result.state_errors.push_back(saved.error());
   }
@@ -341,10 +354,14 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
     for (auto& t : pool) t.join();
   }
   for (const auto& r : result.results) {
-    if (r.status == "done") ++result.done;
-    else if (r.status == "failed") ++result.failed;
-    else if (r.status == "blocked") ++result.blocked;
-    else ++result.skipped;
+    if (r.status == "done")
+      ++result.done;
+    else if (r.status == "failed")
+      ++result.failed;
+    else if (r.status == "blocked")
+      ++result.blocked;
+    else
+      ++result.skipped;
   }
   return result;
 }
@@ -357,24 +374,25 @@ json ApplyResult::to_json() const {
     a["unstable"] = r.unstable;
     actions.push_back(std::move(a));
   }
-  return json{{"format_version", "1"},
-              {"actions", actions},
-              {"summary", {{"done", done}, {"failed", failed}, {"blocked", blocked}, {"skipped", skipped}}},
-              {"state_errors", state_errors}};
+  return json{
+      {"format_version", "1"},
+      {"actions", actions},
+      {"summary", {{"done", done}, {"failed", failed}, {"blocked", blocked}, {"skipped", skipped}}},
+      {"state_errors", state_errors}};
 }
 
 std::string ApplyResult::to_text() const {
   std::string out;
   for (const auto& r : results) {
-    out += "  " + r.status + std::string(8 - std::min<std::size_t>(7, r.status.size()), ' ') + r.action +
-           " " + r.address;
+    out += "  " + r.status + std::string(8 - std::min<std::size_t>(7, r.status.size()), ' ') +
+           r.action + " " + r.address;
     if (!r.error.empty()) out += ": " + r.error;
     if (!r.unstable.empty()) out += " (unstable: " + util::join(r.unstable, ", ") + ")";
     out += "\n";
   }
   for (const auto& e : state_errors) out += "  state save failed: " + e + "\n";
-  out += "Apply complete: " + std::to_string(done) + " done, " + std::to_string(failed) + " failed, " +
-         std::to_string(blocked) + " blocked" +
+  out += "Apply complete: " + std::to_string(done) + " done, " + std::to_string(failed) +
+         " failed, " + std::to_string(blocked) + " blocked" +
          (skipped ? ", " + std::to_string(skipped) + " skipped" : std::string()) + ".\n";
   return out;
 }

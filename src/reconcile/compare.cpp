@@ -10,7 +10,9 @@ using nlohmann::json;
 
 namespace {
 
-bool is_enum(const model::FieldSpec* spec) { return spec && !spec->enum_values.empty(); }
+bool is_enum(const model::FieldSpec* spec) {
+  return spec && !spec->enum_values.empty();
+}
 
 bool is_free_form(const model::FieldSpec* spec) {
   return spec && spec->type == model::FieldType::object && spec->children.empty();
@@ -34,8 +36,9 @@ bool scalar_equal(const json& a, const json& b, const model::FieldSpec* spec) {
     return x == y || std::fabs(x - y) <= 1e-9 * std::max(std::fabs(x), std::fabs(y));
   }
   if (a.is_string() && b.is_string()) {
-    return is_enum(spec) ? util::iequals(a.get_ref<const std::string&>(), b.get_ref<const std::string&>())
-                         : a == b;
+    return is_enum(spec)
+               ? util::iequals(a.get_ref<const std::string&>(), b.get_ref<const std::string&>())
+               : a == b;
   }
   return a == b;
 }
@@ -103,7 +106,8 @@ void diff_value(const std::string& path, const json& desired, const json& observ
       const auto* c = model::find_field_path(path + "." + k);
       if (c && c->reindex) {
         auto it = observed.is_object() ? observed.find(k) : observed.end();
-        if (!observed.is_object() || it == observed.end() || !satisfies(v, *it, c)) change.reindex = true;
+        if (!observed.is_object() || it == observed.end() || !satisfies(v, *it, c))
+          change.reindex = true;
       }
     }
   }
@@ -115,7 +119,8 @@ json mask_sensitive(const std::string& path, const json& value) {
   if (!path.empty() && model::is_sensitive_path(path)) return "(sensitive)";
   if (value.is_object()) {
     json out = json::object();
-    for (const auto& [k, v] : value.items()) out[k] = mask_sensitive(path.empty() ? k : path + "." + k, v);
+    for (const auto& [k, v] : value.items())
+      out[k] = mask_sensitive(path.empty() ? k : path + "." + k, v);
     return out;
   }
   if (value.is_array()) {
@@ -126,7 +131,9 @@ json mask_sensitive(const std::string& path, const json& value) {
   return value;
 }
 
-std::string digest(const json& value) { return util::fnv1a_hex(value.dump()); }
+std::string digest(const json& value) {
+  return util::fnv1a_hex(value.dump());
+}
 
 json overlay(const json& base, const json& over) {
   if (!base.is_object() || !over.is_object()) return over;

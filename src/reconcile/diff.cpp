@@ -46,7 +46,8 @@ InstanceDiff compare_instance(const manifest::InstanceSpec& spec, const json& re
     const std::string want_digest = digest(want);
     const std::string* applied = nullptr;
     if (owned) {
-      if (auto it = owned->unstable.find(key); it != owned->unstable.end() && it->second == want_digest) {
+      if (auto it = owned->unstable.find(key);
+          it != owned->unstable.end() && it->second == want_digest) {
         d.unstable.push_back(key);
         continue;
       }
@@ -88,11 +89,16 @@ InstanceDiff compare_instance(const manifest::InstanceSpec& spec, const json& re
 int action_rank(const Change& c) {
   if (c.is_namespace()) return 0;
   switch (c.action) {
-    case Action::move: return 1;
-    case Action::create: return 2;
-    case Action::update: return 3;
-    case Action::replace: return 4;
-    case Action::delete_: return 5;
+    case Action::move:
+      return 1;
+    case Action::create:
+      return 2;
+    case Action::update:
+      return 3;
+    case Action::replace:
+      return 4;
+    case Action::delete_:
+      return 5;
   }
   return 6;
 }
@@ -145,7 +151,8 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
 
   if (observed.namespaces_error) {
     for (const auto& ns : managed)
-      plan.skipped_namespaces.push_back({ns, "namespace list failed: " + *observed.namespaces_error});
+      plan.skipped_namespaces.push_back(
+          {ns, "namespace list failed: " + *observed.namespaces_error});
     return plan;
   }
 
@@ -193,7 +200,8 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
 
   for (const auto& ns_name : managed) {
     auto ns_it = desired.namespaces.find(ns_name);
-    const manifest::NamespaceSpec* nspec = ns_it == desired.namespaces.end() ? nullptr : &ns_it->second;
+    const manifest::NamespaceSpec* nspec =
+        ns_it == desired.namespaces.end() ? nullptr : &ns_it->second;
     const bool exists = remote_exists(ns_name);
 
     if (!exists && !nspec) {
@@ -281,15 +289,18 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
               c.fields.push_back(std::move(f));
             }
           }
-          if (owned) plan.warnings.push_back(ispec.address() + " was deleted outside aisearchd: it is created again");
+          if (owned)
+            plan.warnings.push_back(ispec.address() +
+                                    " was deleted outside aisearchd: it is created again");
           plan.changes.push_back(std::move(c));
           continue;
         }
         if (!owned) plan.adopt.push_back(ispec.address());
         InstanceDiff d = compare_instance(ispec, remote->raw, owned);
         for (const auto& f : d.unstable)
-          plan.warnings.push_back(ispec.address() + ": field " + f +
-                                  " is unstable (the API did not take the value last time): not re-sent");
+          plan.warnings.push_back(
+              ispec.address() + ": field " + f +
+              " is unstable (the API did not take the value last time): not re-sent");
         if (d.fields.empty()) continue;
         Change c;
         c.ns = ns_name;
@@ -305,7 +316,8 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
           c.followup_update = followup_body(ispec);
           bool is_protected = ispec.protect || (owned && owned->protect);
           if (is_protected)
-            c.blocked = Blocked{"protected", "protected instances are never deleted, so never replaced"};
+            c.blocked =
+                Blocked{"protected", "protected instances are never deleted, so never replaced"};
           else if (!ispec.allow_replace)
             c.blocked = Blocked{"replace_not_allowed",
                                 "type/source changed: replacing deletes and rebuilds the index; "
@@ -338,16 +350,21 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
         c.id = inst.id;
         c.reindex = false;
         if (owned->protect)
-          c.blocked = Blocked{"protected", "protected in state: never deleted by aisearchd (forget it to release it)"};
+          c.blocked =
+              Blocked{"protected",
+                      "protected in state: never deleted by aisearchd (forget it to release it)"};
         else if (!nspec || !nspec->prune)
-          c.blocked = Blocked{"prune_disabled", "left the manifest, but prune is not enabled for namespace " + ns_name};
+          c.blocked =
+              Blocked{"prune_disabled",
+                      "left the manifest, but prune is not enabled for namespace " + ns_name};
         else if (std::none_of(nspec->instances.begin(), nspec->instances.end(),
                               [](const auto& kv) { return !kv.second.suspend; }))
-          c.blocked = Blocked{"never_empty", "the manifest lists no instances for namespace " + ns_name +
-                                                 ": aisearchd never empties a namespace"};
+          c.blocked = Blocked{"never_empty", "the manifest lists no instances for namespace " +
+                                                 ns_name + ": aisearchd never empties a namespace"};
         deletes.push_back(std::move(c));
       }
-      std::sort(deletes.begin(), deletes.end(), [](const Change& a, const Change& b) { return a.id < b.id; });
+      std::sort(deletes.begin(), deletes.end(),
+                [](const Change& a, const Change& b) { return a.id < b.id; });
       int allowed = nspec ? nspec->max_deletes : 0;
       int used = 0;
       for (auto& c : deletes) {
@@ -377,7 +394,9 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
     return a.address() < b.address();
   });
   std::sort(plan.unmanaged.begin(), plan.unmanaged.end(),
-            [](const Unmanaged& a, const Unmanaged& b) { return std::tie(a.ns, a.id) < std::tie(b.ns, b.id); });
+            [](const Unmanaged& a, const Unmanaged& b) {
+              return std::tie(a.ns, a.id) < std::tie(b.ns, b.id);
+            });
   std::sort(plan.adopt.begin(), plan.adopt.end());
   std::sort(plan.forget.begin(), plan.forget.end());
   for (auto& c : plan.changes) {

@@ -16,7 +16,7 @@ namespace reconcile {
 // What one namespace's instance list returned: every page, or an error (then nothing is planned
 // for that namespace).
 struct NamespaceListing {
-  bool exists = true;               // false: the namespace does not exist remotely (not listed)
+  bool exists = true;                // false: the namespace does not exist remotely (not listed)
   std::optional<std::string> error;  // the list failed or was partial
   std::vector<api::Instance> instances;
 };

@@ -51,7 +51,8 @@ Observed observe(api::Client& client, const std::set<std::string>& namespaces, i
         listing.exists = false;
       } else {
         listing.error = "list failed: " + listed.error().describe();
-        spdlog::warn("list instances failed namespace={} error=\"{}\"", ns, listed.error().describe());
+        spdlog::warn("list instances failed namespace={} error=\"{}\"", ns,
+                     listed.error().describe());
       }
       std::lock_guard lock(mutex);
       observed.listings[ns] = std::move(listing);

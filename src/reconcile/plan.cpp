@@ -4,16 +4,23 @@ namespace reconcile {
 
 const char* to_string(Action a) {
   switch (a) {
-    case Action::create: return "create";
-    case Action::update: return "update";
-    case Action::replace: return "replace";
-    case Action::move: return "move";
-    case Action::delete_: return "delete";
+    case Action::create:
+      return "create";
+    case Action::update:
+      return "update";
+    case Action::replace:
+      return "replace";
+    case Action::move:
+      return "move";
+    case Action::delete_:
+      return "delete";
   }
   return "unknown";
 }
 
-const char* to_string(Reason r) { return r == Reason::config ? "config" : "drift"; }
+const char* to_string(Reason r) {
+  return r == Reason::config ? "config" : "drift";
+}
 
 Summary Plan::summary() const {
   Summary s;
@@ -23,16 +30,28 @@ Summary Plan::summary() const {
       continue;
     }
     switch (c.action) {
-      case Action::create: ++s.create; break;
-      case Action::update: ++s.update; break;
-      case Action::replace: ++s.replace; break;
-      case Action::move: ++s.move; break;
-      case Action::delete_: ++s.delete_; break;
+      case Action::create:
+        ++s.create;
+        break;
+      case Action::update:
+        ++s.update;
+        break;
+      case Action::replace:
+        ++s.replace;
+        break;
+      case Action::move:
+        ++s.move;
+        break;
+      case Action::delete_:
+        ++s.delete_;
+        break;
     }
   }
   return s;
 }
 
-bool Plan::has_changes() const { return summary().total() > 0; }
+bool Plan::has_changes() const {
+  return summary().total() > 0;
+}
 
 }  // namespace reconcile

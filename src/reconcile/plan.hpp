@@ -21,7 +21,8 @@ struct FieldChange {
   nlohmann::json after;
   bool sensitive = false;  // shown as (sensitive) in every output
   bool reindex = false;    // this change makes Cloudflare rebuild the index
-  bool unknown_before = false;  // the API never returns it: compared against the last-applied digest
+  bool unknown_before =
+      false;  // the API never returns it: compared against the last-applied digest
 };
 
 // Why an action will not be executed (a safety rail), shown in the plan.
@@ -34,8 +35,8 @@ struct Change {
   Action action = Action::create;
   Reason reason = Reason::config;
   std::string ns;
-  std::string id;  // empty for a namespace change
-  std::string from_ns;  // move: the namespace it leaves
+  std::string id;           // empty for a namespace change
+  std::string from_ns;      // move: the namespace it leaves
   std::string modified_by;  // drift: who changed it remotely, when known
   std::vector<FieldChange> fields;
   bool reindex = false;

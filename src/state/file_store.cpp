@@ -33,7 +33,9 @@ util::Result<void, std::string> FileStateStore::save(const State& state) {
   return util::write_file_atomic(m_path, state.to_json().dump(2) + "\n");
 }
 
-std::string FileStateStore::describe() const { return "file " + m_path.string(); }
+std::string FileStateStore::describe() const {
+  return "file " + m_path.string();
+}
 
 util::Result<std::unique_ptr<StateLock>, std::string> StateLock::acquire(
     const std::filesystem::path& state_dir) {

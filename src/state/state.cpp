@@ -22,11 +22,16 @@ void State::add_job_record(const std::string& address, JobRecord record) {
 namespace {
 
 json record_to_json(const JobRecord& r) {
-  return json{{"job_id", r.job_id},       {"outcome", r.outcome},
-              {"trigger", r.trigger},     {"source", r.source},
-              {"started_at", r.started_at}, {"ended_at", r.ended_at},
-              {"duration_seconds", r.duration_seconds}, {"end_reason", r.end_reason},
-              {"log_tail", r.log_tail},   {"error_counts", r.error_counts}};
+  return json{{"job_id", r.job_id},
+              {"outcome", r.outcome},
+              {"trigger", r.trigger},
+              {"source", r.source},
+              {"started_at", r.started_at},
+              {"ended_at", r.ended_at},
+              {"duration_seconds", r.duration_seconds},
+              {"end_reason", r.end_reason},
+              {"log_tail", r.log_tail},
+              {"error_counts", r.error_counts}};
 }
 
 template <typename T>
@@ -45,7 +50,8 @@ JobRecord record_from_json(const json& j) {
   get_opt(j, "duration_seconds", r.duration_seconds);
   get_opt(j, "end_reason", r.end_reason);
   get_opt(j, "log_tail", r.log_tail);
-  if (j.contains("error_counts") && j["error_counts"].is_object()) r.error_counts = j["error_counts"];
+  if (j.contains("error_counts") && j["error_counts"].is_object())
+    r.error_counts = j["error_counts"];
   return r;
 }
 
@@ -82,8 +88,7 @@ util::Result<State, std::string> State::from_json(const json& j) {
     if (!j.is_object()) return util::Err(std::string("state is not a JSON object"));
     State s;
     s.version = j.value("version", 1);
-    if (s.version != 1)
-      return util::Err("unsupported state version " + std::to_string(s.version));
+    if (s.version != 1) return util::Err("unsupported state version " + std::to_string(s.version));
     if (j.contains("owned")) {
       for (const auto& [address, o] : j.at("owned").items()) {
         OwnedInstance oi;

@@ -16,13 +16,13 @@ namespace state {
 // The outcome of one sync job, as reported and kept in history (PRODUCT.md §7).
 struct JobRecord {
   std::string job_id;
-  std::string outcome;  // succeeded failed superseded cancelled timed_out skipped
-  std::string trigger;  // schedule on_change manual cloudflare
-  std::string source;   // the API's job source: user | schedule
+  std::string outcome;               // succeeded failed superseded cancelled timed_out skipped
+  std::string trigger;               // schedule on_change manual cloudflare
+  std::string source;                // the API's job source: user | schedule
   std::string started_at, ended_at;  // RFC 3339, empty when unknown
   double duration_seconds = 0;
   std::string end_reason;
-  std::vector<std::string> log_tail;  // last log lines, failures only
+  std::vector<std::string> log_tail;                       // last log lines, failures only
   nlohmann::json error_counts = nlohmann::json::object();  // from stats
 };
 
@@ -42,9 +42,9 @@ struct OwnedInstance {
 
 // The sync bookkeeping of one instance (owned or not).
 struct SyncState {
-  std::string last_slot;     // RFC 3339 of the last schedule slot that was run (or skipped)
-  std::string last_success;  // RFC 3339 end time of the last succeeded job
-  std::string last_job_id;   // the last job seen, so a Cloudflare-started job is reported once
+  std::string last_slot;          // RFC 3339 of the last schedule slot that was run (or skipped)
+  std::string last_success;       // RFC 3339 end time of the last succeeded job
+  std::string last_job_id;        // the last job seen, so a Cloudflare-started job is reported once
   std::deque<JobRecord> history;  // newest last, at most k_history_length
 };
 

@@ -4,8 +4,12 @@
 
 namespace util {
 
-Clock::SystemTime SystemClock::now() const { return std::chrono::system_clock::now(); }
-Clock::SteadyTime SystemClock::steady_now() const { return std::chrono::steady_clock::now(); }
+Clock::SystemTime SystemClock::now() const {
+  return std::chrono::system_clock::now();
+}
+Clock::SteadyTime SystemClock::steady_now() const {
+  return std::chrono::steady_clock::now();
+}
 void SystemClock::sleep_for(std::chrono::milliseconds d) {
   if (d.count() > 0) std::this_thread::sleep_for(d);
 }
@@ -20,7 +24,9 @@ Clock::SteadyTime FakeClock::steady_now() const {
   std::lock_guard lock(m_mutex);
   return m_steady;
 }
-void FakeClock::sleep_for(std::chrono::milliseconds d) { advance(d); }
+void FakeClock::sleep_for(std::chrono::milliseconds d) {
+  advance(d);
+}
 void FakeClock::advance(std::chrono::milliseconds d) {
   if (d.count() <= 0) return;
   std::lock_guard lock(m_mutex);

@@ -26,13 +26,20 @@ Result<Millis, std::string> parse_duration(std::string_view text) {
     while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
     std::string_view unit = text.substr(unit_start, i - unit_start);
     std::int64_t scale = 0;
-    if (unit == "ms") scale = 1;
-    else if (unit == "s") scale = 1000;
-    else if (unit == "m") scale = 60'000;
-    else if (unit == "h") scale = 3'600'000;
-    else if (unit == "d") scale = 86'400'000;
-    else if (unit.empty()) return bad("missing unit");
-    else return bad("unknown unit \"" + std::string(unit) + "\"");
+    if (unit == "ms")
+      scale = 1;
+    else if (unit == "s")
+      scale = 1000;
+    else if (unit == "m")
+      scale = 60'000;
+    else if (unit == "h")
+      scale = 3'600'000;
+    else if (unit == "d")
+      scale = 86'400'000;
+    else if (unit.empty())
+      return bad("missing unit");
+    else
+      return bad("unknown unit \"" + std::string(unit) + "\"");
     total += number * scale;
     if (total > std::numeric_limits<std::int64_t>::max() / 4) return bad("too large");
   }

@@ -41,8 +41,7 @@ Result<std::string, ExpandError> expand_env(std::string_view text, const EnvLook
       fallback = inner.substr(sep + 2);
     }
     bool valid = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0]));
-    for (char n : name)
-      valid = valid && (std::isalnum(static_cast<unsigned char>(n)) || n == '_');
+    for (char n : name) valid = valid && (std::isalnum(static_cast<unsigned char>(n)) || n == '_');
     if (!valid)
       return Err(ExpandError{start, "invalid variable name \"" + std::string(name) + "\""});
     auto value = env(std::string(name));
@@ -53,9 +52,9 @@ Result<std::string, ExpandError> expand_env(std::string_view text, const EnvLook
     } else if (value) {
       out += *value;
     } else {
-      return Err(ExpandError{
-          start, "environment variable " + std::string(name) +
-                     " is not set (give a default with ${" + std::string(name) + ":-value})"});
+      return Err(ExpandError{start, "environment variable " + std::string(name) +
+                                        " is not set (give a default with ${" + std::string(name) +
+                                        ":-value})"});
     }
     i = close + 1;
   }

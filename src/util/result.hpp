@@ -28,11 +28,26 @@ class Result {
   bool ok() const { return m_data.index() == 0; }
   explicit operator bool() const { return ok(); }
 
-  T& value() & { assert(ok()); return std::get<0>(m_data); }
-  const T& value() const& { assert(ok()); return std::get<0>(m_data); }
-  T&& value() && { assert(ok()); return std::get<0>(std::move(m_data)); }
-  const E& error() const { assert(!ok()); return std::get<1>(m_data); }
-  E& error() { assert(!ok()); return std::get<1>(m_data); }
+  T& value() & {
+    assert(ok());
+    return std::get<0>(m_data);
+  }
+  const T& value() const& {
+    assert(ok());
+    return std::get<0>(m_data);
+  }
+  T&& value() && {
+    assert(ok());
+    return std::get<0>(std::move(m_data));
+  }
+  const E& error() const {
+    assert(!ok());
+    return std::get<1>(m_data);
+  }
+  E& error() {
+    assert(!ok());
+    return std::get<1>(m_data);
+  }
 
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
@@ -55,7 +70,10 @@ class Result<void, E> {
 
   bool ok() const { return !m_failed; }
   explicit operator bool() const { return ok(); }
-  const E& error() const { assert(m_failed); return m_error; }
+  const E& error() const {
+    assert(m_failed);
+    return m_error;
+  }
 
  private:
   E m_error{};

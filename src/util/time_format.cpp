@@ -88,8 +88,8 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
   unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   long long days = static_cast<long long>(era) * 146097 + static_cast<long long>(doe) - 719468;
   long long total_s = days * 86400 + h * 3600 + mi * 60 + sec - offset_minutes * 60LL;
-  return system_clock::time_point(duration_cast<system_clock::duration>(
-      seconds(total_s) + nanoseconds(frac_ns)));
+  return system_clock::time_point(
+      duration_cast<system_clock::duration>(seconds(total_s) + nanoseconds(frac_ns)));
 }
 
 }  // namespace util

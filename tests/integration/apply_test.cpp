@@ -69,7 +69,8 @@ struct TempDir {
 };
 
 manifest::Manifest load(const std::filesystem::path& p) {
-  auto m = manifest::load_manifest(p, [](const std::string&) { return std::optional<std::string>(); });
+  auto m =
+      manifest::load_manifest(p, [](const std::string&) { return std::optional<std::string>(); });
   if (!m) {
     std::string all;
     for (const auto& e : m.error()) all += e.to_string() + "\n";
@@ -105,7 +106,8 @@ TEST(ApplyIntegration, EveryExampleManifestConvergesInOneApply) {
     EXPECT_EQ(result.failed, 0) << result.to_text();
     EXPECT_TRUE(result.state_errors.empty());
     auto again = h.plan(m, store);
-    EXPECT_FALSE(again.has_changes()) << "not idempotent: " << again.summary().total() << " changes remain";
+    EXPECT_FALSE(again.has_changes())
+        << "not idempotent: " << again.summary().total() << " changes remain";
     // Every declared instance is owned now, except the suspended ones (left alone).
     std::size_t active = 0;
     for (const auto& [name, ns] : m.namespaces)
@@ -133,11 +135,14 @@ TEST(ApplyIntegration, RandomManifestAndRemoteStatesConvergeInOneApply) {
         std::string id = "i" + std::to_string(k);
         bool in_manifest = coin(60);
         bool in_remote = coin(50);
-        json fields = {{"type", "r2"}, {"source", "bucket-" + id}, {"chunk_size", 256 + 64 * static_cast<int>(rng() % 4)}};
+        json fields = {{"type", "r2"},
+                       {"source", "bucket-" + id},
+                       {"chunk_size", 256 + 64 * static_cast<int>(rng() % 4)}};
         if (coin(50)) fields["max_num_results"] = 1 + static_cast<int>(rng() % 50);
         if (coin(30)) fields["indexing_options"] = {{"use_ocr", coin(50)}};
         if (coin(20)) fields["paused"] = coin(50);
-        if (coin(20)) fields["retrieval_options"] = {{"keyword_match_mode", coin(50) ? "and" : "or"}};
+        if (coin(20))
+          fields["retrieval_options"] = {{"keyword_match_mode", coin(50) ? "and" : "or"}};
         if (in_manifest) {
           declare(m, ns, id, fields);
           if (coin(30)) m.namespaces[ns].description = "ns " + ns;
@@ -154,11 +159,14 @@ TEST(ApplyIntegration, RandomManifestAndRemoteStatesConvergeInOneApply) {
     auto result = h.apply(m, store);
     ASSERT_EQ(result.failed, 0) << result.to_text();
     auto again = h.plan(m, store);
-    ASSERT_FALSE(again.has_changes()) << "seed " << seed << ": " << again.summary().total() << " changes remain";
-    // Unowned remote instances are never touched: every seeded instance outside the manifest is still there.
+    ASSERT_FALSE(again.has_changes())
+        << "seed " << seed << ": " << again.summary().total() << " changes remain";
+    // Unowned remote instances are never touched: every seeded instance outside the manifest is
+    // still there.
     auto dump = emulator.control("GET", "state");
     std::set<std::string> present;
-    for (const auto& i : dump["instances"]) present.insert(i.value("namespace", "default") + "/" + i.value("id", ""));
+    for (const auto& i : dump["instances"])
+      present.insert(i.value("namespace", "default") + "/" + i.value("id", ""));
     for (const auto& r : remote) {
       std::string address = r["namespace"].get<std::string>() + "/" + r["id"].get<std::string>();
       EXPECT_TRUE(present.count(address)) << address << " was deleted";
@@ -174,12 +182,17 @@ TEST(ApplyIntegration, FaultsConvergeWithinFiveAppliesWithoutDuplicatesOrUnowned
   manifest::Manifest m;
   for (int k = 0; k < 40; ++k)
     declare(m, k % 2 ? "default" : "faulty", "inst-" + std::to_string(k),
-            {{"type", "r2"}, {"source", "b" + std::to_string(k)}, {"max_num_results", 5}, {"paused", k % 3 == 0}});
+            {{"type", "r2"},
+             {"source", "b" + std::to_string(k)},
+             {"max_num_results", 5},
+             {"paused", k % 3 == 0}});
   m.namespaces["default"].prune = true;
   m.namespaces["default"].max_deletes = 100;
-  emulator.control("POST", "seed", {{"instances", json::array({{{"id", "hand-made"}, {"source", "theirs"}}})}});
-  emulator.control("PUT", "config",
-                   {{"fault_rate", 0.2}, {"faults", {"500", "503", "reset", "timeout", "truncate", "429"}}});
+  emulator.control("POST", "seed",
+                   {{"instances", json::array({{{"id", "hand-made"}, {"source", "theirs"}}})}});
+  emulator.control(
+      "PUT", "config",
+      {{"fault_rate", 0.2}, {"faults", {"500", "503", "reset", "timeout", "truncate", "429"}}});
   int applies = 0;
   bool converged = false;
   while (applies < 5 && !converged) {
@@ -200,8 +213,8 @@ TEST(ApplyIntegration, FaultsConvergeWithinFiveAppliesWithoutDuplicatesOrUnowned
     std::string path = r.value("path", "");
     int status = r.value("status", 0);
     if (method == "DELETE") ++deletes;
-    if (method == "POST" && path.find("/instances") != std::string::npos && path.find("/jobs") == std::string::npos &&
-        status >= 200 && status < 300)
+    if (method == "POST" && path.find("/instances") != std::string::npos &&
+        path.find("/jobs") == std::string::npos && status >= 200 && status < 300)
       ++creates[path];
   }
   EXPECT_EQ(deletes, 0) << "no instance may be deleted: the only undeclared one is unowned";
@@ -220,7 +233,8 @@ TEST(ApplyIntegration, BudgetBelowTheServerLimitCausesNo429) {
   state::FileStateStore store(dir.path);
   Harness h(emulator, 50);
   manifest::Manifest m;
-  for (int k = 0; k < 300; ++k) declare(m, "default", "c" + std::to_string(k), {{"source", "b"}, {"type", "r2"}});
+  for (int k = 0; k < 300; ++k)
+    declare(m, "default", "c" + std::to_string(k), {{"source", "b"}, {"type", "r2"}});
   auto result = h.apply(m, store);
   EXPECT_EQ(result.done, 300);
   int too_many = 0;

@@ -350,7 +350,8 @@ TEST_F(ClientTest, AListThatNeverEndsIsCutAtAThousandPages) {
 TEST_F(ClientTest, AnAbsurdTotalCountIsABadResponseNotAListToFollow) {
   fake->on("GET", k_default, [](const auto& r) {
     const int page = std::stoi(r.query_param("page"));
-    return FakeTransport::json_response(200, support::list_envelope(instances(page * 100, 100), page, 100, 1'000'000'000));
+    return FakeTransport::json_response(
+        200, support::list_envelope(instances(page * 100, 100), page, 100, 1'000'000'000));
   });
   auto list = client().list_instances("default");
   ASSERT_FALSE(list.ok());
@@ -365,9 +366,11 @@ TEST_F(ClientTest, AShortTokenDoesNotMangleMessagesAndEchoedHeadersStayRedacted)
   fake->push_json(404, support::error_envelope(7002, "Ai search not found."));
   auto got = client(c).get_instance("default", "x");
   ASSERT_FALSE(got.ok());
-  EXPECT_NE(got.error().message.find("Ai search not found."), std::string::npos) << got.error().message;
+  EXPECT_NE(got.error().message.find("Ai search not found."), std::string::npos)
+      << got.error().message;
   // Redacting is idempotent: an already redacted echo is not redacted again into "]]".
-  const std::string once = api::sanitize_text("Authorization: Bearer secret-token-1", "secret-token-1", 200);
+  const std::string once =
+      api::sanitize_text("Authorization: Bearer secret-token-1", "secret-token-1", 200);
   EXPECT_EQ(once.find("secret-token-1"), std::string::npos) << once;
   EXPECT_EQ(once.find("]]"), std::string::npos) << once;
   EXPECT_EQ(api::sanitize_text(once, "secret-token-1", 200), once);

@@ -305,7 +305,8 @@ TEST(ManifestLoader, AnEmptyFileIsAnErrorButAHeaderAloneIsAnEmptyManifest) {
 }
 
 TEST(ManifestLoader, InvalidUtf8AndNulBytesAreErrorsWithTheirPosition) {
-  auto errors = load_errors(std::string(k_header) + "namespaces:\n  a:\n    instances:\n      x: {source: \"\xff\"}\n");
+  auto errors = load_errors(std::string(k_header) +
+                            "namespaces:\n  a:\n    instances:\n      x: {source: \"\xff\"}\n");
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].find("invalid UTF-8 (byte 0xFF)"), std::string::npos) << errors[0];
   EXPECT_NE(errors[0].find(":5:"), std::string::npos) << errors[0];

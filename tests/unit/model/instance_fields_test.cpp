@@ -34,7 +34,8 @@ TEST(InstanceFields, CatalogueFlagsDriveCreateUpdateAndReindex) {
 }
 
 TEST(InstanceFields, SensitivePaths) {
-  EXPECT_TRUE(model::is_sensitive_path("source_params.web_crawler.parse_options.include_headers.X-Api"));
+  EXPECT_TRUE(
+      model::is_sensitive_path("source_params.web_crawler.parse_options.include_headers.X-Api"));
   EXPECT_TRUE(model::is_sensitive_path("metadata.api_key"));
   EXPECT_FALSE(model::is_sensitive_path("token_id"));
   EXPECT_FALSE(model::is_sensitive_path("chunk_size"));

@@ -32,8 +32,13 @@ api::Instance remote(const std::string& ns, const std::string& id, json fields) 
   i.ns = ns;
   i.modified_by = "alice@example.com";
   // What a real server adds: defaults and read-only fields the manifest never sets.
-  json raw = {{"id", id}, {"namespace", ns}, {"chunk_size", 256}, {"score_threshold", 0.4},
-              {"status", "ready"}, {"created_at", "2026-01-01T00:00:00Z"}, {"modified_by", "alice@example.com"},
+  json raw = {{"id", id},
+              {"namespace", ns},
+              {"chunk_size", 256},
+              {"score_threshold", 0.4},
+              {"status", "ready"},
+              {"created_at", "2026-01-01T00:00:00Z"},
+              {"modified_by", "alice@example.com"},
               {"index_method", {{"keyword", true}, {"vector", true}}}};
   for (auto& [k, v] : fields.items()) raw[k] = v;
   i.raw = raw;
@@ -87,13 +92,18 @@ TEST(Diff, CreatesAMissingInstanceWithUpdateOnlyFieldsInAFollowUp) {
 TEST(Diff, ServerDefaultsNumbersByValueAndEnumCaseAreNotDrift) {
   manifest::Manifest m;
   declare(m, instance("default", "docs",
-                      {{"type", "R2"}, {"source", "bucket"}, {"score_threshold", 0.4}, {"chunk_size", 256},
+                      {{"type", "R2"},
+                       {"source", "bucket"},
+                       {"score_threshold", 0.4},
+                       {"chunk_size", 256},
                        {"index_method", {{"keyword", true}, {"vector", true}}}}));
   state::State s;
   own(s, "default", "docs");
-  auto plan = reconcile::diff(m, observed_with({remote("default", "docs", {{"type", "r2"}, {"source", "bucket"},
-                                                                            {"chunk_size", 256.0}})}),
-                              s);
+  auto plan = reconcile::diff(
+      m,
+      observed_with({remote("default", "docs",
+                            {{"type", "r2"}, {"source", "bucket"}, {"chunk_size", 256.0}})}),
+      s);
   EXPECT_TRUE(plan.changes.empty());
   EXPECT_FALSE(plan.has_changes());
 }
@@ -134,14 +144,19 @@ TEST(Diff, NestedObjectsCompareOnlyWhatIsSetAndUpdateSendsTheMergedObject) {
   state::State s;
   own(s, "default", "docs");
   auto plan = reconcile::diff(
-      m, observed_with({remote("default", "docs", {{"indexing_options", {{"use_ocr", false}, {"keyword_tokenizer", "porter"}}}})}), s);
+      m,
+      observed_with(
+          {remote("default", "docs",
+                  {{"indexing_options", {{"use_ocr", false}, {"keyword_tokenizer", "porter"}}}})}),
+      s);
   ASSERT_EQ(plan.changes.size(), 1u);
   const auto& c = plan.changes[0];
   ASSERT_EQ(c.fields.size(), 1u);
   EXPECT_EQ(c.fields[0].path, "indexing_options.use_ocr");
   EXPECT_TRUE(c.fields[0].reindex);
   EXPECT_TRUE(c.reindex);
-  EXPECT_EQ(c.body, (json{{"indexing_options", {{"use_ocr", true}, {"keyword_tokenizer", "porter"}}}}));
+  EXPECT_EQ(c.body,
+            (json{{"indexing_options", {{"use_ocr", true}, {"keyword_tokenizer", "porter"}}}}));
 }
 
 TEST(Diff, PublicEndpointParamsCompareWhole) {
@@ -150,7 +165,11 @@ TEST(Diff, PublicEndpointParamsCompareWhole) {
   state::State s;
   own(s, "default", "docs");
   auto plan = reconcile::diff(
-      m, observed_with({remote("default", "docs", {{"public_endpoint_params", {{"enabled", true}, {"authorized_hosts", {"a.com"}}}}})}), s);
+      m,
+      observed_with({remote(
+          "default", "docs",
+          {{"public_endpoint_params", {{"enabled", true}, {"authorized_hosts", {"a.com"}}}}})}),
+      s);
   ASSERT_EQ(plan.changes.size(), 1u);
   EXPECT_EQ(plan.changes[0].fields[0].path, "public_endpoint_params");
   EXPECT_EQ(plan.changes[0].body, (json{{"public_endpoint_params", {{"enabled", true}}}}));
@@ -188,7 +207,8 @@ TEST(Diff, UnownedRemoteInstancesAreUnmanagedNeverDeleted) {
   declare(m, instance("default", "docs", {}));
   m.namespaces["default"].prune = true;
   m.namespaces["default"].max_deletes = 100;
-  auto plan = reconcile::diff(m, observed_with({remote("default", "docs", {}), remote("default", "hand-made", {})}), {});
+  auto plan = reconcile::diff(
+      m, observed_with({remote("default", "docs", {}), remote("default", "hand-made", {})}), {});
   EXPECT_TRUE(plan.changes.empty());
   ASSERT_EQ(plan.unmanaged.size(), 1u);
   EXPECT_EQ(plan.unmanaged[0].id, "hand-made");
@@ -199,8 +219,9 @@ TEST(Diff, UnownedRemoteInstancesAreUnmanagedNeverDeleted) {
 TEST(Diff, DeleteRails) {
   manifest::Manifest m;
   declare(m, instance("default", "keep", {}));
-  auto obs = observed_with({remote("default", "keep", {}), remote("default", "a", {}), remote("default", "b", {}),
-                            remote("default", "c", {}), remote("default", "p", {})});
+  auto obs = observed_with({remote("default", "keep", {}), remote("default", "a", {}),
+                            remote("default", "b", {}), remote("default", "c", {}),
+                            remote("default", "p", {})});
   state::State s;
   for (const char* id : {"keep", "a", "b", "c"}) own(s, "default", id);
   own(s, "default", "p", /*protect=*/true);
@@ -255,7 +276,8 @@ TEST(Diff, AnOwnedInstanceThatChangedNamespaceIsMoved) {
   declare(m, instance("support", "kb", {{"max_num_results", 7}}));
   state::State s;
   own(s, "default", "kb");
-  auto plan = reconcile::diff(m, observed_with({remote("default", "kb", {{"max_num_results", 7}})}, {"support"}), s);
+  auto plan = reconcile::diff(
+      m, observed_with({remote("default", "kb", {{"max_num_results", 7}})}, {"support"}), s);
   ASSERT_EQ(plan.changes.size(), 1u);
   EXPECT_EQ(plan.changes[0].action, Action::move);
   EXPECT_EQ(plan.changes[0].from_ns, "default");
@@ -277,13 +299,17 @@ TEST(Diff, AMissingNamespaceIsCreatedBeforeItsInstances) {
 
 TEST(Diff, IgnoreChangesSkipsFieldsAndPaths) {
   manifest::Manifest m;
-  auto spec = instance("default", "docs", {{"max_num_results", 20}, {"indexing_options", {{"use_ocr", true}}}});
+  auto spec = instance("default", "docs",
+                       {{"max_num_results", 20}, {"indexing_options", {{"use_ocr", true}}}});
   spec.ignore_changes = {"max_num_results", "indexing_options.use_ocr"};
   declare(m, spec);
   state::State s;
   own(s, "default", "docs");
   auto plan = reconcile::diff(
-      m, observed_with({remote("default", "docs", {{"max_num_results", 5}, {"indexing_options", {{"use_ocr", false}}}})}), s);
+      m,
+      observed_with({remote("default", "docs",
+                            {{"max_num_results", 5}, {"indexing_options", {{"use_ocr", false}}}})}),
+      s);
   EXPECT_TRUE(plan.changes.empty());
 }
 
@@ -297,7 +323,8 @@ TEST(Diff, FieldsTheApiNeverReturnsCompareAgainstTheAppliedDigest) {
   ASSERT_EQ(plan.changes.size(), 1u);
   EXPECT_TRUE(plan.changes[0].fields[0].unknown_before);
 
-  own(s, "default", "docs", false, {{"system_prompt_ai_search", reconcile::digest(json("Be brief."))}});
+  own(s, "default", "docs", false,
+      {{"system_prompt_ai_search", reconcile::digest(json("Be brief."))}});
   EXPECT_TRUE(reconcile::diff(m, obs, s).changes.empty());
 }
 
@@ -307,7 +334,8 @@ TEST(Diff, UnstableFieldsAreNotReplannedEveryCycle) {
   state::State s;
   own(s, "default", "docs");
   s.owned["default/docs"].unstable["max_num_results"] = reconcile::digest(json(20));
-  auto plan = reconcile::diff(m, observed_with({remote("default", "docs", {{"max_num_results", 5}})}), s);
+  auto plan =
+      reconcile::diff(m, observed_with({remote("default", "docs", {{"max_num_results", 5}})}), s);
   EXPECT_TRUE(plan.changes.empty());
   ASSERT_FALSE(plan.warnings.empty());
   EXPECT_NE(plan.warnings[0].find("unstable"), std::string::npos);
@@ -317,10 +345,13 @@ TEST(Diff, SensitiveValuesAreMaskedInFieldChangesButSentInTheBody) {
   manifest::Manifest m;
   json headers = {{"Authorization", "Bearer hunter2"}};
   declare(m, instance("default", "site",
-                      {{"source_params", {{"web_crawler", {{"parse_options", {{"include_headers", headers}}}}}}}}));
+                      {{"source_params",
+                        {{"web_crawler", {{"parse_options", {{"include_headers", headers}}}}}}}}));
   auto plan = reconcile::diff(m, observed_with({}), {});
   ASSERT_EQ(plan.changes.size(), 1u);
-  EXPECT_EQ(plan.changes[0].body["source_params"]["web_crawler"]["parse_options"]["include_headers"], headers);
+  EXPECT_EQ(
+      plan.changes[0].body["source_params"]["web_crawler"]["parse_options"]["include_headers"],
+      headers);
   std::string shown;
   for (const auto& f : plan.changes[0].fields) shown += f.before.dump() + f.after.dump();
   EXPECT_EQ(shown.find("hunter2"), std::string::npos) << shown;
@@ -347,8 +378,8 @@ json plan_fingerprint(const reconcile::Plan& p) {
   for (const auto& c : p.changes) {
     json fields = json::array();
     for (const auto& f : c.fields) fields.push_back({f.path, f.before, f.after});
-    j.push_back({c.address(), reconcile::to_string(c.action), reconcile::to_string(c.reason), c.from_ns,
-                 c.body, fields, c.blocked ? c.blocked->rail : ""});
+    j.push_back({c.address(), reconcile::to_string(c.action), reconcile::to_string(c.reason),
+                 c.from_ns, c.body, fields, c.blocked ? c.blocked->rail : ""});
   }
   for (const auto& u : p.unmanaged) j.push_back({u.ns, u.id});
   for (const auto& s : p.skipped_namespaces) j.push_back({s.ns, s.error});
@@ -414,7 +445,8 @@ TEST(DiffProperty, DeterministicNeverDeletesUnownedOrProtectedNeverTouchesFailed
       if (destroys && !c.blocked) {
         const auto* owned = s.find(c.ns, c.id);
         bool remote_present = false;
-        for (const auto& i : o.listings[c.ns].instances) remote_present = remote_present || i.id == c.id;
+        for (const auto& i : o.listings[c.ns].instances)
+          remote_present = remote_present || i.id == c.id;
         if (c.action == Action::delete_) {
           ASSERT_NE(owned, nullptr) << "deleted an unowned instance";
           EXPECT_TRUE(remote_present);

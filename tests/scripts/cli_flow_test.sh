@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The CLI against the emulator as a user runs it: `plan` sends no write and writes no local file;
+# `sync` exits 0 on a succeeded job and 1 on a failed one; `status -o json` shows the outcome.
+set -euo pipefail
+work=$(mktemp -d)
+emulator_pid=""
+cleanup() { [[ -n "$emulator_pid" ]] && kill "$emulator_pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+"$EMULATOR_BIN" --port 0 --token flow-token --account-id flow --job-duration 300ms --job-cooldown 0s \
+  >"$work/emulator.out" 2>/dev/null &
+emulator_pid=$!
+for _ in $(seq 100); do grep -q '^listening on ' "$work/emulator.out" && break; sleep 0.1; done
+base=$(sed -n 's/^listening on //p' "$work/emulator.out")
+[[ -n "$base" ]] || fail "emulator did not start"
+export CLOUDFLARE_API_TOKEN=flow-token NO_COLOR=1
+control() {
+  local args=(-fsS -X "$1" -H 'Content-Type: application/json')
+  [[ $# -ge 3 ]] && args+=(--data-binary "$3")
+  curl "${args[@]}" "$base/__emulator/$2"
+}
+run() {
+  "$AISEARCHD_BIN" -m "$SOURCE_DIR/examples/demo/aisearch.yaml" --api-url "$base/client/v4" \
+    --account-id flow --state-dir "$work/state" "$@"
+}
+
+# plan: reads only, and leaves no state behind.
+set +e
+run plan --detailed-exitcode >"$work/plan.txt"
+code=$?
+set -e
+[[ $code -eq 2 ]] || fail "plan --detailed-exitcode exited $code, expected 2 (changes present)"
+grep -q "Plan: 5 to create" "$work/plan.txt" || fail "unexpected plan: $(cat "$work/plan.txt")"
+control GET requests | python3 -c '
+import json, sys
+writes = [r for r in json.load(sys.stdin) if r["method"] != "GET"]
+sys.exit(f"plan sent {len(writes)} write request(s): {writes}" if writes else 0)' || fail "plan wrote remotely"
+[[ ! -e "$work/state" ]] || fail "plan created $work/state"
+
+run apply >/dev/null || fail "apply failed"
+run plan --detailed-exitcode >/dev/null || fail "plan after apply is not clean"
+
+# sync: succeeded -> exit 0, failed -> exit 1, and status shows the outcome.
+run sync default/docs >"$work/sync-ok.txt" || fail "sync of a succeeding job exited non-zero: $(cat "$work/sync-ok.txt")"
+grep -q "default/docs: succeeded" "$work/sync-ok.txt" || fail "sync output: $(cat "$work/sync-ok.txt")"
+control PUT config '{"job_outcomes": {"default/notes": "fail"}}' >/dev/null
+set +e
+run sync default/notes >"$work/sync-fail.txt"
+code=$?
+set -e
+[[ $code -eq 1 ]] || fail "sync of a failing job exited $code, expected 1"
+grep -q "default/notes: failed" "$work/sync-fail.txt" || fail "sync output: $(cat "$work/sync-fail.txt")"
+run status -o json | python3 -c '
+import json, sys
+rows = {r["address"]: r for r in json.load(sys.stdin)["instances"]}
+assert rows["default/docs"]["last_outcome"] == "succeeded", rows["default/docs"]
+assert rows["default/notes"]["last_outcome"] == "failed", rows["default/notes"]
+assert rows["default/docs"]["last_success"], rows["default/docs"]
+' || fail "status -o json does not show the outcomes"
+echo "cli flow: ok"
