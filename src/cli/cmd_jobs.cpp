@@ -15,17 +15,9 @@ namespace cli {
 namespace {
 
 nlohmann::json record_json(const std::string& address, const state::JobRecord& r) {
-  return {{"address", address},
-          {"job_id", r.job_id},
-          {"outcome", r.outcome},
-          {"trigger", r.trigger},
-          {"source", r.source},
-          {"started_at", r.started_at},
-          {"ended_at", r.ended_at},
-          {"duration_seconds", r.duration_seconds},
-          {"end_reason", r.end_reason},
-          {"log_tail", r.log_tail},
-          {"error_counts", r.error_counts}};
+  nlohmann::json j = state::job_record_json(r);
+  j["address"] = address;
+  return j;
 }
 
 // A reporter that says nothing: the command prints the outcome itself.

@@ -19,9 +19,7 @@ void State::add_job_record(const std::string& address, JobRecord record) {
   while (s.history.size() > k_history_length) s.history.pop_front();
 }
 
-namespace {
-
-json record_to_json(const JobRecord& r) {
+json job_record_json(const JobRecord& r) {
   return json{{"job_id", r.job_id},
               {"outcome", r.outcome},
               {"trigger", r.trigger},
@@ -33,6 +31,8 @@ json record_to_json(const JobRecord& r) {
               {"log_tail", r.log_tail},
               {"error_counts", r.error_counts}};
 }
+
+namespace {
 
 template <typename T>
 void get_opt(const json& j, const char* key, T& out) {
@@ -73,7 +73,7 @@ json State::to_json() const {
   json sync_j = json::object();
   for (const auto& [address, s] : sync) {
     json history = json::array();
-    for (const auto& r : s.history) history.push_back(record_to_json(r));
+    for (const auto& r : s.history) history.push_back(job_record_json(r));
     sync_j[address] = json{{"last_slot", s.last_slot},
                            {"last_success", s.last_success},
                            {"last_job_id", s.last_job_id},

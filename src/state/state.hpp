@@ -50,6 +50,9 @@ struct SyncState {
 
 inline constexpr std::size_t k_history_length = 20;
 
+// A job record as JSON (the state file's form, also printed by `aisearchd sync -o json`).
+nlohmann::json job_record_json(const JobRecord& record);
+
 struct State {
   int version = 1;
   std::map<std::string, OwnedInstance> owned;  // by address "ns/id"
