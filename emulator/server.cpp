@@ -159,6 +159,7 @@ struct Server::Impl {
                   {"status", status},          {"time_ms", arrival_ms},
                   {"duration_ms", duration_ms}};
     if (fault) entry["fault"] = to_string(*fault);
+    if (req.has_header("User-Agent")) entry["user_agent"] = req.get_header_value("User-Agent");
     request_log.push_back(std::move(entry));
     while (request_log.size() > k_request_log_cap) request_log.pop_front();
   }
