@@ -143,6 +143,7 @@ struct Client::Impl {
       base_path = parts->path;
     }
     user_agent = std::string("aisearchd/") + util::k_version;
+    if (!config.user_agent_suffix.empty()) user_agent += " (" + config.user_agent_suffix + ")";
   }
 
   ClientConfig config;
@@ -156,6 +157,7 @@ struct Client::Impl {
   mutable std::mutex mutex;  // guards the members below
   ClientCounters counters;
   RequestObserver observer;
+  WriteGate write_gate;
   std::mt19937_64 rng;
 
   std::string account_path() const {
@@ -183,6 +185,20 @@ struct Client::Impl {
     return e;
   }
 
+  std::optional<std::string> write_refused() {
+    WriteGate gate;
+    {
+      std::lock_guard lock(mutex);
+      gate = write_gate;
+    }
+    if (!gate) return std::nullopt;
+    try {
+      return gate();
+    } catch (...) {
+      return std::string("write gate failed");
+    }
+  }
+
   // One attempt: budget token, concurrency slot, send, parse.
   util::Result<Envelope, ApiError> attempt_once(const HttpRequest& request, const std::string& path,
                                                 ResultNeed need, int attempt) {
@@ -191,6 +207,14 @@ struct Client::Impl {
     util::Result<HttpResponse, TransportError> sent = util::Err(TransportError{});
     {
       ConcurrencyLimiter::Slot slot(limiter);
+      if (request.method != "GET") {
+        if (auto refused = write_refused()) {
+          ApiError e;
+          e.kind = ErrorKind::client;
+          e.message = "refused to write: " + *refused;
+          return util::Err(finish(std::move(e)));
+        }
+      }
       try {
         sent = transport->send(request);
       } catch (const std::exception& e) {
@@ -350,6 +374,11 @@ Client::~Client() = default;
 void Client::set_observer(RequestObserver observer) {
   std::lock_guard lock(m_impl->mutex);
   m_impl->observer = std::move(observer);
+}
+
+void Client::set_write_gate(WriteGate gate) {
+  std::lock_guard lock(m_impl->mutex);
+  m_impl->write_gate = std::move(gate);
 }
 
 ClientCounters Client::counters() const {

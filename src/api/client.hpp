@@ -73,6 +73,9 @@ struct ClientConfig {
   BudgetSpec budget;
   int concurrency = 8;  // in-flight requests at most, across all callers
   int per_page = 100;
+  // Appended to the User-Agent ("aisearchd/VERSION (SUFFIX)"), e.g. the node name, so an
+  // audit log tells which node of a pair sent a request; "" = none.
+  std::string user_agent_suffix;
 };
 
 // Counters a caller may observe (metrics).
@@ -86,6 +89,12 @@ struct ClientCounters {
 // host and query, HTTP status (0 on transport error). Used for logging and metrics.
 using RequestObserver = std::function<void(const std::string& method, const std::string& path,
                                            int status, std::chrono::milliseconds elapsed)>;
+
+// Asked immediately before every attempt of a request that is not a GET (after the budget and
+// concurrency waits, so as late as possible): nullopt lets it through; a reason refuses it, and
+// the call fails with ErrorKind::client "refused to write: REASON" without being sent or retried.
+// Used to keep a node that is no longer the leader from writing (PRODUCT.md §11).
+using WriteGate = std::function<std::optional<std::string>()>;
 
 // The typed AI Search REST client. Every call goes through the shared request budget and
 // concurrency limit, retries what is retryable per RetryPolicy, and returns an ApiError value on
@@ -104,6 +113,7 @@ class Client {
   static util::Result<void, std::string> check_config(const ClientConfig& config);
 
   void set_observer(RequestObserver observer);
+  void set_write_gate(WriteGate gate);
 
   // Instances. `body` is the API's instance object (create: with "id").
   ApiResult<std::vector<Instance>> list_instances(const std::string& ns);

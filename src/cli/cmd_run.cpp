@@ -26,21 +26,48 @@ int cmd_run(const Options& options) {
   if (ctx.settings.config.log_format == "json")
     service::use_json_log_format(ctx.env("JOURNAL_STREAM").has_value());
   if (!ctx.load_manifest() || !ctx.connect()) return k_exit_error;
-  auto lock = ctx.lock_state();
+  const bool observe =
+      options.dry_run || ctx.settings.config.mode == manifest::DaemonConfig::Mode::observe;
+  // With etcd the daemon takes the etcd lock as an elected leader, not up front: a second node
+  // starts as a standby.
+  auto lock = ctx.lock_state(/*etcd_too=*/ctx.etcd == nullptr);
   if (!lock) return k_exit_error;
-  auto state = ctx.load_state();
-  if (!state) return k_exit_error;
+  std::optional<state::State> state;
+  if (ctx.etcd) {
+    // Re-read when elected (and each standby cycle); etcd may be down at start.
+    auto loaded = ctx.store->load();
+    if (!loaded)
+      spdlog::warn("state: {} not readable yet ({}); it is read again before any write",
+                   ctx.store->describe(), loaded.error());
+    state = loaded ? std::move(*loaded) : state::State{};
+  } else {
+    state = ctx.load_state();
+    if (!state) return k_exit_error;
+  }
 
   service::DaemonOptions o;
   o.config = ctx.settings.config;
   o.manifest_path = ctx.settings.manifest_path;
-  o.observe = options.dry_run || o.config.mode == manifest::DaemonConfig::Mode::observe;
+  o.observe = observe;
   o.env = ctx.env;
   if (o.config.node_name && !o.config.node_name->empty()) {
     o.node_name = *o.config.node_name;
   } else {
     char host[256] = {};
     if (::gethostname(host, sizeof host - 1) == 0) o.node_name = host;
+  }
+  // Declared before the daemon, which uses it until it is destroyed.
+  std::unique_ptr<state::LeaderElector> elector;
+  if (ctx.etcd && !observe) {
+    state::LeaderOptions lo;
+    lo.node_name = o.node_name;
+    lo.ttl = ctx.settings.config.state_backend.lease_ttl;
+    elector = std::make_unique<state::LeaderElector>(ctx.etcd, lo, ctx.clock);
+    if (auto* es = dynamic_cast<state::EtcdStateStore*>(ctx.store.get())) {
+      state::LeaderElector* e = elector.get();
+      es->set_fence([e] { return e->fence(); });
+    }
+    o.elector = elector.get();
   }
   auto notifier = service::make_systemd_notifier();
   service::Daemon daemon(std::move(o), std::move(ctx.manifest), ctx.client, *ctx.store,

@@ -88,6 +88,8 @@ util::Result<std::shared_ptr<api::Client>, std::string> make_client(const Settin
   cc.concurrency = settings.config.concurrency;
   cc.budget.capacity = settings.config.request_budget.capacity;
   cc.budget.period = settings.config.request_budget.period;
+  // With a node name configured (high availability), requests say which node sent them.
+  if (settings.config.node_name) cc.user_agent_suffix = *settings.config.node_name;
   if (account.empty())
     return util::Err(std::string(
         "no account id: give --account-id, set account_id in the config or the manifest, or "

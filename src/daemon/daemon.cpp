@@ -107,21 +107,29 @@ Daemon::Daemon(DaemonOptions options, manifest::Manifest manifest,
       if (!sync.history.empty()) m_webhook->seed(address, sync.history.back().outcome);
     m_reporter->add(*m_webhook);
   }
+  if (m_options.observe) m_options.elector = nullptr;
   if (!m_options.observe) {
     m_runner =
         std::make_unique<jobs::Runner>(*m_client, m_clock, m_writer, *m_reporter, m_options.follow);
-    jobs::SyncManagerOptions so;
-    so.workers = m_options.sync_workers;
-    m_sync = std::make_unique<jobs::SyncManager>(*m_runner, *m_client, m_clock, m_writer,
-                                                 *m_reporter, so);
-    m_sync->set_manifest(*m_manifest);
+    if (!m_options.elector) {
+      m_sync = make_sync();
+      m_acting_leader = true;
+    }
   }
+  if (m_options.elector) {
+    // The last check before any write leaves: a node that is not the leader (or whose lease may
+    // have run out, e.g. after a pause) sends none, whatever thread is about to.
+    m_client->set_write_gate([this] { return write_refusal(); });
+  }
+  m_metrics.set("aisearchd_leader", m_acting_leader ? 1 : 0);
   m_metrics.set("aisearchd_manifest_valid", 1);
   m_metrics.set("aisearchd_manifest_instances", static_cast<double>(m_manifest->instance_count()));
 }
 
 Daemon::~Daemon() {
   m_stopping = true;
+  m_halt = true;
+  if (m_options.elector) m_options.elector->stop();
   if (m_watcher) m_watcher->stop();
   if (m_sync) m_sync->stop(milliseconds(0));
   if (m_webhook) m_webhook->stop(milliseconds(0));
@@ -185,6 +193,97 @@ void Daemon::describe_metrics() {
              "1 unless the instance is past its max_staleness (or never succeeded).");
   m.describe("aisearchd_webhook_events_total", T::counter, "Webhook events by result.");
   m.describe("aisearchd_ready", T::gauge, "1 when /readyz answers 200.");
+  m.describe("aisearchd_leader", T::gauge,
+             "1 while this node leads (writes to the API, triggers jobs); 0 on a standby.");
+  m.describe("aisearchd_leadership_changes_total", T::counter,
+             "Leadership won and lost by this node.");
+  m.set("aisearchd_leadership_changes_total", {{"change", "won"}}, 0);
+  m.set("aisearchd_leadership_changes_total", {{"change", "lost"}}, 0);
+  if (m_options.elector) {
+    m.describe("aisearchd_etcd_reachable", T::gauge,
+               "1 when the last leadership round reached etcd.");
+    m.set("aisearchd_etcd_reachable", 1);
+  }
+}
+
+std::shared_ptr<jobs::SyncManager> Daemon::make_sync() {
+  jobs::SyncManagerOptions so;
+  so.workers = m_options.sync_workers;
+  auto sync =
+      std::make_shared<jobs::SyncManager>(*m_runner, *m_client, m_clock, m_writer, *m_reporter, so);
+  sync->set_manifest(*manifest_in_force());
+  return sync;
+}
+
+std::shared_ptr<jobs::SyncManager> Daemon::sync_manager() const {
+  std::lock_guard lock(m_mutex);
+  return m_sync;
+}
+
+std::optional<std::string> Daemon::write_refusal() const {
+  if (!m_options.elector) return std::nullopt;
+  if (!m_acting_leader) return std::string("this node is not the leader");
+  if (!m_options.elector->is_leader())
+    return std::string("this node's leadership lease ran out (not renewed in time)");
+  return std::nullopt;
+}
+
+std::string Daemon::role() const {
+  if (m_options.observe) return m_options.elector ? "observer" : "leader";
+  return m_acting_leader ? "leader" : "standby";
+}
+
+void Daemon::follow_role(bool& reconcile_now) {
+  if (!m_options.elector || m_options.observe) return;
+  auto& elector = *m_options.elector;
+  m_metrics.set("aisearchd_etcd_reachable", elector.etcd_reachable() ? 1 : 0);
+  const bool leader = elector.is_leader();
+  if (leader == m_acting_leader) return;
+  if (!leader) {
+    m_halt = true;
+    m_acting_leader = false;
+    std::shared_ptr<jobs::SyncManager> old;
+    {
+      std::lock_guard lock(m_mutex);
+      old = std::move(m_sync);
+    }
+    if (old) old->stop(milliseconds(0));
+    m_metrics.set("aisearchd_leader", 0);
+    m_metrics.inc("aisearchd_leadership_changes_total", {{"change", "lost"}});
+    const auto holder = elector.leader_name();
+    const auto why = elector.last_error();
+    spdlog::warn("leadership lost: no more writes from this node; standing by (leader: {}){}",
+                 holder.empty() ? "unknown" : holder, why.empty() ? "" : " etcd: " + why);
+    m_notifier.status(summary_line());
+    return;
+  }
+  if (m_stopping) return;
+  // Won: continue from what the last leader saved, never from this node's older copy.
+  auto loaded = m_store.load();
+  if (!loaded) {
+    spdlog::error("leadership won, but the state cannot be read from {} (not acting yet): {}",
+                  m_store.describe(), loaded.error());
+    return;
+  }
+  m_writer.reset(std::move(*loaded));
+  if (m_webhook) {
+    const auto st = m_writer.snapshot();
+    for (const auto& [address, sync] : st.sync)
+      if (!sync.history.empty()) m_webhook->seed(address, sync.history.back().outcome);
+  }
+  auto sync = make_sync();
+  {
+    std::lock_guard lock(m_mutex);
+    m_sync = std::move(sync);
+  }
+  m_halt = m_stopping.load();
+  m_acting_leader = true;
+  m_metrics.set("aisearchd_leader", 1);
+  m_metrics.inc("aisearchd_leadership_changes_total", {{"change", "won"}});
+  spdlog::info("leadership won: node {} leads; state read from {}", m_options.node_name,
+               m_store.describe());
+  m_notifier.status(summary_line());
+  reconcile_now = true;
 }
 
 std::shared_ptr<const manifest::Manifest> Daemon::manifest_in_force() const {
@@ -198,6 +297,7 @@ int Daemon::http_port() const {
 
 void Daemon::request_stop() {
   m_stopping = true;
+  m_halt = true;
   {
     std::lock_guard lock(m_mutex);
     if (!m_stop_requested) {
@@ -260,7 +360,7 @@ bool Daemon::reload() {
     m_manifest = next;
     m_manifest_errors.clear();
   }
-  if (m_sync) m_sync->set_manifest(*next);
+  if (auto sync = sync_manager()) sync->set_manifest(*next);
   m_metrics.set("aisearchd_manifest_valid", 1);
   m_metrics.set("aisearchd_manifest_instances", static_cast<double>(next->instance_count()));
   m_metrics.inc("aisearchd_manifest_reloads_total", {{"result", "success"}});
@@ -269,8 +369,8 @@ bool Daemon::reload() {
   return true;
 }
 
-void Daemon::report_plan(const reconcile::Plan& plan) {
-  const bool observe = m_options.observe;
+void Daemon::report_plan(const reconcile::Plan& plan, bool write) {
+  const bool observe = !write;
   for (const auto& c : plan.changes) {
     const char* action = reconcile::to_string(c.action);
     const char* reason = reconcile::to_string(c.reason);
@@ -281,7 +381,10 @@ void Daemon::report_plan(const reconcile::Plan& plan) {
                   c.address(), reason, fields_of(c), who, c.blocked->rail, c.blocked->message);
     } else {
       spdlog::info("plan action={} address={} reason={} fields={}{}{}", action, c.address(), reason,
-                   fields_of(c), who, observe ? " (observe: not applied)" : "");
+                   fields_of(c), who,
+                   observe
+                       ? (m_options.observe ? " (observe: not applied)" : " (standby: not applied)")
+                       : "");
     }
   }
   for (const auto& s : plan.skipped_namespaces)
@@ -302,8 +405,18 @@ bool Daemon::reconcile_once() {
     std::lock_guard lock(m_mutex);
     m_last_attempt = wall;
   }
+  const bool write = !m_options.observe && m_acting_leader;
   try {
     const auto& cfg = m_options.config;
+    if (m_options.elector && !write) {
+      // A standby plans from what the leader saved last.
+      auto loaded = m_store.load();
+      if (loaded)
+        m_writer.reset(std::move(*loaded));
+      else
+        spdlog::warn("state: cannot re-read {} (planning from the last copy): {}",
+                     m_store.describe(), loaded.error());
+    }
     state::State current = m_writer.snapshot();
     auto observed = reconcile::observe(
         *m_client, reconcile::namespaces_to_observe(*desired, current), cfg.concurrency);
@@ -329,7 +442,7 @@ bool Daemon::reconcile_once() {
     summary = plan.summary();
     for (const auto& c : plan.changes)
       if (c.reason == reconcile::Reason::drift) ++drift;
-    report_plan(plan);
+    report_plan(plan, write);
     if (!plan.skipped_namespaces.empty()) {
       ok = false;
       if (error.empty())
@@ -337,17 +450,18 @@ bool Daemon::reconcile_once() {
             std::to_string(plan.skipped_namespaces.size()) + " namespace(s) could not be listed";
     }
     m_metrics.set("aisearchd_unmanaged_instances", static_cast<double>(plan.unmanaged.size()));
-    if (m_options.observe) {
+    if (!write) {
       for (const auto& c : plan.changes)
         m_metrics.inc("aisearchd_actions_total", {{"action", reconcile::to_string(c.action)},
                                                   {"result", c.blocked ? "blocked" : "planned"}});
-    } else if (!m_stopping) {
-      if (m_sync && !listed.empty()) m_sync->observe_instances(listed);
+    } else if (!m_halt) {
+      auto sync = sync_manager();
+      if (sync && !listed.empty()) sync->observe_instances(listed);
       reconcile::ApplyOptions ao;
       ao.concurrency = cfg.concurrency;
-      ao.stop = &m_stopping;
-      ao.on_indexing_change = [this](const std::string& ns, const std::string& id) {
-        if (m_sync) m_sync->trigger(ns + "/" + id, "on_change");
+      ao.stop = &m_halt;
+      ao.on_indexing_change = [sync](const std::string& ns, const std::string& id) {
+        if (sync) sync->trigger(ns + "/" + id, "on_change");
       };
       auto result = reconcile::apply(plan, *desired, *m_client, m_writer, m_clock, ao);
       // apply() logs each action's result and each failed state save itself.
@@ -396,7 +510,9 @@ bool Daemon::reconcile_once() {
   if (ok)
     spdlog::info("reconcile ok: {} change(s), {} blocked, {} drift, {:.2f}s{}", summary.total(),
                  summary.blocked, drift, seconds,
-                 m_options.observe ? " (observe: nothing written)" : "");
+                 write ? ""
+                       : (m_options.observe ? " (observe: nothing written)"
+                                            : " (standby: nothing written)"));
   else
     spdlog::error("reconcile failed: {} ({:.2f}s); retrying with backoff", error, seconds);
   return ok;
@@ -409,22 +525,31 @@ void Daemon::loop() {
   for (;;) {
     // When to wake: the next reconcile or the next sync slot, whichever is first.
     auto wake = next_reconcile;
-    if (m_sync && !first) {
-      if (auto due = m_sync->next_due()) {
+    auto sync = sync_manager();
+    if (sync && !first) {
+      if (auto due = sync->next_due()) {
         auto in = std::chrono::duration_cast<milliseconds>(*due - m_clock.now());
         wake = std::min(wake, SteadyClock::now() + std::max(in, milliseconds(0)));
       }
     }
+    // Elected but the state could not be read yet: try again soon.
+    if (m_options.elector && m_options.elector->is_leader() && !m_acting_leader)
+      wake = std::min(wake, SteadyClock::now() + milliseconds(1'000));
     bool do_reload = false, do_reconcile = false;
     {
       std::unique_lock lock(m_mutex);
       m_cv.wait_until(lock, wake, [&] {
-        return m_stop_requested || m_reload_requested || m_reconcile_requested;
+        return m_stop_requested || m_reload_requested || m_reconcile_requested || m_role_changed;
       });
       if (m_stop_requested) return;
       do_reload = std::exchange(m_reload_requested, false);
       do_reconcile = std::exchange(m_reconcile_requested, false);
+      m_role_changed = false;
     }
+    guarded("leadership", [&] {
+      follow_role(do_reconcile);
+      return true;
+    });
     if (do_reload) {
       m_notifier.reloading();
       if (guarded("reload", [&] { return reload(); })) do_reconcile = true;
@@ -450,9 +575,10 @@ void Daemon::loop() {
       }
       m_notifier.status(summary_line());
     }
-    if (m_sync && !m_stopping)
+    sync = sync_manager();
+    if (sync && !m_halt)
       guarded("sync", [&] {
-        m_sync->tick(m_clock.now());
+        sync->tick(m_clock.now());
         return true;
       });
   }
@@ -497,14 +623,23 @@ void Daemon::finish() {
                     std::chrono::duration_cast<milliseconds>(remaining) - milliseconds(500));
   };
   if (m_watcher) m_watcher->stop();
-  if (m_sync) m_sync->stop(left());
+  if (auto sync = sync_manager()) sync->stop(left());
   if (m_webhook) m_webhook->stop(left());
-  if (!m_options.observe) {
+  if (m_options.elector) m_options.elector->stop();
+  if (!m_options.observe && m_acting_leader) {
     auto saved = m_writer.update([](state::State&) {});
     if (!saved)
       spdlog::error("state: final save failed: {}", saved.error());
     else
       spdlog::info("state saved to {}", m_store.describe());
+  }
+  if (m_options.elector && m_options.elector->is_leader()) {
+    // Hand over at once instead of letting the lease run out.
+    m_acting_leader = false;
+    if (auto r = m_options.elector->resign(); !r)
+      spdlog::warn("leadership: resign failed (the lease runs out by itself): {}", r.error());
+    else
+      spdlog::info("leadership handed over");
   }
   if (m_http) m_http->stop();
   spdlog::info("stopped");
@@ -556,6 +691,20 @@ int Daemon::run() {
                cfg.drift == manifest::DaemonConfig::Drift::correct ? "correct" : "report",
                util::format_duration(cfg.reconcile_interval),
                static_cast<int>(cfg.reconcile_jitter * 100), m_options.manifest_path);
+  if (m_options.elector) {
+    // One round before the first cycle, so a node that can lead at once does not plan as a
+    // standby first.
+    if (auto r = m_options.elector->step(); !r)
+      spdlog::warn("leadership: etcd not reachable yet: {}", r.error());
+    m_options.elector->start([this](bool leader) {
+      if (!leader) m_halt = true;  // stop an apply in flight at its next action
+      {
+        std::lock_guard lock(m_mutex);
+        m_role_changed = true;
+      }
+      m_cv.notify_all();
+    });
+  }
   m_guard = std::thread([this] { guard_thread(); });
   loop();
   finish();
@@ -573,6 +722,9 @@ Readiness Daemon::readiness() const {
     if (m_first_cycle_done && !m_api_reachable)
       r.reasons.push_back("API unreachable in the last reconcile: " + m_last_error);
   }
+  if (m_options.elector && !m_options.elector->etcd_reachable())
+    r.reasons.push_back("etcd unreachable (no writes until it is back): " +
+                        m_options.elector->last_error());
   auto st = m_writer.snapshot();
   auto now = m_clock.now();
   for (const auto& [ns_name, ns] : desired->namespaces) {
@@ -601,9 +753,15 @@ nlohmann::json Daemon::status_json() const {
     return t ? nlohmann::json(util::format_rfc3339(*t)) : nlohmann::json(nullptr);
   };
   nlohmann::json j;
-  j["role"] = "leader";
+  j["role"] = role();
   j["node"] = m_options.node_name;
-  j["leader"] = m_options.node_name;
+  if (m_options.elector) {
+    const auto holder = m_options.elector->leader_name();
+    j["leader"] = holder.empty() ? nlohmann::json(nullptr) : nlohmann::json(holder);
+    j["etcd_reachable"] = m_options.elector->etcd_reachable();
+  } else {
+    j["leader"] = m_options.node_name;
+  }
   j["version"] = util::k_version;
   j["mode"] = m_options.observe ? "observe" : "apply";
   j["drift"] =
@@ -637,8 +795,8 @@ nlohmann::json Daemon::status_json() const {
           {"drift", m_last_drift}}}};
   }
   auto instances = instances_status(desired.get(), st, now);
-  if (m_sync) {
-    auto active = m_sync->active();
+  if (auto sync = sync_manager()) {
+    auto active = sync->active();
     for (auto& i : instances)
       i["syncing"] =
           std::find(active.begin(), active.end(), i["address"].get<std::string>()) != active.end();
@@ -688,8 +846,12 @@ std::string Daemon::metrics_text() {
 
 std::string Daemon::summary_line() const {
   auto desired = manifest_in_force();
-  std::lock_guard lock(m_mutex);
   std::string s = m_options.observe ? "observe" : "apply";
+  if (m_options.elector && !m_options.observe) {
+    const auto holder = m_options.elector->leader_name();
+    s = m_acting_leader ? "leader" : "standby (leader: " + (holder.empty() ? "none" : holder) + ")";
+  }
+  std::lock_guard lock(m_mutex);
   s += ": " + std::to_string(desired->instance_count()) + " instance(s)";
   if (!m_first_cycle_done) {
     s += "; first reconcile pending";

@@ -19,6 +19,7 @@
 #include "manifest/config.hpp"
 #include "manifest/model.hpp"
 #include "reconcile/plan.hpp"
+#include "state/leader.hpp"
 #include "state/state.hpp"
 #include "state/writer.hpp"
 #include "util/clock.hpp"
@@ -49,6 +50,12 @@ struct DaemonOptions {
                                                     // up to reconcile_interval
   jobs::FollowOptions follow;                       // sync job polling
   int sync_workers = 4;
+  // High availability (PRODUCT.md §11): with an elector (not started yet; the daemon starts it,
+  // and on stop saves state while still leading, then resigns), only the leader writes to the
+  // API, triggers jobs and saves state; a standby plans each cycle without writing (state
+  // re-read from the store first) and takes over when elected, re-reading the state. Null: a
+  // single node that always leads. Must outlive the Daemon. Ignored in observe mode.
+  state::LeaderElector* elector = nullptr;
 };
 
 // Why /readyz fails (empty when ready).
@@ -98,6 +105,8 @@ class Daemon {
 
   Readiness readiness() const;
   nlohmann::json status_json() const;
+  // "leader" (also a single node without an elector), "standby", or "observer" (observe mode).
+  std::string role() const;
   std::string metrics_text();
   // One-line summary (systemd STATUS=).
   std::string summary_line() const;
@@ -105,7 +114,14 @@ class Daemon {
  private:
   void describe_metrics();
   void update_scrape_metrics();
-  void report_plan(const reconcile::Plan& plan);
+  void report_plan(const reconcile::Plan& plan, bool write);
+  // Main loop only: acts on a change of leadership (stops the sync manager on loss; on a win
+  // re-reads the state and starts a sync manager). Sets `reconcile_now` on a win.
+  void follow_role(bool& reconcile_now);
+  std::shared_ptr<jobs::SyncManager> make_sync();
+  std::shared_ptr<jobs::SyncManager> sync_manager() const;
+  // Why a write must not go out now (the client's write gate), nullopt when it may.
+  std::optional<std::string> write_refusal() const;
   void loop();
   void guard_thread();
   std::chrono::milliseconds jittered_interval();
@@ -125,7 +141,9 @@ class Daemon {
   std::unique_ptr<jobs::WebhookNotifier> m_webhook;
   std::unique_ptr<jobs::FanoutReporter> m_reporter;
   std::unique_ptr<jobs::Runner> m_runner;
-  std::unique_ptr<jobs::SyncManager> m_sync;  // null in observe mode (no remote writes)
+  // Null in observe mode and on a standby (no remote writes). Replaced on the main loop only;
+  // other threads take a copy under m_mutex (sync_manager()).
+  std::shared_ptr<jobs::SyncManager> m_sync;
   std::unique_ptr<HttpServer> m_http;
   std::unique_ptr<ManifestWatcher> m_watcher;
 
@@ -152,8 +170,12 @@ class Daemon {
   reconcile::Summary m_last_plan;
   int m_last_drift = 0;
 
-  std::atomic<bool> m_stopping{false};  // apply's stop flag
-  std::thread m_guard;                  // watchdog pings and the stop deadline
+  bool m_role_changed = false;  // the elector reported a change (guarded by m_mutex)
+
+  std::atomic<bool> m_stopping{false};       // stop requested
+  std::atomic<bool> m_halt{false};           // apply's stop flag: stopping, or leadership lost
+  std::atomic<bool> m_acting_leader{false};  // writes: the state is loaded and this node leads
+  std::thread m_guard;                       // watchdog pings and the stop deadline
   std::uint64_t m_jitter_state;
 };
 

@@ -136,7 +136,13 @@ void SyncManager::tick(std::chrono::system_clock::time_point now) {
   auto saved = m_writer.update([&](state::State& s) {
     for (const auto& d : due) s.sync[d.key].last_slot = util::format_rfc3339(d.slot);
   });
-  if (!saved.ok()) spdlog::error("sync: schedule slots not saved: {}", saved.error());
+  if (!saved.ok()) {
+    // A slot runs at most once: one not recorded as taken is not run here (with the etcd
+    // backend this is also how a node that lost its leadership stops triggering jobs).
+    spdlog::error("sync: schedule slots not saved, {} run(s) not started: {}", due.size(),
+                  saved.error());
+    return;
+  }
   std::lock_guard lock(m_mutex);
   for (const auto& d : due) {
     if (m_managed.count(d.key) == 0) continue;

@@ -30,7 +30,8 @@ struct SyncManagerOptions {
 //   coalesced into ONE follow-up run after the current one (never a queue of runs); the Runner
 //   waits out a sync cooldown before that run starts.
 // - Each schedule slot taken by tick() is persisted (SyncState::last_slot) before its job starts,
-//   so a restart neither re-runs nor skips it; missed slots run once (schedule::Scheduler).
+//   so a restart neither re-runs nor skips it; missed slots run once (schedule::Scheduler). A
+//   slot whose save failed is not run (at most once per slot, also across a failover).
 // - Cloudflare-started jobs cost nothing per cycle: observe_instances() compares each managed
 //   instance's `last_activity` (then `status`, `modified_at`) with the last value seen and only
 //   when it moved (and the instance is not ours to follow right now) spends one list_jobs; jobs

@@ -88,6 +88,40 @@ TEST_F(ClientTest, SendsAuthUserAgentAndJsonOnEveryRequest) {
   EXPECT_EQ(r.json(), (json{{"id", "docs"}, {"type", "r2"}}));
 }
 
+TEST_F(ClientTest, AUserAgentSuffixNamesTheNode) {
+  auto c = config();
+  c.user_agent_suffix = "node-a";
+  fake->push_json(200, support::envelope(json::array()));
+  ASSERT_TRUE(client(c).list_namespaces().ok());
+  EXPECT_EQ(fake->requests().at(0).header("User-Agent"),
+            std::string("aisearchd/") + util::k_version + " (node-a)");
+}
+
+TEST_F(ClientTest, AClosedWriteGateRefusesEveryWriteButNotReads) {
+  std::atomic<bool> open{false};
+  client().set_write_gate([&]() -> std::optional<std::string> {
+    if (open) return std::nullopt;
+    return std::string("not the leader");
+  });
+  fake->on("GET", k_default + "/docs", [](const auto&) {
+    return FakeTransport::json_response(200, support::envelope(instance("docs")));
+  });
+  fake->on("POST", k_default, [](const auto&) {
+    return FakeTransport::json_response(200, support::envelope(instance("docs")));
+  });
+  EXPECT_TRUE(client().get_instance("default", "docs").ok());
+  auto refused = client().create_instance("default", json{{"id", "docs"}});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, ErrorKind::client);
+  EXPECT_NE(refused.error().message.find("refused to write: not the leader"), std::string::npos);
+  EXPECT_FALSE(client().delete_instance("default", "docs").ok());
+  EXPECT_FALSE(client().create_job("default", "docs", std::nullopt).ok());
+  ASSERT_EQ(fake->requests().size(), 1u);  // only the GET went out, nothing was retried
+  open = true;
+  EXPECT_TRUE(client().create_instance("default", json{{"id", "docs"}}).ok());
+  EXPECT_EQ(fake->requests().size(), 2u);
+}
+
 TEST_F(ClientTest, InstanceOperationsUseTheNamespacePathForm) {
   fake->on("GET", k_base + "/namespaces/team-a/instances/kb/stats", [](const auto&) {
     return FakeTransport::json_response(200, support::envelope({{"completed", 4}, {"error", 1}}));

@@ -28,11 +28,17 @@ class MemoryStore final : public state::StateStore {
   }
   util::Result<void, std::string> save(const state::State& s) override {
     std::lock_guard lock(m_mutex);
+    if (refuse) return util::Err(std::string("store refuses saves"));
     m_state = s;
     ++m_saves;
     return {};
   }
   std::string describe() const override { return "memory"; }
+  // Every save fails while set (a full disk, a node that lost its etcd leadership).
+  void set_refuse(bool r) {
+    std::lock_guard lock(m_mutex);
+    refuse = r;
+  }
   state::State saved() const {
     std::lock_guard lock(m_mutex);
     return m_state;
@@ -42,6 +48,7 @@ class MemoryStore final : public state::StateStore {
   mutable std::mutex m_mutex;
   state::State m_state;
   int m_saves = 0;
+  bool refuse = false;
 };
 
 class RecordingReporter final : public jobs::Reporter {

@@ -141,6 +141,24 @@ TEST(SyncManager, DueSlotsArePersistedAndNotRerunAfterARestart) {
   EXPECT_EQ(*again.next_due(), slot + 1h);
 }
 
+TEST(SyncManager, ASlotWhoseSaveFailsIsNotRun) {
+  ManagerHarness h;
+  h.manager.set_manifest(one_instance(policy()));
+  h.manager.tick(t0());
+  ASSERT_TRUE(h.wait_idle());
+  const auto before = h.sim->jobs(k_addr).size();
+  h.store.set_refuse(true);
+  h.manager.tick(t0() + 1h + 1s);
+  ASSERT_TRUE(h.wait_idle());
+  EXPECT_EQ(h.sim->jobs(k_addr).size(), before);
+  // Saves work again: the next slot runs, the unsaved one is not caught up.
+  h.store.set_refuse(false);
+  h.manager.tick(t0() + 2h + 1s);
+  ASSERT_TRUE(h.wait_idle());
+  EXPECT_EQ(h.sim->jobs(k_addr).size(), before + 1);
+  EXPECT_EQ(h.store.saved().sync.at(k_addr).last_slot, util::format_rfc3339(t0() + 2h));
+}
+
 TEST(SyncManager, CloudflareStartedJobsAreObservedOnlyWhenActivityMoves) {
   ManagerHarness h;
   h.manager.set_manifest(one_instance(policy()));
