@@ -1,10 +1,12 @@
 #include "jobs/webhook.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "api/envelope.hpp"
 #include "jobs/outcome.hpp"
 
 namespace jobs {
@@ -102,6 +104,39 @@ void WebhookNotifier::stalled(const std::string& address, const std::string& job
                 {"namespace", ns},
                 {"id", id},
                 {"job_id", job_id}};
+  enqueue(event.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+void WebhookNotifier::reconcile_failed(const std::string& error, int consecutive_failures) {
+  std::string text = api::sanitize_text(error, m_options.secret, api::k_max_message);
+  {
+    std::lock_guard lock(m_mutex);
+    const bool first = m_reconcile_failures == 0;
+    ++m_reconcile_failures;
+    m_reconcile_error = text;
+    if (m_options.notify_on == WebhookOptions::NotifyOn::changes && !first) {
+      ++m_counters.filtered;
+      return;
+    }
+  }
+  json event = {{"event", "reconcile_failed"},
+                {"error", std::move(text)},
+                {"consecutive_failures", std::max(1, consecutive_failures)}};
+  enqueue(event.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+void WebhookNotifier::reconcile_succeeded() {
+  int failed_cycles = 0;
+  std::string last_error;
+  {
+    std::lock_guard lock(m_mutex);
+    failed_cycles = std::exchange(m_reconcile_failures, 0);
+    last_error = std::exchange(m_reconcile_error, std::string());
+  }
+  if (failed_cycles == 0) return;
+  json event = {{"event", "reconcile_recovered"},
+                {"failed_cycles", failed_cycles},
+                {"last_error", std::move(last_error)}};
   enqueue(event.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 

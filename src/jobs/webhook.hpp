@@ -27,6 +27,9 @@ struct WebhookOptions {
   std::chrono::milliseconds base_delay{1000};  // doubled per retry ...
   std::chrono::milliseconds max_delay{60000};  // ... up to this
   std::chrono::milliseconds timeout{10000};    // per POST
+  // Never sent: replaced by "[redacted]" in any free text of an event (a reconcile error), as is
+  // any "Bearer <credential>". The daemon passes the API token here.
+  std::string secret;
 };
 
 // Parses the config's notify_on: "changes" | "all".
@@ -38,6 +41,9 @@ util::Result<WebhookOptions::NotifyOn, std::string> parse_notify_on(std::string_
 //    "started_at", "ended_at", "duration_seconds", "end_reason", "log_tail": [...],
 //    "error_counts": {...}}
 // and, with notify_on all, {"event": "sync_stalled", "address", "namespace", "id", "job_id"}.
+// Daemon-wide reconcile events carry no address and nothing node-specific:
+//   {"event": "reconcile_failed", "error": "...", "consecutive_failures": 3}
+//   {"event": "reconcile_recovered", "failed_cycles": 3, "last_error": "..."}
 // A 2xx answer delivers; a transport error, 408, 429 or 5xx is retried with backoff; another 4xx
 // drops the event (logged). A background thread sends: outcome() only enqueues, never blocks on
 // the network. Thread-safe.
@@ -54,6 +60,16 @@ class WebhookNotifier final : public Reporter {
 
   void outcome(const std::string& address, const state::JobRecord& record) override;
   void stalled(const std::string& address, const std::string& job_id) override;
+
+  // A reconcile cycle failed with `error` (sanitized: `secret` and Bearer credentials redacted,
+  // cut to 300 bytes); `consecutive_failures` counts this one (1 = the first of a run). Posts
+  // "reconcile_failed": with notify_on changes only for the first failure of a run (later ones
+  // count as filtered), with all for every failed cycle. Never blocks on the network.
+  void reconcile_failed(const std::string& error, int consecutive_failures);
+  // A reconcile cycle succeeded; call it after every successful cycle. When it ends a run of
+  // failures (one reported to reconcile_failed since the last success) it posts
+  // "reconcile_recovered" (both notify_on modes); otherwise it sends and counts nothing.
+  void reconcile_succeeded();
 
   // Stops accepting events, tries to deliver what is queued until `deadline` has passed (no
   // retries after it), then stops the thread. Idempotent.
@@ -77,6 +93,8 @@ class WebhookNotifier final : public Reporter {
   std::deque<std::string> m_queue;
   std::size_t m_in_flight = 0;
   std::map<std::string, std::string> m_last;  // address -> last success/failure outcome seen
+  int m_reconcile_failures = 0;               // failed cycles since the last success
+  std::string m_reconcile_error;              // the last one's error (sanitized)
   bool m_stopping = false;
   std::chrono::steady_clock::time_point m_deadline{};
   Counters m_counters;

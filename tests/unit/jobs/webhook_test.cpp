@@ -170,6 +170,101 @@ TEST(Webhook, NeverBlocksTheCallerAndStopKeepsItsDeadline) {
   EXPECT_GE(rx->bodies().size(), 1u);
 }
 
+TEST(Webhook, ChangesSendsTheFirstReconcileFailureOfARunAndTheRecovery) {
+  auto rx = std::make_shared<Receiver>();
+  jobs::WebhookNotifier n(options(jobs::WebhookOptions::NotifyOn::changes), rx);
+  n.reconcile_succeeded();  // nothing failed before: no event
+  n.reconcile_failed("namespace list failed: timeout", 1);
+  n.reconcile_failed("namespace list failed: timeout", 2);  // still failing: quiet
+  n.reconcile_failed("every instance list failed", 3);      // quiet
+  n.reconcile_succeeded();                                  // recovered: sent
+  n.reconcile_succeeded();                                  // nothing to say
+  n.reconcile_failed("2 action(s) failed", 1);              // a new run: sent again
+  ASSERT_TRUE(drained(n));
+  const auto bodies = rx->bodies();
+  ASSERT_EQ(bodies.size(), 3u);
+  EXPECT_EQ(bodies[0], nlohmann::json({{"event", "reconcile_failed"},
+                                       {"error", "namespace list failed: timeout"},
+                                       {"consecutive_failures", 1}}));
+  EXPECT_EQ(bodies[1], nlohmann::json({{"event", "reconcile_recovered"},
+                                       {"failed_cycles", 3},
+                                       {"last_error", "every instance list failed"}}));
+  EXPECT_EQ(bodies[2]["event"], "reconcile_failed");
+  EXPECT_EQ(bodies[2]["error"], "2 action(s) failed");
+  EXPECT_EQ(n.counters().filtered, 2u);
+  EXPECT_EQ(n.counters().delivered, 3u);
+}
+
+TEST(Webhook, AllSendsEveryFailedReconcileCycle) {
+  auto rx = std::make_shared<Receiver>();
+  jobs::WebhookNotifier n(options(jobs::WebhookOptions::NotifyOn::all), rx);
+  n.reconcile_failed("boom", 1);
+  n.reconcile_failed("boom", 2);
+  n.reconcile_failed("bang", 3);
+  n.reconcile_succeeded();
+  n.reconcile_succeeded();
+  ASSERT_TRUE(drained(n));
+  const auto bodies = rx->bodies();
+  ASSERT_EQ(bodies.size(), 4u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(bodies[i]["event"], "reconcile_failed");
+    EXPECT_EQ(bodies[i]["consecutive_failures"], i + 1);
+  }
+  EXPECT_EQ(bodies[3]["event"], "reconcile_recovered");
+  EXPECT_EQ(bodies[3]["failed_cycles"], 3);
+  EXPECT_EQ(bodies[3]["last_error"], "bang");
+  EXPECT_EQ(n.counters().filtered, 0u);
+}
+
+TEST(Webhook, AReconcileEventNeverCarriesTheTokenOrACredential) {
+  const std::string token = "cf-token-0123456789abcdefXYZ";
+  auto rx = std::make_shared<Receiver>();
+  auto opts = options(jobs::WebhookOptions::NotifyOn::all);
+  opts.secret = token;
+  jobs::WebhookNotifier n(opts, rx);
+  n.reconcile_failed("refused with " + token + "; header Authorization: Bearer abc.def-ghi\n" +
+                         std::string(1000, 'x'),
+                     1);
+  n.reconcile_succeeded();
+  ASSERT_TRUE(drained(n));
+  const auto bodies = rx->bodies();
+  ASSERT_EQ(bodies.size(), 2u);
+  for (const auto& b : bodies) {
+    const std::string text = b.dump();
+    EXPECT_EQ(text.find(token), std::string::npos) << text;
+    EXPECT_EQ(text.find("abc.def-ghi"), std::string::npos) << text;
+    EXPECT_NE(text.find("[redacted]"), std::string::npos) << text;
+    EXPECT_FALSE(b.contains("address"));  // daemon-wide, not about one instance or node
+  }
+  EXPECT_LE(bodies[0]["error"].get<std::string>().size(), 310u);  // cut, not 1,000 bytes
+}
+
+TEST(Webhook, AReconcileEventIsRetriedAndCountedLikeAJobEvent) {
+  auto rx = std::make_shared<Receiver>();
+  rx->statuses = {0, 502, 200};
+  jobs::WebhookNotifier n(options(jobs::WebhookOptions::NotifyOn::changes), rx);
+  n.reconcile_failed("every instance list failed", 1);
+  ASSERT_TRUE(drained(n));
+  EXPECT_EQ(rx->calls(), 3u);
+  ASSERT_EQ(rx->bodies().size(), 1u);
+  EXPECT_EQ(n.counters().delivered, 1u);
+
+  auto rx2 = std::make_shared<Receiver>();
+  rx2->statuses = {404};
+  jobs::WebhookNotifier n2(options(jobs::WebhookOptions::NotifyOn::changes), rx2);
+  n2.reconcile_failed("every instance list failed", 1);
+  ASSERT_TRUE(drained(n2));
+  EXPECT_EQ(rx2->calls(), 1u);
+  EXPECT_EQ(n2.counters().failed, 1u);
+
+  auto rx3 = std::make_shared<Receiver>();
+  jobs::WebhookNotifier n3(options(jobs::WebhookOptions::NotifyOn::all), rx3);
+  n3.stop(0ms);
+  n3.reconcile_failed("late", 1);  // after stop: dropped, not sent
+  EXPECT_EQ(n3.counters().dropped, 1u);
+  EXPECT_EQ(rx3->calls(), 0u);
+}
+
 TEST(Webhook, NotifyOnParses) {
   EXPECT_TRUE(jobs::parse_notify_on("changes").ok());
   EXPECT_TRUE(jobs::parse_notify_on("all").ok());
