@@ -41,13 +41,8 @@ std::string top_level(const std::string& path) {
 class Executor {
  public:
   Executor(const manifest::Manifest& desired, api::Client& client, state::StateWriter& state,
-           util::Clock& clock, const ApplyOptions& options, ApplyResult& result)
-      : m_desired(desired),
-        m_client(client),
-        m_state(state),
-        m_clock(clock),
-        m_options(options),
-        m_result(result) {}
+           util::Clock& clock, const ApplyOptions& options)
+      : m_desired(desired), m_client(client), m_state(state), m_clock(clock), m_options(options) {}
 
   void run(const Change& change, ActionResult& out) {
     out.address = change.address();
@@ -89,14 +84,12 @@ class Executor {
                 out.unstable.empty() ? "" : " unstable=" + util::join(out.unstable, ","));
   }
 
-  void save(const std::function<void(state::State&)>& mutate) {
-    auto saved = m_state.update(mutate);
-    if (!saved) {
-      std::lock_guard lock(m_result_mutex);
-      m_result.state_errors.push_back(saved.error());
-      spdlog::error("state save failed: {}", saved.error());
-    }
-  }
+  // Records the outcome of a remote write in state without waiting for the save: the writer
+  // group-commits it in the background, and apply() flushes before it returns. A crash before the
+  // save is as if the write had happened just before the crash: the next apply adopts what this
+  // one created (the manifest declares it), forgets what it deleted (nothing declares it or holds
+  // it remotely), and re-sends a never-returned field whose digest was not recorded.
+  void save(const std::function<void(state::State&)>& mutate) { m_state.update_deferred(mutate); }
 
   MaybeError run_namespace(const Change& change) {
     std::optional<std::string> description;
@@ -263,8 +256,6 @@ class Executor {
   state::StateWriter& m_state;
   util::Clock& m_clock;
   const ApplyOptions& m_options;
-  ApplyResult& m_result;
-  std::mutex m_result_mutex;
 };
 
 int group_of(const Change& c) {
@@ -332,7 +323,7 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
     if (!saved) result.state_errors.push_back(saved.error());
   }
 
-  Executor executor(desired, client, state, clock, options, result);
+  Executor executor(desired, client, state, clock, options);
   for (int group = 0; group <= 3; ++group) {
     std::vector<std::size_t> indexes;
     for (std::size_t i = 0; i < plan.changes.size(); ++i)
@@ -352,6 +343,10 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
     for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
     worker();
     for (auto& t : pool) t.join();
+  }
+  if (auto flushed = state.flush(); !flushed) {
+    result.state_errors.push_back(flushed.error());
+    spdlog::error("state save failed: {}", flushed.error());
   }
   for (const auto& r : result.results) {
     if (r.status == "done")

@@ -43,8 +43,13 @@ struct ApplyResult {
 // Executes `plan`: namespace creates/updates first, then moves, creates, updates and replaces,
 // deletes last; each group with bounded concurrency. Idempotent outcomes: a create meeting
 // "already exists" adopts and updates; a delete meeting 404 is done; an update meeting 404 fails
-// (the next cycle re-plans). Blocked changes are skipped and reported. State is saved after every
-// successful write. Fields that did not stick are recorded `unstable` and not re-sent.
+// (the next cycle re-plans). Blocked changes are skipped and reported. Every successful write is
+// recorded in state at once and saved in the background, many writes to one save (the worker does
+// not wait); apply returns only once all of them are saved, and a failed save is in
+// `state_errors`. A crash before a record is saved leaves nothing the next apply mishandles: it
+// adopts an instance this one created (the manifest declares it), forgets one this one deleted,
+// and never creates twice or deletes what it does not own. Fields that did not stick are recorded
+// `unstable` and not re-sent.
 ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Client& client,
                   state::StateWriter& state, util::Clock& clock, const ApplyOptions& options);
 
