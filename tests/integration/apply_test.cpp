@@ -242,3 +242,77 @@ TEST(ApplyIntegration, BudgetBelowTheServerLimitCausesNo429) {
     if (r.value("status", 0) == 429) ++too_many;
   EXPECT_EQ(too_many, 0);
 }
+
+namespace {
+
+// Forwards the first `keep` saves to `inner` and then drops every save while reporting success:
+// the state a process leaves when it is killed before its later saves reach the disk.
+class CrashingStore final : public state::StateStore {
+ public:
+  CrashingStore(state::StateStore& inner, int keep) : m_inner(inner), m_keep(keep) {}
+  util::Result<state::State, std::string> load() override { return m_inner.load(); }
+  util::Result<void, std::string> save(const state::State& s) override {
+    if (m_saves++ < m_keep) return m_inner.save(s);
+    return {};
+  }
+  std::string describe() const override { return "crashing " + m_inner.describe(); }
+
+ private:
+  state::StateStore& m_inner;
+  int m_keep;
+  int m_saves = 0;
+};
+
+int write_requests(support::EmulatorProcess& emulator) {
+  int writes = 0;
+  for (const auto& r : emulator.control("GET", "requests")) {
+    const std::string method = r.value("method", "");
+    writes += method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+  }
+  return writes;
+}
+
+}  // namespace
+
+TEST(ApplyIntegration, WritesWhoseRecordsAreLostInACrashAreNeitherRepeatedNorMisjudged) {
+  support::EmulatorProcess emulator;
+  TempDir dir;
+  state::FileStateStore store(dir.path);
+  Harness h(emulator);
+  manifest::Manifest m;
+  for (int k = 0; k < 30; ++k)
+    declare(m, "default", "old-" + std::to_string(k), {{"type", "r2"}, {"source", "b"}});
+  m.namespaces["default"].prune = true;
+  m.namespaces["default"].max_deletes = 10;
+  ASSERT_TRUE(h.apply(m, store).ok());
+
+  // Ten leave the manifest (pruned), ten arrive; only the bookkeeping save before the first write
+  // reaches the disk: every record of a delete or create is lost.
+  for (int k = 0; k < 10; ++k) {
+    m.namespaces["default"].instances.erase("old-" + std::to_string(k));
+    declare(m, "default", "new-" + std::to_string(k), {{"type", "r2"}, {"source", "b"}});
+  }
+  {
+    CrashingStore crashing(store, 1);
+    auto result = h.apply(m, crashing);
+    ASSERT_EQ(result.done, 20) << result.to_text();
+  }
+  auto stale = store.load();
+  ASSERT_TRUE(stale.ok());
+  EXPECT_EQ(stale->owned.size(), 30u);  // still the ten deleted, not yet the ten created
+  EXPECT_FALSE(stale->owns("default", "new-0"));
+
+  // The next apply adopts what was created and forgets what was deleted, without a write.
+  emulator.control("DELETE", "requests");
+  auto recovered = h.apply(m, store);
+  EXPECT_TRUE(recovered.ok()) << recovered.to_text();
+  EXPECT_EQ(recovered.results.size(), 0u) << recovered.to_text();
+  EXPECT_EQ(write_requests(emulator), 0);
+  auto st = store.load();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->owned.size(), 30u);
+  EXPECT_TRUE(st->owns("default", "new-9"));
+  EXPECT_FALSE(st->owns("default", "old-0"));
+  EXPECT_FALSE(h.plan(m, store).has_changes());
+  EXPECT_EQ(emulator.control("GET", "state")["instances"].size(), 30u);
+}
