@@ -2,6 +2,8 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <optional>
+#include <string>
 
 #include "cli/commands.hpp"
 #include "cli/context.hpp"
@@ -30,6 +32,34 @@ void print_plan(const reconcile::Plan& plan, const std::string& output,
   std::cout.flush();
 }
 
+// Observes what the manifest and `state` name and diffs the manifest against it.
+reconcile::Plan make_plan(const Context& ctx, const state::State& state) {
+  auto observed =
+      reconcile::observe(*ctx.client, reconcile::namespaces_to_observe(ctx.manifest, state),
+                         ctx.settings.config.concurrency);
+  return reconcile::diff(ctx.manifest, observed, state, ctx.diff_options());
+}
+
+// adopt and forget: under the state lock, load state, let `change` edit it, save it when
+// `change` asks to, and print `done` (the command's own result line) once saved. `change` prints
+// its own messages and returns the exit code; it returns nullopt to have state saved.
+template <typename Change>
+int edit_state(Context& ctx, const char* command, Change change) {
+  auto lock = ctx.lock_state();
+  if (!lock) return k_exit_error;
+  auto state = ctx.load_state();
+  if (!state) return k_exit_error;
+  std::string done;
+  if (std::optional<int> code = change(*state, done)) return *code;
+  auto saved = ctx.store->save(*state);
+  if (!saved) {
+    std::cerr << "aisearchd " << command << ": " << saved.error() << "\n";
+    return k_exit_error;
+  }
+  std::cout << done << "\n";
+  return k_exit_ok;
+}
+
 }  // namespace
 
 int cmd_plan(const Options& options) {
@@ -37,10 +67,7 @@ int cmd_plan(const Options& options) {
   if (!ctx.init(options, "warn") || !ctx.load_manifest() || !ctx.connect()) return k_exit_error;
   auto state = ctx.load_state();
   if (!state) return k_exit_error;
-  auto observed =
-      reconcile::observe(*ctx.client, reconcile::namespaces_to_observe(ctx.manifest, *state),
-                         ctx.settings.config.concurrency);
-  auto plan = reconcile::diff(ctx.manifest, observed, *state, ctx.diff_options());
+  auto plan = make_plan(ctx, *state);
   print_plan(plan, options.output, ctx.env);
   if (!plan.skipped_namespaces.empty()) {
     std::cerr << "aisearchd: the plan is partial: " << plan.skipped_namespaces.size()
@@ -59,10 +86,7 @@ int cmd_apply(const Options& options) {
   if (!lock) return k_exit_error;
   auto state = ctx.load_state();
   if (!state) return k_exit_error;
-  auto observed =
-      reconcile::observe(*ctx.client, reconcile::namespaces_to_observe(ctx.manifest, *state),
-                         ctx.settings.config.concurrency);
-  auto plan = reconcile::diff(ctx.manifest, observed, *state, ctx.diff_options());
+  auto plan = make_plan(ctx, *state);
   if (options.output == "text") print_plan(plan, "text", ctx.env);
   state::StateWriter writer(*ctx.store, std::move(*state));
   reconcile::ApplyOptions ao;
@@ -87,32 +111,26 @@ int cmd_adopt(const Options& options) {
   if (!ctx.init(options, "warn")) return k_exit_error;
   ctx.load_manifest_optional();
   if (!ctx.connect()) return k_exit_error;
-  auto lock = ctx.lock_state();
-  if (!lock) return k_exit_error;
-  auto state = ctx.load_state();
-  if (!state) return k_exit_error;
-  auto remote = ctx.client->get_instance(ns, id);
-  if (!remote) {
-    std::cerr << "aisearchd adopt: " << ns << "/" << id << ": " << remote.error().describe()
-              << "\n";
-    return k_exit_error;
-  }
-  std::string address = ns + "/" + id;
-  if (state->owns(ns, id)) {
-    std::cout << address << " is already owned\n";
-    return k_exit_ok;
-  }
-  auto& owned = state->owned[address];
-  owned.ns = ns;
-  owned.id = id;
-  owned.adopted_at = util::format_rfc3339(ctx.clock.now());
-  auto saved = ctx.store->save(*state);
-  if (!saved) {
-    std::cerr << "aisearchd adopt: " << saved.error() << "\n";
-    return k_exit_error;
-  }
-  std::cout << "adopted " << address << " (no remote change)\n";
-  return k_exit_ok;
+  auto adopt = [&](state::State& state, std::string& done) -> std::optional<int> {
+    auto remote = ctx.client->get_instance(ns, id);
+    if (!remote) {
+      std::cerr << "aisearchd adopt: " << ns << "/" << id << ": " << remote.error().describe()
+                << "\n";
+      return k_exit_error;
+    }
+    std::string address = ns + "/" + id;
+    if (state.owns(ns, id)) {
+      std::cout << address << " is already owned\n";
+      return k_exit_ok;
+    }
+    auto& owned = state.owned[address];
+    owned.ns = ns;
+    owned.id = id;
+    owned.adopted_at = util::format_rfc3339(ctx.clock.now());
+    done = "adopted " + address + " (no remote change)";
+    return std::nullopt;
+  };
+  return edit_state(ctx, "adopt", adopt);
 }
 
 int cmd_forget(const Options& options) {
@@ -120,23 +138,17 @@ int cmd_forget(const Options& options) {
   if (!parse_address(options.args, "forget", ns, id)) return k_exit_error;
   Context ctx;
   if (!ctx.init(options, "warn")) return k_exit_error;
-  auto lock = ctx.lock_state();
-  if (!lock) return k_exit_error;
-  auto state = ctx.load_state();
-  if (!state) return k_exit_error;
-  std::string address = ns + "/" + id;
-  if (!state->owns(ns, id)) {
-    std::cerr << "aisearchd forget: " << address << " is not owned\n";
-    return k_exit_error;
-  }
-  state->owned.erase(address);
-  auto saved = ctx.store->save(*state);
-  if (!saved) {
-    std::cerr << "aisearchd forget: " << saved.error() << "\n";
-    return k_exit_error;
-  }
-  std::cout << "forgot " << address << " (nothing remote was deleted)\n";
-  return k_exit_ok;
+  auto forget = [&](state::State& state, std::string& done) -> std::optional<int> {
+    std::string address = ns + "/" + id;
+    if (!state.owns(ns, id)) {
+      std::cerr << "aisearchd forget: " << address << " is not owned\n";
+      return k_exit_error;
+    }
+    state.owned.erase(address);
+    done = "forgot " + address + " (nothing remote was deleted)";
+    return std::nullopt;
+  };
+  return edit_state(ctx, "forget", forget);
 }
 
 }  // namespace cli
