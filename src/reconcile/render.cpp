@@ -388,9 +388,10 @@ void render_text_change(std::string& out, const Change& change, const Painter& p
 // ---------------------------------------------------------------------------------------------
 // Markdown.
 
-// Text for a Markdown table cell or list item: no control characters, no HTML, no table breaks,
-// no accidental emphasis or links.
-std::string md_text(std::string_view s) {
+// printable(s) with <, > and & as HTML entities; every other character goes through
+// `other(out, c)`, which appends it (escaped as its caller needs).
+template <typename Other>
+std::string escape_entities(std::string_view s, Other other) {
   const std::string p = printable(s);
   std::string out;
   out.reserve(p.size());
@@ -405,6 +406,18 @@ std::string md_text(std::string_view s) {
       case '&':
         out += "&amp;";
         break;
+      default:
+        other(out, c);
+    }
+  }
+  return out;
+}
+
+// Text for a Markdown table cell or list item: no control characters, no HTML, no table breaks,
+// no accidental emphasis or links.
+std::string md_text(std::string_view s) {
+  return escape_entities(s, [](std::string& out, char c) {
+    switch (c) {
       case '|':
         out += "\\|";
         break;
@@ -419,8 +432,7 @@ std::string md_text(std::string_view s) {
       default:
         out += c;
     }
-  }
-  return out;
+  });
 }
 
 // Inline code (`default/docs`), for identifiers; falls back to escaped text if it holds a
@@ -440,28 +452,13 @@ std::string md_code(std::string_view s) {
 }
 
 std::string html_text(std::string_view s) {
-  const std::string p = printable(s);
-  std::string out;
-  out.reserve(p.size());
-  for (char c : p) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
+  return escape_entities(s, [](std::string& out, char c) {
+    if (c == '"') {
+      out += "&quot;";
+    } else {
+      out += c;
     }
-  }
-  return out;
+  });
 }
 
 std::string md_address(const Change& change) {
