@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <set>
 
 #include "util/strings.hpp"
 #include "util/time_format.hpp"
@@ -30,41 +29,6 @@ constexpr int k_code_job_missing = 7045;
 constexpr int k_code_account = 9109;
 
 const std::string k_default_ns = "default";
-
-const std::set<std::string> k_writable = {"type",
-                                          "source",
-                                          "token_id",
-                                          "hybrid_search_enabled",
-                                          "index_method",
-                                          "indexing_options",
-                                          "embedding_model",
-                                          "ai_search_model",
-                                          "rewrite_model",
-                                          "reranking",
-                                          "reranking_model",
-                                          "rewrite_query",
-                                          "chunk",
-                                          "chunk_size",
-                                          "chunk_overlap",
-                                          "max_num_results",
-                                          "score_threshold",
-                                          "fusion_method",
-                                          "cache",
-                                          "cache_threshold",
-                                          "cache_ttl",
-                                          "sync_interval",
-                                          "custom_metadata",
-                                          "metadata",
-                                          "retrieval_options",
-                                          "source_params",
-                                          "public_endpoint_params",
-                                          "ai_gateway_id",
-                                          "paused",
-                                          "summarization",
-                                          "summarization_model",
-                                          "system_prompt_ai_search",
-                                          "system_prompt_index_summarization",
-                                          "system_prompt_rewrite_query"};
 
 long long to_ms(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -134,21 +98,28 @@ std::optional<Reply> parse_paging(const ApiRequest& req, long long default_per_p
   return std::nullopt;
 }
 
-Reply page_reply(const std::vector<json>& items, const Paging& paging) {
+// The requested page of a list of `total` items with its result_info; `item(i)` renders the i-th
+// item and is called for the page's items only, so a list of thousands stays cheap.
+template <typename Item>
+Reply page_reply(std::size_t total, const Paging& paging, Item item) {
   json result = json::array();
   if (paging.per_page > 0) {
-    auto begin = static_cast<std::size_t>(std::min<long long>(
-        (paging.page - 1) * paging.per_page, static_cast<long long>(items.size())));
-    auto end = std::min(items.size(), begin + static_cast<std::size_t>(paging.per_page));
-    for (auto i = begin; i < end; ++i) result.push_back(items[i]);
+    auto begin = static_cast<std::size_t>(
+        std::min<long long>((paging.page - 1) * paging.per_page, static_cast<long long>(total)));
+    auto end = std::min(total, begin + static_cast<std::size_t>(paging.per_page));
+    for (auto i = begin; i < end; ++i) result.push_back(item(i));
   }
   Reply r;
   r.body = success_envelope(result);
   r.body["result_info"] = {{"page", paging.page},
                            {"per_page", paging.per_page},
                            {"count", result.size()},
-                           {"total_count", items.size()}};
+                           {"total_count", total}};
   return r;
+}
+
+Reply page_reply(const std::vector<json>& items, const Paging& paging) {
+  return page_reply(items.size(), paging, [&](std::size_t i) { return items[i]; });
 }
 
 bool icontains(const std::string& haystack, const std::string& needle) {
@@ -196,6 +167,7 @@ void Store::reset(std::uint64_t seed, TimePoint now) {
   m_next_seq = 1;
   m_namespaces.clear();
   m_instances.clear();
+  m_by_namespace.clear();
 }
 
 std::string Store::random_hex(std::size_t chars) {
@@ -345,6 +317,28 @@ Store::Instance* Store::find_instance(const std::string& ns, const std::string& 
   return it == m_instances.end() ? nullptr : &it->second;
 }
 
+Store::Instance& Store::insert_instance(const Key& key, Instance inst) {
+  auto it = m_instances.insert_or_assign(key, std::move(inst)).first;
+  m_by_namespace[key.first][{it->second.seq, key.second}] = it;
+  return it->second;
+}
+
+void Store::erase_instance(Instances::iterator it) {
+  auto ns = m_by_namespace.find(it->first.first);
+  if (ns != m_by_namespace.end()) {
+    ns->second.erase({it->second.seq, it->first.second});
+    if (ns->second.empty()) m_by_namespace.erase(ns);
+  }
+  m_instances.erase(it);
+}
+
+void Store::rebuild_index() {
+  m_by_namespace.clear();
+  for (auto it = m_instances.begin(); it != m_instances.end(); ++it) {
+    m_by_namespace[it->first.first][{it->second.seq, it->first.second}] = it;
+  }
+}
+
 // ---- instances --------------------------------------------------------------------------
 
 json Store::default_fields(const std::string& ns, const std::string& id, const Config& config,
@@ -410,33 +404,23 @@ Reply Store::list_instances(const std::string& ns, const ApiRequest& req, TimePo
     }
     desc = it->second == "desc";
   }
+  // The namespace's own index is already in creation order: no other namespace is visited.
   std::vector<Instance*> matched;
-  for (auto& [key, inst] : m_instances) {
-    if (key.first != ns) continue;
-    if (!search.empty() && !icontains(key.second, search)) continue;
-    refresh_jobs(inst, now);
-    matched.push_back(&inst);
-  }
-  std::sort(matched.begin(), matched.end(), [desc](const Instance* a, const Instance* b) {
-    return desc ? a->seq > b->seq : a->seq < b->seq;
-  });
-  // Render only the requested page: a list of thousands stays cheap.
-  json result = json::array();
-  if (paging.per_page > 0) {
-    const auto total = static_cast<long long>(matched.size());
-    const long long begin = std::min((paging.page - 1) * paging.per_page, total);
-    const long long end = std::min(begin + paging.per_page, total);
-    for (long long i = begin; i < end; ++i) {
-      result.push_back(render_instance(*matched[static_cast<std::size_t>(i)], true));
+  if (auto index = m_by_namespace.find(ns); index != m_by_namespace.end()) {
+    auto take = [&](const NamespaceIndex::value_type& entry) {
+      auto& [key, inst] = *entry.second;
+      if (!search.empty() && !icontains(key.second, search)) return;
+      refresh_jobs(inst, now);
+      matched.push_back(&inst);
+    };
+    if (desc) {
+      std::for_each(index->second.rbegin(), index->second.rend(), take);
+    } else {
+      std::for_each(index->second.begin(), index->second.end(), take);
     }
   }
-  Reply r;
-  r.body = success_envelope(result);
-  r.body["result_info"] = {{"page", paging.page},
-                           {"per_page", paging.per_page},
-                           {"count", result.size()},
-                           {"total_count", matched.size()}};
-  return r;
+  return page_reply(matched.size(), paging,
+                    [&](std::size_t i) { return render_instance(*matched[i], true); });
 }
 
 Reply Store::create_instance(const std::string& ns, const json& body, const Config& config,
@@ -451,7 +435,7 @@ Reply Store::create_instance(const std::string& ns, const json& body, const Conf
   inst.seq = m_next_seq++;
   inst.fields = default_fields(ns, id, config, now);
   for (const auto& [key, v] : body.items()) {
-    if (k_writable.count(key) != 0) inst.fields[key] = v;
+    if (is_writable_field(key)) inst.fields[key] = v;
   }
   if (!body.contains("type") || body["type"].is_null()) {
     inst.fields["type"] = infer_type(inst.fields["source"]);
@@ -464,7 +448,7 @@ Reply Store::create_instance(const std::string& ns, const json& body, const Conf
     inst.fields["index_method"] = {{"keyword", body["hybrid_search_enabled"].get<bool>()},
                                    {"vector", true}};
   }
-  auto& stored = m_instances[{ns, id}] = std::move(inst);
+  auto& stored = insert_instance({ns, id}, std::move(inst));
   return Reply{200, success_envelope(render_instance(stored, false)), {}};
 }
 
@@ -483,7 +467,7 @@ Reply Store::update_instance(const std::string& ns, const std::string& id, const
   if (!inst) return error_reply(404, k_code_not_found, "Ai search not found.");
   refresh_jobs(*inst, now);
   for (const auto& [key, v] : body.items()) {
-    if (k_writable.count(key) == 0 || key == "type" || key == "hybrid_search_enabled") continue;
+    if (!is_writable_field(key) || key == "type" || key == "hybrid_search_enabled") continue;
     json value = v;
     // An omitted keyword_match_mode keeps the stored one (API.md §3).
     if (key == "retrieval_options" && value.is_object() && !value.contains("keyword_match_mode")) {
@@ -508,7 +492,7 @@ Reply Store::delete_instance(const std::string& ns, const std::string& id, TimeP
   if (it == m_instances.end()) return error_reply(404, k_code_not_found, "Ai search not found.");
   refresh_jobs(it->second, now);
   json result = render_instance(it->second, false);
-  m_instances.erase(it);
+  erase_instance(it);
   return Reply{200, success_envelope(result), {}};
 }
 
@@ -530,11 +514,11 @@ Reply Store::move_instance(const std::string& ns, const std::string& id, const j
     return error_reply(400, k_code_duplicate, "Ai search with this name already exist.");
   }
   Instance inst = std::move(it->second);
-  m_instances.erase(it);
+  erase_instance(it);
   inst.fields["namespace"] = target;
   inst.fields["modified_at"] = rfc3339(now);
   inst.fields["modified_by"] = config.user;
-  m_instances[{target, id}] = std::move(inst);
+  insert_instance({target, id}, std::move(inst));
   return Reply{200, success_envelope(json::object()), {}};
 }
 
@@ -846,10 +830,8 @@ Reply Store::delete_namespace(const std::string& name) {
   }
   auto it = m_namespaces.find(name);
   if (it == m_namespaces.end()) return namespace_missing(name);
-  for (const auto& [key, inst] : m_instances) {
-    if (key.first == name) {
-      return error_reply(400, k_code_namespace_not_empty, "Namespace not empty.");
-    }
+  if (m_by_namespace.count(name) != 0) {
+    return error_reply(400, k_code_namespace_not_empty, "Namespace not empty.");
   }
   m_namespaces.erase(it);
   return Reply{200, success_envelope(json::object()), {}};
@@ -958,6 +940,7 @@ util::Result<void, std::string> Store::load(const json& state) {
     m_next_seq = state.at("next_seq").get<long long>();
     m_namespaces = std::move(namespaces);
     m_instances = std::move(instances);
+    rebuild_index();
     return {};
   } catch (const json::exception& e) {
     return util::Err(std::string("malformed state: ") + e.what());
@@ -1012,7 +995,7 @@ util::Result<json, std::string> Store::seed(const json& body, const Config& conf
         inst.seq = m_next_seq++;
         inst.fields = default_fields(ns, id, config, now);
         if (!i.contains("type")) inst.fields["type"] = infer_type(i.value("source", json()));
-        existing = &(m_instances[{ns, id}] = std::move(inst));
+        existing = &insert_instance({ns, id}, std::move(inst));
         ++created;
       } else {
         existing->fields["modified_at"] = rfc3339(now);

@@ -104,6 +104,9 @@ class Store {
     long long seq = 0;
   };
   using Key = std::pair<std::string, std::string>;  // (namespace, id)
+  using Instances = std::map<Key, Instance>;
+  // One namespace's instances in listing order: by creation (seq), then id.
+  using NamespaceIndex = std::map<std::pair<long long, std::string>, Instances::iterator>;
 
   Reply route(const ApiRequest& request, const Config& config, TimePoint now);
 
@@ -141,6 +144,12 @@ class Store {
                                 TimePoint now);
 
   Instance* find_instance(const std::string& ns, const std::string& id);
+  // Adds `inst` to m_instances under `key` (which must be free) and to its namespace's index.
+  Instance& insert_instance(const Key& key, Instance inst);
+  // Removes the instance at `it` from m_instances and from its namespace's index.
+  void erase_instance(Instances::iterator it);
+  // Rebuilds m_by_namespace from m_instances.
+  void rebuild_index();
   void refresh_jobs(Instance& inst, TimePoint now);
   void end_job(Instance& inst, Job& job, TimePoint at, const std::string& reason);
   Job& start_job(Instance& inst, const std::string& source,
@@ -154,7 +163,10 @@ class Store {
   TimePoint m_default_created_at;
   long long m_next_seq = 1;
   std::map<std::string, Namespace> m_namespaces;  // never holds "default"
-  std::map<Key, Instance> m_instances;
+  Instances m_instances;                          // by (namespace, id)
+  // Per namespace, its instances in listing order, so listing one namespace costs what that
+  // namespace holds. Always the same entries as m_instances; no empty inner maps.
+  std::map<std::string, NamespaceIndex> m_by_namespace;
 };
 
 }  // namespace emulator

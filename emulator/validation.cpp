@@ -231,6 +231,61 @@ const std::set<std::string> k_update_only = {"paused",
                                              "system_prompt_index_summarization",
                                              "system_prompt_rewrite_query"};
 
+// Every instance field the API knows, in the order responses list them, and whether a create or
+// update body may set it (the others are read-only: the server fills them in).
+struct FieldSpec {
+  const char* name;
+  bool writable;
+};
+constexpr FieldSpec k_instance_fields[] = {
+    {"id", false},
+    {"namespace", false},
+    {"type", true},
+    {"source", true},
+    {"token_id", true},
+    {"status", false},
+    {"enable", false},
+    {"paused", true},
+    {"engine_version", false},
+    {"vectorize_name", false},
+    {"public_endpoint_id", false},
+    {"ai_gateway_id", true},
+    {"ai_search_model", true},
+    {"embedding_model", true},
+    {"rewrite_model", true},
+    {"reranking_model", true},
+    {"reranking", true},
+    {"rewrite_query", true},
+    {"hybrid_search_enabled", true},
+    {"index_method", true},
+    {"indexing_options", true},
+    {"chunk", true},
+    {"chunk_size", true},
+    {"chunk_overlap", true},
+    {"max_num_results", true},
+    {"score_threshold", true},
+    {"fusion_method", true},
+    {"cache", true},
+    {"cache_threshold", true},
+    {"cache_ttl", true},
+    {"sync_interval", true},
+    {"custom_metadata", true},
+    {"metadata", true},
+    {"retrieval_options", true},
+    {"source_params", true},
+    {"public_endpoint_params", true},
+    {"summarization", true},
+    {"summarization_model", true},
+    {"system_prompt_ai_search", true},
+    {"system_prompt_index_summarization", true},
+    {"system_prompt_rewrite_query", true},
+    {"last_activity", false},
+    {"created_at", false},
+    {"modified_at", false},
+    {"created_by", false},
+    {"modified_by", false},
+};
+
 }  // namespace
 
 bool valid_instance_id(const std::string& id) {
@@ -257,55 +312,23 @@ bool valid_namespace_name(const std::string& name) {
 }
 
 const std::vector<std::string>& instance_field_names() {
-  static const std::vector<std::string> k_names = {
-      "id",
-      "namespace",
-      "type",
-      "source",
-      "token_id",
-      "status",
-      "enable",
-      "paused",
-      "engine_version",
-      "vectorize_name",
-      "public_endpoint_id",
-      "ai_gateway_id",
-      "ai_search_model",
-      "embedding_model",
-      "rewrite_model",
-      "reranking_model",
-      "reranking",
-      "rewrite_query",
-      "hybrid_search_enabled",
-      "index_method",
-      "indexing_options",
-      "chunk",
-      "chunk_size",
-      "chunk_overlap",
-      "max_num_results",
-      "score_threshold",
-      "fusion_method",
-      "cache",
-      "cache_threshold",
-      "cache_ttl",
-      "sync_interval",
-      "custom_metadata",
-      "metadata",
-      "retrieval_options",
-      "source_params",
-      "public_endpoint_params",
-      "summarization",
-      "summarization_model",
-      "system_prompt_ai_search",
-      "system_prompt_index_summarization",
-      "system_prompt_rewrite_query",
-      "last_activity",
-      "created_at",
-      "modified_at",
-      "created_by",
-      "modified_by",
-  };
+  static const std::vector<std::string> k_names = [] {
+    std::vector<std::string> names;
+    for (const auto& f : k_instance_fields) names.emplace_back(f.name);
+    return names;
+  }();
   return k_names;
+}
+
+bool is_writable_field(const std::string& name) {
+  static const std::set<std::string> k_writable = [] {
+    std::set<std::string> names;
+    for (const auto& f : k_instance_fields) {
+      if (f.writable) names.insert(f.name);
+    }
+    return names;
+  }();
+  return k_writable.count(name) != 0;
 }
 
 bool is_list_only_field(const std::string& name) {

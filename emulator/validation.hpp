@@ -31,6 +31,10 @@ std::vector<FieldError> validate_namespace(const nlohmann::json& body, bool requ
 // The instance fields the API knows, in the order responses list them.
 const std::vector<std::string>& instance_field_names();
 
+// True for the instance fields a create or update body may set (API.md §3); the others are
+// read-only and a body's values for them are ignored.
+bool is_writable_field(const std::string& name);
+
 // Fields that only list responses return (GET, create, update and delete leave them out).
 bool is_list_only_field(const std::string& name);
 
