@@ -64,9 +64,11 @@ int cmd_sync(const Options& options) {
     }
   }
 
-  // Record the outcome in state when we can take the lock; a running daemon holds it, and then
-  // the outcome is printed only (the daemon observes the job and records it itself).
-  auto lock = state::StateLock::acquire(ctx.settings.state_dir);
+  // Record the outcome in state when we can take the lock `apply` takes (with the etcd backend
+  // also the etcd lock, which fences the store's writes); a running daemon holds it, and then the
+  // outcome is printed only (the daemon observes the job and records it itself). lock_state()
+  // has already named the holder on stderr when it refuses.
+  auto lock = ctx.lock_state();
   DiscardStore discard;
   state::StateStore* store = ctx.store.get();
   state::State initial;
@@ -75,7 +77,7 @@ int cmd_sync(const Options& options) {
     if (!loaded) return k_exit_error;
     initial = std::move(*loaded);
   } else {
-    std::cerr << "aisearchd sync: " << lock.error() << ": the outcome is printed, not recorded\n";
+    std::cerr << "aisearchd sync: without the state lock the outcome is printed, not recorded\n";
     store = &discard;
   }
   state::StateWriter writer(*store, std::move(initial));
