@@ -5,6 +5,7 @@
 #
 #   bench/idle_daemon.sh [BUILD_DIR]        (default: build; AISEARCHD_BIN / EMULATOR_BIN win)
 #   SECONDS_IDLE=60 INSTANCES_PER_NS=100 NAMESPACES=10 bench/idle_daemon.sh
+#   BREAKDOWN=1 bench/idle_daemon.sh build-x   (also: where the RSS is, from /proc/PID/smaps)
 set -euo pipefail
 build=${1:-build}
 bin=${AISEARCHD_BIN:-$build/aisearchd}
@@ -87,9 +88,23 @@ t1=$(ticks)
 rss_kib=$(awk '/^VmRSS:/ { print $2 }' "/proc/$daemon_pid/status")
 hwm_kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$daemon_pid/status")
 threads=$(awk '/^Threads:/ { print $2 }' "/proc/$daemon_pid/status")
+# RSS = the daemon's own (anonymous) pages + the shared libraries' and binary's mapped file pages.
+anon_kib=$(awk '/^RssAnon:/ { print $2 }' "/proc/$daemon_pid/status")
+file_kib=$(awk '/^RssFile:/ { print $2 }' "/proc/$daemon_pid/status")
 cpu=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v s="$idle" 'BEGIN { printf "%.3f", 100 * d / hz / s }')
 rss_mib=$(awk -v k="$rss_kib" 'BEGIN { printf "%.1f", k / 1024 }')
 hwm_mib=$(awk -v k="$hwm_kib" 'BEGIN { printf "%.1f", k / 1024 }')
+if [ -n "${BREAKDOWN:-}" ]; then
+  # Resident KiB per mapping (anonymous by kind, files by name), largest first, then the totals.
+  awk '
+    /^[0-9a-f]+-[0-9a-f]+ / { name = ($6 == "") ? "[anon]" : $6; n = split(name, p, "/"); name = p[n] }
+    /^Rss:/ { rss[name] += $2 }
+    /^Private_Dirty:/ { dirty[name] += $2 }
+    END { for (k in rss) if (rss[k] > 0) printf "%8d KiB rss %8d KiB private dirty  %s\n", rss[k], dirty[k], k }
+  ' "/proc/$daemon_pid/smaps" | sort -rn | head -n 25
+  grep -E '^(Rss|Pss|Shared|Private|Anonymous)' "/proc/$daemon_pid/smaps_rollup"
+fi
 echo "instances managed: $managed"
+awk -v a="$anon_kib" -v f="$file_kib" 'BEGIN { printf "rss split: anonymous %.1f MiB, file-backed %.1f MiB\n", a / 1024, f / 1024 }'
 echo "idle ${idle}s: cpu ${cpu}% of one core (target < 0.5%), rss ${rss_mib} MiB (target <= 20 MiB), peak rss ${hwm_mib} MiB, threads $threads"
 awk -v c="$cpu" -v r="$rss_mib" 'BEGIN { exit !(c < 0.5 && r <= 20) }' && echo "targets: met" || echo "targets: MISSED"

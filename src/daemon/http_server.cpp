@@ -1,8 +1,10 @@
 #include "daemon/http_server.hpp"
 
 #include <httplib.h>
+#include <malloc.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -31,8 +33,38 @@ util::Result<std::pair<std::string, int>, std::string> parse_listen(const std::s
   return std::make_pair(host, p);
 }
 
+namespace {
+
+// An answer this big (/status or /metrics with hundreds of instances) was built from many times
+// its size in short-lived allocations.
+constexpr std::size_t k_trim_after_bytes = 64u << 10;
+
+// httplib's ThreadPool, plus: after a connection that served a big answer, the freed heap pages
+// go back to the kernel (malloc_trim). Otherwise every scrape of a large daemon leaves megabytes
+// of garbage resident until the next reconcile's trim.
+class TrimmingTaskQueue final : public httplib::TaskQueue {
+ public:
+  TrimmingTaskQueue(std::size_t threads, std::atomic<bool>& trim_wanted)
+      : m_pool(threads), m_trim_wanted(trim_wanted) {}
+
+  void enqueue(std::function<void()> fn) override {
+    m_pool.enqueue([this, fn = std::move(fn)] {
+      fn();
+      if (m_trim_wanted.exchange(false)) ::malloc_trim(0);
+    });
+  }
+  void shutdown() override { m_pool.shutdown(); }
+
+ private:
+  httplib::ThreadPool m_pool;
+  std::atomic<bool>& m_trim_wanted;
+};
+
+}  // namespace
+
 struct HttpServer::Impl {
   HttpHandlers handlers;
+  std::atomic<bool> trim_wanted{false};  // outlives the server's task queue
   httplib::Server server;
   std::thread thread;
 };
@@ -49,7 +81,9 @@ util::Result<void, std::string> HttpServer::start(const std::string& listen) {
   auto addr = parse_listen(listen);
   if (!addr) return util::Err(addr.error());
   auto& srv = m_impl->server;
-  srv.new_task_queue = [] { return new httplib::ThreadPool(2); };
+  srv.new_task_queue = [impl = m_impl.get()] {
+    return new TrimmingTaskQueue(2, impl->trim_wanted);
+  };
   // httplib's default adds SO_REUSEPORT, which would let a second daemon bind the same port and
   // take half the scrapes: reuse the address (fast restarts), never the port.
   srv.set_socket_options([](socket_t sock) {
@@ -59,8 +93,8 @@ util::Result<void, std::string> HttpServer::start(const std::string& listen) {
   srv.set_keep_alive_max_count(10);
   srv.set_read_timeout(5, 0);
   srv.set_write_timeout(5, 0);
-  auto route = [&srv](const char* path, std::function<HttpReply()>* handler) {
-    srv.Get(path, [handler](const httplib::Request&, httplib::Response& res) {
+  auto route = [&srv, impl = m_impl.get()](const char* path, std::function<HttpReply()>* handler) {
+    srv.Get(path, [handler, impl](const httplib::Request&, httplib::Response& res) {
       HttpReply reply;
       try {
         reply =
@@ -70,6 +104,7 @@ util::Result<void, std::string> HttpServer::start(const std::string& listen) {
                  std::string("internal error: ") + e.what() + "\n"};
       }
       res.status = reply.status;
+      if (reply.body.size() >= k_trim_after_bytes) impl->trim_wanted = true;
       res.set_content(reply.body, reply.content_type);
     });
   };

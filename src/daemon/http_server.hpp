@@ -28,7 +28,8 @@ struct HttpHandlers {
 util::Result<std::pair<std::string, int>, std::string> parse_listen(const std::string& listen);
 
 // The metrics/health/status endpoint (cpp-httplib, kept out of this header). GET only; other
-// paths answer 404, other methods 405. Two worker threads.
+// paths answer 404, other methods 405. Two worker threads; after a connection that served a large
+// answer (>= 64 KiB) the freed heap is handed back to the kernel (malloc_trim).
 class HttpServer {
  public:
   explicit HttpServer(HttpHandlers handlers);

@@ -71,6 +71,24 @@ TEST(HttpServer, APortInUseFailsToStart) {
   EXPECT_FALSE(service::HttpServer({}).start("not an address").ok());
 }
 
+TEST(HttpServer, ServesLargeAnswersWholeOneAfterAnother) {
+  // Answers over 64 KiB make the server hand freed memory back after the connection.
+  service::HttpHandlers h;
+  std::atomic<int> calls{0};
+  h.status = [&] {
+    const int n = ++calls;
+    return HttpReply{200, "application/json", std::string(1u << 20, static_cast<char>('a' + n))};
+  };
+  service::HttpServer server(h);
+  ASSERT_TRUE(server.start("127.0.0.1:0").ok());
+  for (int i = 1; i <= 3; ++i) {
+    auto got = daemon_test::http_get(server.port(), "/status");
+    EXPECT_EQ(got.status, 200);
+    EXPECT_EQ(got.body, std::string(1u << 20, static_cast<char>('a' + i)));
+  }
+  EXPECT_EQ(daemon_test::http_get(server.port(), "/healthz").status, 404);  // no handler
+}
+
 TEST(HttpServer, StopWithoutStartAndTwiceIsHarmless) {
   service::HttpServer s({});
   s.stop();
