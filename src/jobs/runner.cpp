@@ -138,7 +138,8 @@ void Runner::store_and_report(const std::string& address, const state::JobRecord
 
 state::JobRecord Runner::run(const std::string& ns, const std::string& id,
                              const manifest::SyncSpec& policy, const std::string& trigger,
-                             bool wait_for_end, const std::atomic<bool>* stop) {
+                             bool wait_for_end, const std::atomic<bool>* stop,
+                             const std::string& slot) {
   const std::string address = address_of(ns, id);
   if (!claim(address)) {
     state::JobRecord r;
@@ -170,7 +171,8 @@ state::JobRecord Runner::run(const std::string& ns, const std::string& id,
   milliseconds cooldown_waited{0};
   std::optional<api::Job> created;
   while (!created) {
-    auto answer = m_client.create_job(ns, id, "aisearchd: " + trigger);
+    auto answer = m_client.create_job(
+        ns, id, "aisearchd: " + trigger + (slot.empty() ? "" : " slot " + slot));
     if (answer.ok()) {
       created = std::move(answer.value());
       break;

@@ -68,9 +68,12 @@ class Runner {
   // record with outcome "" is returned (the remote job keeps running).
   // Failing to start (an API error other than the cooldown) is recorded as `failed` with
   // end_reason "trigger_failed" and the error in log_tail.
+  // `slot` (RFC 3339, may be empty): the schedule slot the run is for, named in the job's
+  // description ("aisearchd: schedule slot 2027-01-15T08:00:00Z") so the API's job list tells
+  // which slot each job served.
   state::JobRecord run(const std::string& ns, const std::string& id,
                        const manifest::SyncSpec& policy, const std::string& trigger, bool wait,
-                       const std::atomic<bool>* stop);
+                       const std::atomic<bool>* stop, const std::string& slot = "");
 
   // Follows a job someone else started (Cloudflare's schedule, another process) to its end, or
   // records it at once when already finished; the policy's timeout applies from its started_at.

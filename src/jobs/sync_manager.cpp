@@ -107,15 +107,19 @@ SyncManager::TriggerResult SyncManager::trigger(const std::string& address,
   return coalesced ? TriggerResult::coalesced : TriggerResult::queued;
 }
 
-void SyncManager::enqueue_locked(const std::string& address, const std::string& reason) {
+void SyncManager::enqueue_locked(const std::string& address, const std::string& reason,
+                                 const std::string& schedule_slot) {
   Slot& slot = m_slots[address];
   if (slot.queued || slot.running) {
     // One follow-up at most; a real trigger outranks an observation.
-    if (!slot.pending || *slot.pending == "observe") slot.pending = reason;
+    if (!slot.pending || *slot.pending == "observe") {
+      slot.pending = reason;
+      slot.pending_slot = schedule_slot;
+    }
     return;
   }
   slot.queued = true;
-  m_queue.push_back({address, reason});
+  m_queue.push_back({address, reason, schedule_slot});
   m_cv.notify_one();
 }
 
@@ -146,7 +150,7 @@ void SyncManager::tick(std::chrono::system_clock::time_point now) {
   std::lock_guard lock(m_mutex);
   for (const auto& d : due) {
     if (m_managed.count(d.key) == 0) continue;
-    enqueue_locked(d.key, "schedule");
+    enqueue_locked(d.key, "schedule", util::format_rfc3339(d.slot));
   }
 }
 
@@ -230,7 +234,7 @@ void SyncManager::execute(const Work& work) {
   if (work.reason == "observe") {
     observe_jobs(ns, id, policy);
   } else {
-    m_runner.run(ns, id, policy, work.reason, true, &m_stop);
+    m_runner.run(ns, id, policy, work.reason, true, &m_stop, work.slot);
   }
 }
 
@@ -256,8 +260,10 @@ void SyncManager::worker() {
     after.rebaseline = true;
     if (after.pending && !m_stop.load()) {
       const std::string reason = *after.pending;
+      const std::string pending_slot = std::move(after.pending_slot);
       after.pending.reset();
-      enqueue_locked(work.address, reason);
+      after.pending_slot.clear();
+      enqueue_locked(work.address, reason, pending_slot);
     }
   }
 }

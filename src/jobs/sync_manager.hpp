@@ -81,17 +81,20 @@ class SyncManager {
   struct Work {
     std::string address;
     std::string reason;  // trigger, or "observe" for a Cloudflare-job check
+    std::string slot;    // RFC 3339 of the schedule slot (reason "schedule"), else ""
   };
   struct Slot {  // per address
     bool queued = false;
     bool running = false;
     std::optional<std::string> pending;  // coalesced follow-up reason
+    std::string pending_slot;            // its schedule slot, if any
     std::string seen_activity;           // last_activity|status|modified_at last observed
     bool rebaseline = false;             // our job moved it: the next observation is the base
     bool paused_reported = false;
   };
 
-  void enqueue_locked(const std::string& address, const std::string& reason);
+  void enqueue_locked(const std::string& address, const std::string& reason,
+                      const std::string& slot = "");
   void worker();
   void execute(const Work& work);
   void observe_jobs(const std::string& ns, const std::string& id, const manifest::SyncSpec& policy);
