@@ -11,6 +11,7 @@
 #include "daemon/log_format.hpp"
 #include "daemon/notify.hpp"
 #include "daemon/signals.hpp"
+#include "util/files.hpp"
 
 namespace cli {
 
@@ -18,9 +19,11 @@ int cmd_run(const Options& options) {
   // Before any thread exists, so every thread inherits the mask and only the signal thread
   // (sigwait) ever sees SIGTERM / SIGINT / SIGHUP.
   service::block_daemon_signals();
-  // Few malloc arenas: a long-running process with a dozen mostly idle threads otherwise keeps
-  // one arena (and its freed pages) per thread (bench/idle_daemon.sh: 46 -> ~21 MiB RSS).
-  ::mallopt(M_ARENA_MAX, 2);
+  // One malloc arena: a long-running process with a dozen mostly idle threads otherwise keeps
+  // one arena (and its freed pages) per thread, and malloc_trim cannot shrink the top of any
+  // arena but the main one. The daemon waits on the network, not on malloc
+  // (bench/idle_daemon.sh: 46 MiB RSS with an arena per thread, ~21 with 2, ~20 with 1).
+  ::mallopt(M_ARENA_MAX, 1);
   Context ctx;
   if (!ctx.init(options, "info")) return k_exit_error;
   if (ctx.settings.config.log_format == "json")
@@ -69,11 +72,21 @@ int cmd_run(const Options& options) {
     }
     o.elector = elector.get();
   }
+  o.etcd = ctx.etcd;
   auto notifier = service::make_systemd_notifier();
   service::Daemon daemon(std::move(o), std::move(ctx.manifest), ctx.client, *ctx.store,
                          std::move(*state), ctx.clock, *notifier);
-  service::SignalThread signals([&daemon](int signo) {
+  // SIGHUP reloads the manifest; the daemon config is read once. Say so when it changed.
+  const std::string config_path = options.config.value_or(manifest::k_default_config_path);
+  const auto config_text = util::read_file(config_path);
+  service::SignalThread signals([&daemon, &config_path, &config_text](int signo) {
     if (signo == SIGHUP) {
+      if (auto now = util::read_file(config_path);
+          now.ok() != config_text.ok() || (now.ok() && *now != *config_text))
+        spdlog::warn(
+            "{} changed: the daemon config is read at start only; restart to apply it "
+            "(SIGHUP reloads the manifest)",
+            config_path);
       daemon.request_reload("SIGHUP");
     } else {
       spdlog::info("received {}: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");

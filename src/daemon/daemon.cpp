@@ -204,6 +204,11 @@ void Daemon::describe_metrics() {
                "1 when the last leadership round reached etcd.");
     m.set("aisearchd_etcd_reachable", 1);
   }
+  if (m_options.etcd) {
+    m.describe("aisearchd_etcd_requests_total", T::counter,
+               "Requests sent to etcd (leadership rounds, state reads and writes).");
+    m.set("aisearchd_etcd_requests_total", 0);
+  }
 }
 
 std::shared_ptr<jobs::SyncManager> Daemon::make_sync() {
@@ -492,6 +497,7 @@ bool Daemon::reconcile_once() {
   m_metrics.set("aisearchd_plan_changes", {{"action", "blocked"}}, summary.blocked);
   if (ok)
     m_metrics.set("aisearchd_last_successful_reconcile_timestamp_seconds", epoch_seconds(wall));
+  int failures = 0;
   {
     std::lock_guard lock(m_mutex);
     m_first_cycle_done = true;
@@ -506,6 +512,14 @@ bool Daemon::reconcile_once() {
     } else {
       ++m_consecutive_failures;
     }
+    failures = m_consecutive_failures;
+  }
+  // The leader speaks for the pair: a standby's failures would repeat the leader's.
+  if (m_webhook && write) {
+    if (ok)
+      m_webhook->reconcile_succeeded();
+    else
+      m_webhook->reconcile_failed(error, failures);
   }
   if (ok)
     spdlog::info("reconcile ok: {} change(s), {} blocked, {} drift, {:.2f}s{}", summary.total(),
@@ -813,6 +827,10 @@ void Daemon::update_scrape_metrics() {
                   static_cast<double>(c.by_status[i]));
   m_metrics.set("aisearchd_api_retries_total", static_cast<double>(c.retries));
   m_metrics.set("aisearchd_api_budget_tokens", m_client->budget_tokens());
+  if (m_options.etcd)
+    m_metrics.set("aisearchd_etcd_requests_total", static_cast<double>(m_options.etcd->requests()));
+  if (m_options.elector)
+    m_metrics.set("aisearchd_etcd_reachable", m_options.elector->etcd_reachable() ? 1 : 0);
   if (m_webhook) {
     auto w = m_webhook->counters();
     m_metrics.set("aisearchd_webhook_events_total", {{"result", "delivered"}}, w.delivered);

@@ -56,6 +56,8 @@ struct DaemonOptions {
   // re-read from the store first) and takes over when elected, re-reading the state. Null: a
   // single node that always leads. Must outlive the Daemon. Ignored in observe mode.
   state::LeaderElector* elector = nullptr;
+  // The etcd client (metrics: requests sent), null without etcd.
+  std::shared_ptr<state::EtcdClient> etcd;
 };
 
 // Why /readyz fails (empty when ready).

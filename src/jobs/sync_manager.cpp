@@ -78,9 +78,14 @@ void SyncManager::set_manifest(const manifest::Manifest& manifest) {
   m_scheduler.set_entries(entries);
   for (const auto& e : entries) {
     auto it = snapshot.sync.find(e.key);
-    if (it == snapshot.sync.end() || it->second.last_slot.empty()) continue;
-    if (auto t = util::parse_rfc3339(it->second.last_slot))
-      m_scheduler.restore_last_slot(e.key, *t);
+    if (it == snapshot.sync.end()) continue;
+    if (!it->second.last_slot.empty()) {
+      if (auto t = util::parse_rfc3339(it->second.last_slot))
+        m_scheduler.restore_last_slot(e.key, *t);
+    } else if (!it->second.first_seen.empty()) {
+      if (auto t = util::parse_rfc3339(it->second.first_seen))
+        m_scheduler.restore_first_seen(e.key, *t);
+    }
   }
   for (auto it = m_slots.begin(); it != m_slots.end();) {
     const bool busy = it->second.queued || it->second.running;
@@ -130,16 +135,32 @@ std::optional<std::chrono::system_clock::time_point> SyncManager::next_due() con
 
 void SyncManager::tick(std::chrono::system_clock::time_point now) {
   std::vector<schedule::Scheduler::Due> due;
+  std::vector<std::pair<std::string, schedule::TimePoint>> first_sights;
   {
     std::lock_guard lock(m_mutex);
     if (m_stop.load()) return;
     due = m_scheduler.run_due(now);
+    first_sights = m_scheduler.take_first_sights();
   }
-  if (due.empty()) return;
-  // Persist the slots first: a crash after this neither re-runs nor skips them.
+  if (due.empty() && first_sights.empty()) return;
+  // Persist the slots first: a crash after this neither re-runs nor skips them. First sights
+  // too, so a restart or a new leader keeps the schedule's baseline.
   auto saved = m_writer.update([&](state::State& s) {
-    for (const auto& d : due) s.sync[d.key].last_slot = util::format_rfc3339(d.slot);
+    for (const auto& [key, at] : first_sights) {
+      auto& sync = s.sync[key];
+      if (sync.last_slot.empty() && sync.first_seen.empty())
+        sync.first_seen = util::format_rfc3339(at);
+    }
+    for (const auto& d : due) {
+      auto& sync = s.sync[d.key];
+      sync.last_slot = util::format_rfc3339(d.slot);
+      sync.first_seen.clear();
+    }
   });
+  if (due.empty()) {
+    if (!saved.ok()) spdlog::warn("sync: schedule baselines not saved: {}", saved.error());
+    return;
+  }
   if (!saved.ok()) {
     // A slot runs at most once: one not recorded as taken is not run here (with the etcd
     // backend this is also how a node that lost its leadership stops triggering jobs).

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <tuple>
+#include <utility>
 
 namespace schedule {
 namespace {
@@ -80,6 +81,20 @@ void Scheduler::restore_last_slot(const std::string& key, TimePoint slot) {
   recompute(key, state);
 }
 
+void Scheduler::restore_first_seen(const std::string& key, TimePoint at) {
+  auto it = m_states.find(key);
+  if (it == m_states.end()) return;
+  KeyState& state = it->second;
+  if (state.last_slot || !state.awaiting_first_sight) return;
+  state.awaiting_first_sight = false;
+  state.not_before = at;
+  recompute(key, state);
+}
+
+std::vector<std::pair<std::string, TimePoint>> Scheduler::take_first_sights() {
+  return std::exchange(m_first_sights, {});
+}
+
 std::optional<TimePoint> Scheduler::next_due() const {
   std::optional<TimePoint> earliest;
   for (const auto& [key, state] : m_states) {
@@ -96,6 +111,7 @@ std::vector<Scheduler::Due> Scheduler::run_due(TimePoint now) {
     if (state.awaiting_first_sight) {
       state.awaiting_first_sight = false;
       state.not_before = now;
+      m_first_sights.emplace_back(key, now);
       recompute(key, state);
     }
     if (!state.due || *state.due > now) continue;

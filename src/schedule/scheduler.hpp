@@ -58,6 +58,14 @@ class Scheduler {
   // key. Marks those slots consumed, so a second call at the same time returns nothing.
   std::vector<Due> run_due(TimePoint now);
 
+  // A key without a last slot was first seen at `at` (by an earlier process): slots before it
+  // are not due, as if run_due(at) had seen it. Ignored once the key has a last slot.
+  void restore_first_seen(const std::string& key, TimePoint at);
+
+  // The keys run_due() saw for the first time since the last call, with that time: persist
+  // them (see restore_first_seen) so another process continues the same schedule.
+  std::vector<std::pair<std::string, TimePoint>> take_first_sights();
+
   // The last slot that ran (or was restored) for a key.
   std::optional<TimePoint> last_slot(const std::string& key) const;
 
@@ -83,6 +91,7 @@ class Scheduler {
 
   std::map<std::string, KeyState> m_states;
   std::optional<TimePoint> m_last_now;  // the latest `now` given to run_due()
+  std::vector<std::pair<std::string, TimePoint>> m_first_sights;  // since take_first_sights()
 };
 
 }  // namespace schedule

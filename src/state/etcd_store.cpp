@@ -10,17 +10,6 @@ namespace {
 constexpr std::string_view k_alphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-std::int64_t as_int64(const nlohmann::json& j, const char* name) {
-  auto it = j.find(name);
-  if (it == j.end()) return 0;
-  try {
-    if (it->is_string()) return std::stoll(it->get<std::string>());
-    if (it->is_number_integer()) return it->get<std::int64_t>();
-  } catch (const std::exception&) {
-  }
-  return 0;
-}
-
 util::Result<EtcdKeyValue, std::string> parse_kv(const nlohmann::json& j) {
   EtcdKeyValue kv;
   auto key = EtcdClient::base64_decode(j.value("key", ""));
@@ -28,9 +17,9 @@ util::Result<EtcdKeyValue, std::string> parse_kv(const nlohmann::json& j) {
   if (!key || !value) return util::Err(std::string("etcd answered a key that is not base64"));
   kv.key = std::move(*key);
   kv.value = std::move(*value);
-  kv.create_revision = as_int64(j, "create_revision");
-  kv.mod_revision = as_int64(j, "mod_revision");
-  kv.lease = as_int64(j, "lease");
+  kv.create_revision = etcd_int64(j, "create_revision");
+  kv.mod_revision = etcd_int64(j, "mod_revision");
+  kv.lease = etcd_int64(j, "lease");
   return kv;
 }
 
@@ -128,6 +117,18 @@ util::Result<std::string, std::string> EtcdClient::authenticate(const std::strin
   return j["token"].get<std::string>();
 }
 
+std::int64_t etcd_int64(const nlohmann::json& j, const char* name) {
+  if (!j.is_object()) return 0;
+  auto it = j.find(name);
+  if (it == j.end()) return 0;
+  try {
+    if (it->is_string()) return std::stoll(it->get<std::string>());
+    if (it->is_number_integer()) return it->get<std::int64_t>();
+  } catch (const std::exception&) {
+  }
+  return 0;
+}
+
 util::Result<std::string, std::string> EtcdClient::call(const std::string& path,
                                                         const std::string& body) {
   if (m_options.endpoints.empty()) return util::Err(std::string("etcd: no endpoints configured"));
@@ -165,6 +166,7 @@ util::Result<std::string, std::string> EtcdClient::call(const std::string& path,
     if (!token.empty()) req.headers.emplace_back("Authorization", token);
     req.body = body;
     req.timeout = m_options.request_timeout;
+    m_requests.fetch_add(1, std::memory_order_relaxed);
     auto r = m_transport->send(req);
     if (!r) {
       last_error = "etcd " + endpoint + ": " + r.error().message;
@@ -284,7 +286,7 @@ util::Result<void, std::string> EtcdStateStore::save(const State& state) {
   if (!j.is_object())
     return util::Err(std::string("etcd state: not written: an answer that is not JSON"));
   if (j.value("succeeded", false)) {
-    std::int64_t revision = j.contains("header") ? as_int64(j["header"], "revision") : 0;
+    std::int64_t revision = j.contains("header") ? etcd_int64(j["header"], "revision") : 0;
     std::lock_guard lock(m_mutex);
     if (revision > 0) m_revision = revision;
     return {};

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -54,6 +55,8 @@ class EtcdClient {
   util::Result<std::optional<EtcdKeyValue>, std::string> get(const std::string& key);
 
   const EtcdOptions& options() const { return m_options; }
+  // Requests sent so far (each endpoint tried counts; authentication not included).
+  std::uint64_t requests() const { return m_requests.load(std::memory_order_relaxed); }
 
   static std::string base64_encode(std::string_view data);
   // Fails on characters outside the base64 alphabet.
@@ -67,7 +70,12 @@ class EtcdClient {
   std::mutex m_mutex;
   std::size_t m_current = 0;  // index of the endpoint to try first
   std::string m_token;        // auth token, "" = none yet
+  std::atomic<std::uint64_t> m_requests{0};
 };
+
+// The 64-bit integer field `name` of an etcd JSON answer (the gateway sends them as strings);
+// 0 when absent or not a number.
+std::int64_t etcd_int64(const nlohmann::json& j, const char* name);
 
 // The leader key a write must still find unchanged (fencing): its create_revision is the one
 // the holder's create-if-absent transaction produced.

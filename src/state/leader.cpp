@@ -5,18 +5,6 @@
 namespace state {
 namespace {
 
-std::int64_t as_int64(const nlohmann::json& j, const char* name) {
-  if (!j.is_object()) return 0;
-  auto it = j.find(name);
-  if (it == j.end()) return 0;
-  try {
-    if (it->is_string()) return std::stoll(it->get<std::string>());
-    if (it->is_number_integer()) return it->get<std::int64_t>();
-  } catch (const std::exception&) {
-  }
-  return 0;
-}
-
 util::Result<nlohmann::json, std::string> parse(const util::Result<std::string, std::string>& r) {
   if (!r) return util::Err(r.error());
   auto j = nlohmann::json::parse(*r, nullptr, false);
@@ -104,7 +92,7 @@ util::Result<bool, std::string> LeaderElector::renew() {
       m_client->call("/v3/lease/keepalive", nlohmann::json{{"ID", std::to_string(lease)}}.dump()));
   if (!j) return util::Err(j.error());
   const auto& result = j->contains("result") ? (*j)["result"] : *j;
-  const std::int64_t ttl = as_int64(result, "TTL");
+  const std::int64_t ttl = etcd_int64(result, "TTL");
   std::lock_guard lock(m_mutex);
   if (m_lease != lease) return leading_locked();  // resigned meanwhile
   if (ttl <= 0) {
@@ -132,8 +120,8 @@ util::Result<bool, std::string> LeaderElector::campaign() {
   auto grant = parse(m_client->call("/v3/lease/grant",
                                     nlohmann::json{{"TTL", std::to_string(ttl_seconds)}}.dump()));
   if (!grant) return util::Err(grant.error());
-  const std::int64_t lease = as_int64(*grant, "ID");
-  const std::int64_t granted = as_int64(*grant, "TTL");
+  const std::int64_t lease = etcd_int64(*grant, "ID");
+  const std::int64_t granted = etcd_int64(*grant, "TTL");
   if (lease == 0 || granted <= 0) return util::Err(std::string("etcd: lease grant without an ID"));
 
   const std::string key64 = EtcdClient::base64_encode(m_key);
@@ -157,7 +145,8 @@ util::Result<bool, std::string> LeaderElector::campaign() {
     std::lock_guard lock(m_mutex);
     m_leader = true;
     m_lease = lease;
-    m_create_revision = answer->contains("header") ? as_int64((*answer)["header"], "revision") : 0;
+    m_create_revision =
+        answer->contains("header") ? etcd_int64((*answer)["header"], "revision") : 0;
     m_valid_until = sent + std::chrono::seconds(granted);
     m_holder = m_options.node_name;
     return true;

@@ -75,6 +75,7 @@ json State::to_json() const {
     json history = json::array();
     for (const auto& r : s.history) history.push_back(job_record_json(r));
     sync_j[address] = json{{"last_slot", s.last_slot},
+                           {"first_seen", s.first_seen},
                            {"last_success", s.last_success},
                            {"last_job_id", s.last_job_id},
                            {"history", history}};
@@ -105,6 +106,7 @@ util::Result<State, std::string> State::from_json(const json& j) {
       for (const auto& [address, v] : j.at("sync").items()) {
         SyncState ss;
         get_opt(v, "last_slot", ss.last_slot);
+        get_opt(v, "first_seen", ss.first_seen);
         get_opt(v, "last_success", ss.last_success);
         get_opt(v, "last_job_id", ss.last_job_id);
         if (v.contains("history"))

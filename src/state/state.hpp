@@ -42,7 +42,10 @@ struct OwnedInstance {
 
 // The sync bookkeeping of one instance (owned or not).
 struct SyncState {
-  std::string last_slot;          // RFC 3339 of the last schedule slot that was run (or skipped)
+  std::string last_slot;  // RFC 3339 of the last schedule slot that was run (or skipped)
+  // RFC 3339: when the schedule was first seen, while no slot has run yet (slots before it are
+  // not due); a new leader continues from it instead of seeing the schedule for the first time.
+  std::string first_seen;
   std::string last_success;       // RFC 3339 end time of the last succeeded job
   std::string last_job_id;        // the last job seen, so a Cloudflare-started job is reported once
   std::deque<JobRecord> history;  // newest last, at most k_history_length

@@ -39,10 +39,10 @@ class StateWriter {
 
   // Applies `mutate` to the state and returns without waiting: a background thread (started on
   // first use) saves it within about `deferred_delay` plus one save, sharing one save among every
-  // mutation made meanwhile. A crash before
-  // that save loses the mutation, so use this only for records the next run can rebuild from the
-  // remote side. A failed background save is not retried on its own: the next mutation or flush()
-  // retries it, and the next flush() reports it.
+  // mutation made meanwhile. A crash before that save loses the mutation, so use this only for
+  // records the next run can rebuild from the remote side. A failed background save is not
+  // retried on its own: the next deferred mutation, update() or flush() retries it, and the next
+  // flush() reports it.
   void update_deferred(const std::function<void(State&)>& mutate);
 
   // Waits until every mutation made so far (deferred or not) is saved, saving it itself when no

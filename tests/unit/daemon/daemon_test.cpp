@@ -1,6 +1,7 @@
 #include "daemon/daemon.hpp"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -107,11 +108,13 @@ class DaemonTest : public ::testing::Test {
     o.watch_manifest = false;
     o.config.listen = "";
     o.node_name = "node-1";
+    o.config.notify_webhook = webhook_url;
     daemon = std::make_unique<service::Daemon>(o, std::move(*m), client, *store, std::move(initial),
                                                *clock, notifier);
   }
 
   fs::path dir, manifest_path;
+  std::string webhook_url;
   std::shared_ptr<FakeTransport> fake = std::make_shared<FakeTransport>();
   std::shared_ptr<util::FakeClock> clock =
       std::make_shared<util::FakeClock>(*util::parse_rfc3339("2026-03-01T12:00:00Z"));
@@ -176,6 +179,64 @@ TEST_F(DaemonTest, RecoversOnTheNextCycle) {
   EXPECT_TRUE(daemon->reconcile_once());
   EXPECT_TRUE(daemon->readiness().ready);
   EXPECT_EQ(daemon->status_json()["reconcile"]["consecutive_failures"], 0);
+}
+
+TEST_F(DaemonTest, AFailedReconcileAndTheRecoveryReachTheWebhook) {
+  httplib::Server receiver;
+  std::mutex mutex;
+  std::vector<nlohmann::json> events;
+  receiver.Post("/hook", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mutex);
+    events.push_back(nlohmann::json::parse(req.body, nullptr, false));
+    res.status = 204;
+  });
+  receiver.set_keep_alive_max_count(1);
+  const int port = receiver.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread server([&] { receiver.listen_after_bind(); });
+  struct Joiner {
+    httplib::Server& receiver;
+    std::thread& server;
+    ~Joiner() {
+      receiver.stop();
+      if (server.joinable()) server.join();
+    }
+  } joiner{receiver, server};
+  auto received = [&](std::size_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard lock(mutex);
+        if (events.size() >= n) return true;
+      }
+      std::this_thread::sleep_for(10ms);  // real time: the webhook posts on its own thread
+    }
+    return false;
+  };
+
+  webhook_url = "http://127.0.0.1:" + std::to_string(port) + "/hook";
+  api_down();
+  make(false);
+  EXPECT_FALSE(daemon->reconcile_once());
+  EXPECT_FALSE(daemon->reconcile_once());  // the same run of failures: not posted again
+  ASSERT_TRUE(received(1));
+  api_up();
+  fake->on("POST", k_default_path, [](const support::RecordedRequest&) {
+    return FakeTransport::json_response(
+        200, support::envelope({{"id", "docs"}, {"type", "r2"}, {"source", "docs-bucket"}}));
+  });
+  EXPECT_TRUE(daemon->reconcile_once());
+  ASSERT_TRUE(received(2));
+  daemon.reset();  // stops the webhook: nothing more is in flight
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0]["event"], "reconcile_failed");
+  EXPECT_EQ(events[0]["consecutive_failures"], 1);
+  EXPECT_NE(events[0]["error"].get<std::string>().find("list failed"), std::string::npos)
+      << events[0].dump();
+  EXPECT_EQ(events[1]["event"], "reconcile_recovered");
+  EXPECT_EQ(events[1]["failed_cycles"], 2);
+  for (const auto& e : events) EXPECT_EQ(e.dump().find("secret-token"), std::string::npos);
 }
 
 TEST_F(DaemonTest, InvalidEditKeepsTheLastGoodManifestAndFlipsReadiness) {

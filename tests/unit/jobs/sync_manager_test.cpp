@@ -141,6 +141,28 @@ TEST(SyncManager, DueSlotsArePersistedAndNotRerunAfterARestart) {
   EXPECT_EQ(*again.next_due(), slot + 1h);
 }
 
+TEST(SyncManager, AFirstSightIsPersistedSoTheNextOwnerCatchesUpAMissedSlot) {
+  ManagerHarness h;
+  h.manager.set_manifest(one_instance(policy()));
+  h.manager.tick(t0() + 10min);
+  ASSERT_TRUE(h.wait_idle());
+  const auto jobs_before = h.sim->jobs(k_addr).size();
+  EXPECT_EQ(h.store.saved().sync.at(k_addr).first_seen, util::format_rfc3339(t0() + 10min));
+  h.manager.stop(0ms);
+
+  // The next owner starts after the 1h slot passed with nobody to run it: it runs once.
+  jobs::SyncManager next(h.runner, h.client, *h.clock, h.writer, h.reporter, {});
+  next.set_manifest(one_instance(policy()));
+  next.tick(t0() + 1h + 20min);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!next.idle() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);  // real time: waiting for worker threads, deadline-bound
+  EXPECT_EQ(h.sim->jobs(k_addr).size(), jobs_before + 1);
+  const auto saved = h.store.saved().sync.at(k_addr);
+  EXPECT_EQ(saved.last_slot, util::format_rfc3339(t0() + 1h));
+  EXPECT_TRUE(saved.first_seen.empty());
+}
+
 TEST(SyncManager, ASlotWhoseSaveFailsIsNotRun) {
   ManagerHarness h;
   h.manager.set_manifest(one_instance(policy()));

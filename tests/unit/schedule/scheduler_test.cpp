@@ -84,6 +84,30 @@ TEST(Scheduler, SlotExactlyAtFirstSightIsDue) {
             (std::vector<std::string>{"docs/kb@2026-05-04 11:00Z"}));
 }
 
+TEST(Scheduler, AFirstSightIsReportedOnceAndAnotherSchedulerContinuesFromIt) {
+  Scheduler first;
+  first.set_entries({Entry{"docs/kb", cron("0 * * * *")}});
+  EXPECT_TRUE(first.run_due(utc(2026, 5, 4, 10, 30)).empty());
+  const auto sights = first.take_first_sights();
+  ASSERT_EQ(sights.size(), 1u);
+  EXPECT_EQ(sights[0].first, "docs/kb");
+  EXPECT_EQ(show_utc(sights[0].second), "2026-05-04 10:30Z");
+  EXPECT_TRUE(first.run_due(utc(2026, 5, 4, 10, 40)).empty());
+  EXPECT_TRUE(first.take_first_sights().empty());
+
+  // A new owner (restart, failover) at 11:20 with the persisted first sight: the 11:00 slot it
+  // missed runs once, where a fresh first sight would have skipped it.
+  Scheduler second;
+  second.set_entries({Entry{"docs/kb", cron("0 * * * *")}});
+  second.restore_first_seen("docs/kb", sights[0].second);
+  EXPECT_EQ(show(second.run_due(utc(2026, 5, 4, 11, 20))),
+            (std::vector<std::string>{"docs/kb@2026-05-04 11:00Z"}));
+  EXPECT_TRUE(second.take_first_sights().empty());
+  // Once a slot ran, the first sight no longer matters.
+  second.restore_first_seen("docs/kb", utc(2026, 5, 4, 11, 50));
+  EXPECT_EQ(show_utc(second.next_due()), "2026-05-04 12:00Z");
+}
+
 TEST(Scheduler, MissedSlotsRunOnceForTheLatest) {
   Scheduler scheduler;
   scheduler.restore_last_slot("docs/kb", utc(2026, 5, 1, 10));  // 3 days ago
