@@ -57,6 +57,19 @@ TEST(DaemonConfig, ShippedConfigValidatesWithNoEnvironmentAndHoldsTheDefaults) {
   EXPECT_FALSE(c.keys_given.count("node_name"));
 }
 
+TEST(DaemonConfig, TheHighAvailabilityExampleValidates) {
+  auto r = manifest::load_config(std::filesystem::path(SOURCE_DIR) / "examples" / "ha" /
+                                     "aisearchd.yaml",
+                                 env_of({{"CLOUDFLARE_ACCOUNT_ID", "acc"}}), true);
+  ASSERT_TRUE(r.ok()) << (r.ok() ? "" : r.error().front().to_string());
+  const auto& b = r->state_backend;
+  EXPECT_EQ(b.type, manifest::StateBackendConfig::Type::etcd);
+  EXPECT_EQ(b.endpoints.size(), 3u);
+  EXPECT_EQ(b.prefix, "/aisearchd/prod/");
+  EXPECT_EQ(b.lease_ttl, std::chrono::seconds(15));
+  EXPECT_EQ(b.cert_file, "/etc/aisearchd/etcd/client.pem");
+}
+
 TEST(DaemonConfig, DocumentedDefaults) {
   manifest::DaemonConfig d;
   EXPECT_EQ(d.api_url, "https://api.cloudflare.com/client/v4");
