@@ -609,8 +609,9 @@ void Daemon::guard_thread() {
     m_guard_cv.wait_until(lock, wake);
     if (m_finished) break;
     if (m_stop_requested && SteadyClock::now() >= m_stop_at + m_options.stop_deadline) {
-      // Every completed remote write is already saved (the StateWriter saves before a write
-      // returns); what is still in flight is abandoned, and the next run converges.
+      // What is in flight is abandoned. A write whose record was not saved yet (apply saves
+      // its records in the background, at most ~100 ms behind) is found again by the next run:
+      // a created instance is declared and exists, so it is adopted; the run converges.
       spdlog::warn("stop: in-flight work did not finish within {}; abandoning it",
                    util::format_duration(m_options.stop_deadline));
       spdlog::default_logger()->flush();
