@@ -58,9 +58,9 @@ TEST(DaemonConfig, ShippedConfigValidatesWithNoEnvironmentAndHoldsTheDefaults) {
 }
 
 TEST(DaemonConfig, TheHighAvailabilityExampleValidates) {
-  auto r = manifest::load_config(std::filesystem::path(SOURCE_DIR) / "examples" / "ha" /
-                                     "aisearchd.yaml",
-                                 env_of({{"CLOUDFLARE_ACCOUNT_ID", "acc"}}), true);
+  auto r = manifest::load_config(
+      std::filesystem::path(SOURCE_DIR) / "examples" / "ha" / "aisearchd.yaml",
+      env_of({{"CLOUDFLARE_ACCOUNT_ID", "acc"}}), true);
   ASSERT_TRUE(r.ok()) << (r.ok() ? "" : r.error().front().to_string());
   const auto& b = r->state_backend;
   EXPECT_EQ(b.type, manifest::StateBackendConfig::Type::etcd);
