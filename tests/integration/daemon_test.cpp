@@ -20,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/daemon_process.hpp"
 #include "support/emulator_process.hpp"
 
 namespace {
@@ -28,6 +29,7 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 using support::EmulatorProcess;
+using support::poll_until;
 using Clock = std::chrono::steady_clock;
 
 std::string read_file(const fs::path& p) {
@@ -39,15 +41,6 @@ std::string read_file(const fs::path& p) {
 
 void write_file(const fs::path& p, const std::string& text) {
   std::ofstream(p, std::ios::trunc) << text;
-}
-
-bool poll_until(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return cond();
 }
 
 // A datagram socket standing in for systemd's NOTIFY_SOCKET; collects every message.
@@ -152,10 +145,7 @@ class DaemonProcessTest : public ::testing::Test {
     notify = std::make_unique<NotifySocket>(dir / "notify.sock");
   }
   void TearDown() override {
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
+    daemon.reset();
     notify.reset();
     if (!HasFailure())
       fs::remove_all(dir);
@@ -169,47 +159,17 @@ class DaemonProcessTest : public ::testing::Test {
                    "\nstate_dir: " + (dir / "state").string() + "\nmanifest: " + manifest.string() +
                    "\nreconcile_interval: 10s\nlisten: 127.0.0.1:0\n" +
                    "request_budget: 1000/1m\n");
-    std::vector<std::string> args = {AISEARCHD_BIN, "run", "-c", (dir / "config.yaml").string()};
-    args.insert(args.end(), extra.begin(), extra.end());
-    const auto log = dir / "daemon.log";
-    const std::string notify_path = (dir / "notify.sock").string();
-    pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(fd, 2);
-      ::dup2(fd, 1);
-      ::setenv("CLOUDFLARE_API_TOKEN", EmulatorProcess::k_token, 1);
-      ::setenv("NOTIFY_SOCKET", notify_path.c_str(), 1);
-      ::unsetenv("JOURNAL_STREAM");
-      ::unsetenv("STATE_DIRECTORY");
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    // The HTTP port from the log line "http listening on ... port=N".
-    ASSERT_TRUE(poll_until(
-        [&] {
-          auto text = read_file(log);
-          auto at = text.find(" port=");
-          if (at == std::string::npos) return false;
-          port = std::atoi(text.c_str() + at + 6);
-          return port > 0;
-        },
-        20s))
-        << read_file(log);
+    daemon = std::make_unique<support::DaemonProcess>(
+        dir / "config.yaml", dir / "daemon.log", extra,
+        std::vector<std::pair<std::string, std::string>>{
+            {"NOTIFY_SOCKET", (dir / "notify.sock").string()}});
+    ASSERT_TRUE(daemon->wait_listening(20s)) << read_file(dir / "daemon.log");
+    port = daemon->port();
+    pid = daemon->pid();
   }
 
   // Waits for the process to exit; its exit status, or -1 on timeout.
-  int wait_exit(std::chrono::milliseconds timeout) {
-    int status = 0;
-    bool done = poll_until([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, timeout);
-    if (!done) return -1;
-    pid = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
+  int wait_exit(std::chrono::milliseconds timeout) { return daemon->wait_exit(timeout); }
 
   json instance(const std::string& id) {
     httplib::Client c("127.0.0.1", emu.port());
@@ -223,6 +183,7 @@ class DaemonProcessTest : public ::testing::Test {
   EmulatorProcess emu;
   fs::path dir, manifest;
   std::unique_ptr<NotifySocket> notify;
+  std::unique_ptr<support::DaemonProcess> daemon;
   pid_t pid = -1;
   int port = 0;
 };
@@ -341,7 +302,7 @@ TEST_F(DaemonProcessTest, ApiDownIsRetriedAndTheProcessKeepsRunning) {
   auto r = get(port, "/readyz");
   EXPECT_EQ(r.status, 503);
   EXPECT_NE(r.body.find("API unreachable"), std::string::npos) << r.body;
-  EXPECT_EQ(::waitpid(pid, nullptr, WNOHANG), 0);  // still running
+  EXPECT_TRUE(daemon->running());
   EXPECT_NE(get(port, "/metrics").body.find("aisearchd_reconciles_total{result=\"failure\"} 1"),
             std::string::npos);
   ::kill(pid, SIGTERM);

@@ -42,7 +42,8 @@ bool poll_until(const std::function<bool()>& condition, std::chrono::millisecond
 }
 
 DaemonProcess::DaemonProcess(const std::filesystem::path& config, std::filesystem::path log,
-                             const std::vector<std::string>& extra_args)
+                             const std::vector<std::string>& extra_args,
+                             const std::vector<std::pair<std::string, std::string>>& env)
     : m_log(std::move(log)) {
   m_log_start = read_all(m_log).size();
   std::vector<std::string> args = {binary(), "run", "-c", config.string()};
@@ -59,6 +60,7 @@ DaemonProcess::DaemonProcess(const std::filesystem::path& config, std::filesyste
     ::unsetenv("NOTIFY_SOCKET");
     ::unsetenv("JOURNAL_STREAM");
     ::unsetenv("STATE_DIRECTORY");
+    for (const auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

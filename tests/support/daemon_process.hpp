@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -15,11 +16,13 @@ namespace support {
 // An `aisearchd run -c CONFIG` child process for integration tests: AISEARCHD_BIN (the
 // environment variable wins over the build's path), stdout and stderr appended to `log`,
 // CLOUDFLARE_API_TOKEN set to the emulator's token, NOTIFY_SOCKET, JOURNAL_STREAM and
-// STATE_DIRECTORY unset. The destructor kills it (SIGKILL) and reaps it.
+// STATE_DIRECTORY unset, then `env` set (NOTIFY_SOCKET for a test's own socket, say). The
+// destructor kills it (SIGKILL) and reaps it.
 class DaemonProcess {
  public:
   DaemonProcess(const std::filesystem::path& config, std::filesystem::path log,
-                const std::vector<std::string>& extra_args = {});
+                const std::vector<std::string>& extra_args = {},
+                const std::vector<std::pair<std::string, std::string>>& env = {});
   ~DaemonProcess();
   DaemonProcess(const DaemonProcess&) = delete;
   DaemonProcess& operator=(const DaemonProcess&) = delete;
