@@ -264,13 +264,12 @@ void Daemon::follow_role(bool& reconcile_now) {
   }
   if (m_stopping) return;
   // Won: continue from what the last leader saved, never from this node's older copy.
-  auto loaded = m_store.load();
+  auto loaded = m_writer.reload([this] { return m_store.load(); });
   if (!loaded) {
     spdlog::error("leadership won, but the state cannot be read from {} (not acting yet): {}",
                   m_store.describe(), loaded.error());
     return;
   }
-  m_writer.reset(std::move(*loaded));
   if (m_webhook) {
     const auto st = m_writer.snapshot();
     for (const auto& [address, sync] : st.sync)
@@ -415,10 +414,8 @@ bool Daemon::reconcile_once() {
     const auto& cfg = m_options.config;
     if (m_options.elector && !write) {
       // A standby plans from what the leader saved last.
-      auto loaded = m_store.load();
-      if (loaded)
-        m_writer.reset(std::move(*loaded));
-      else
+      auto loaded = m_writer.reload([this] { return m_store.load(); });
+      if (!loaded)
         spdlog::warn("state: cannot re-read {} (planning from the last copy): {}",
                      m_store.describe(), loaded.error());
     }

@@ -119,4 +119,31 @@ void StateWriter::reset(State state) {
   m_state = std::move(state);
 }
 
+util::Result<void, std::string> StateWriter::reload(
+    const std::function<util::Result<State, std::string>()>& load) {
+  std::unique_lock lock(m_mutex);
+  m_saved_cv.wait(lock, [&] { return !m_saving; });
+  m_saving = true;  // holds off every other save until the loaded state is in place
+  lock.unlock();
+  util::Result<State, std::string> loaded = util::Err(std::string("state: not loaded"));
+  try {
+    loaded = load();
+  } catch (const std::exception& e) {
+    loaded = util::Err(std::string("loading state: ") + e.what());
+  }
+  lock.lock();
+  if (loaded) {
+    m_state = std::move(*loaded);
+    m_saved_generation = m_generation;
+    m_deferred_waiting = false;
+    m_last_error.reset();
+    m_deferred_error.reset();
+  }
+  m_saving = false;
+  m_saved_cv.notify_all();
+  m_work_cv.notify_all();
+  if (!loaded) return util::Err(loaded.error());
+  return {};
+}
+
 }  // namespace state

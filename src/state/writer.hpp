@@ -57,6 +57,14 @@ class StateWriter {
   // Replaces the in-memory state (after a reload from the store) without saving.
   void reset(State state);
 
+  // Replaces the in-memory state with what `load` returns (the store's current content), with no
+  // save running meanwhile: a save in progress finishes first, none starts until the new state is
+  // in place, and mutations made before count as saved (the store's content supersedes them).
+  // So a save of an older copy can never follow the load and overwrite what another writer
+  // stored (a node that leads again after a failover). On failure the state is unchanged.
+  util::Result<void, std::string> reload(
+      const std::function<util::Result<State, std::string>()>& load);
+
  private:
   // Saves until everything up to generation `target` is saved or a save fails. Called with
   // `lock` held and no save running; returns with `lock` held.

@@ -190,3 +190,53 @@ TEST(StateWriter, DestructionSavesWhatIsStillDeferred) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(StateWriter, ReloadWaitsOutASaveInFlightAndDropsWhatTheStoreSupersedes) {
+  MemoryStore store;
+  state::StateWriter writer(store, state::State{}, 10s);
+  store.hold(true);
+  writer.update_deferred([](state::State& s) { own(s, "stale"); });
+  ASSERT_TRUE(store.wait_started(1));  // the background save of "stale" is in flight
+
+  int saves_seen_by_load = -1;
+  std::thread reloader([&] {
+    auto r = writer.reload([&]() -> util::Result<state::State, std::string> {
+      saves_seen_by_load = store.saves();
+      state::State fresh;
+      own(fresh, "fresh");
+      return fresh;
+    });
+    EXPECT_TRUE(r.ok());
+  });
+  store.hold(false);
+  reloader.join();
+  // The load ran only after the save in flight had finished: no save of an older copy can
+  // land after it.
+  EXPECT_EQ(saves_seen_by_load, 1);
+  auto now = writer.snapshot();
+  EXPECT_EQ(now.owned.count("default/fresh"), 1u);
+  EXPECT_EQ(now.owned.count("default/stale"), 0u);
+  // Nothing is pending: the loaded state is the store's.
+  ASSERT_TRUE(writer.flush().ok());
+  EXPECT_EQ(store.saves(), 1);
+  // Later mutations save on top of what was loaded.
+  ASSERT_TRUE(writer.update([](state::State& s) { own(s, "next"); }).ok());
+  EXPECT_EQ(store.saved_owned(), 2u);
+}
+
+TEST(StateWriter, AFailedReloadKeepsTheState) {
+  MemoryStore store;
+  state::StateWriter writer(store, state::State{});
+  ASSERT_TRUE(writer.update([](state::State& s) { own(s, "a"); }).ok());
+  auto r = writer.reload(
+      []() -> util::Result<state::State, std::string> { return util::Err(std::string("down")); });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), "down");
+  EXPECT_EQ(writer.snapshot().owned.count("default/a"), 1u);
+  ASSERT_TRUE(writer.update([](state::State& s) { own(s, "b"); }).ok());
+  EXPECT_EQ(store.saved_owned(), 2u);
+}
+
+}  // namespace
