@@ -1,5 +1,7 @@
 #include "state/backend.hpp"
 
+#include <utility>
+
 #include "state/file_store.hpp"
 #include "util/files.hpp"
 
@@ -18,6 +20,16 @@ util::Result<std::shared_ptr<EtcdClient>, std::string> make_etcd_client(
     while (!options.password.empty() &&
            (options.password.back() == '\n' || options.password.back() == '\r'))
       options.password.pop_back();
+  }
+  // TLS files are read by libcurl on every connection; one that cannot be read would only show
+  // as "etcd unreachable" for ever, so it is a configuration error at start.
+  for (const auto& [key, path] :
+       {std::pair<const char*, const std::string&>{"ca_file", config.ca_file},
+        {"cert_file", config.cert_file},
+        {"key_file", config.key_file}}) {
+    if (path.empty()) continue;
+    if (auto readable = util::read_file(path); !readable)
+      return util::Err(std::string("etcd ") + key + ": " + readable.error());
   }
   api::CurlOptions curl;
   curl.user_agent = config.user_agent;

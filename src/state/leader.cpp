@@ -1,5 +1,6 @@
 #include "state/leader.hpp"
 
+#include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 namespace state {
@@ -66,7 +67,10 @@ util::Result<bool, std::string> LeaderElector::step() {
   {
     std::lock_guard lock(m_mutex);
     if (m_leader && m_clock.steady_now() >= m_valid_until) {
-      // The lease may have expired in etcd: this leadership is over.
+      // The lease may have expired in etcd: this leadership is over (unless etcd still holds
+      // the key with this lease: see campaign()).
+      m_lapsed_lease = m_lease;
+      m_lapsed_create_revision = m_create_revision;
       m_leader = false;
       m_lease = 0;
       m_holder.clear();
@@ -110,8 +114,44 @@ util::Result<bool, std::string> LeaderElector::campaign() {
   auto current = m_client->get(m_key);
   if (!current) return util::Err(current.error());
   if (current->has_value()) {
-    std::lock_guard lock(m_mutex);
-    m_holder = (*current)->value;
+    const EtcdKeyValue& kv = **current;
+    std::int64_t lapsed, lapsed_revision;
+    {
+      std::lock_guard lock(m_mutex);
+      m_holder = kv.value;
+      lapsed = m_lapsed_lease;
+      lapsed_revision = m_lapsed_create_revision;
+    }
+    if (kv.lease != 0 && kv.lease == lapsed && kv.create_revision == lapsed_revision) {
+      // Still our key: renew the lease and lead on with the same fence.
+      const auto sent = m_clock.steady_now();
+      auto j = parse(m_client->call("/v3/lease/keepalive",
+                                    nlohmann::json{{"ID", std::to_string(kv.lease)}}.dump()));
+      if (!j) return util::Err(j.error());
+      const auto& result = j->contains("result") ? (*j)["result"] : *j;
+      const std::int64_t ttl = etcd_int64(result, "TTL");
+      std::lock_guard lock(m_mutex);
+      m_lapsed_lease = 0;
+      if (ttl <= 0) return false;  // it ended meanwhile: the key goes with it
+      m_leader = true;
+      m_lease = kv.lease;
+      m_create_revision = kv.create_revision;
+      m_valid_until = sent + std::chrono::seconds(ttl);
+      m_holder = m_options.node_name;
+      spdlog::info("leadership: lease {} still held in etcd; leading again", kv.lease);
+      return true;
+    }
+    if (kv.value == m_options.node_name) {
+      std::lock_guard lock(m_mutex);
+      if (m_warned_same_name_lease != kv.lease) {
+        m_warned_same_name_lease = kv.lease;
+        spdlog::warn(
+            "leadership: the leader key names this node ('{}') but another lease holds it: "
+            "another node with the same node_name, or this node's previous run whose lease has "
+            "not ended yet",
+            kv.value);
+      }
+    }
     return false;
   }
   // The key is absent: grant a lease and create the key with it, if still absent.
@@ -175,6 +215,7 @@ util::Result<void, std::string> LeaderElector::resign() {
     m_leader = false;
     m_lease = 0;
     m_holder.clear();
+    m_lapsed_lease = 0;
   }
   if (lease == 0) return {};
   auto r = m_client->call("/v3/lease/revoke", nlohmann::json{{"ID", std::to_string(lease)}}.dump());
@@ -207,7 +248,15 @@ void LeaderElector::loop() {
     lock.unlock();
     (void)step();
     bool leader = is_leader();
+    const bool reachable = etcd_reachable();
     lock.lock();
+    if (reachable != m_reported_reachable) {
+      m_reported_reachable = reachable;
+      if (reachable)
+        spdlog::info("etcd reachable again");
+      else
+        spdlog::warn("etcd unreachable: {}", last_error());
+    }
     if (leader != m_reported_leader) {
       m_reported_leader = leader;
       if (m_on_change) {

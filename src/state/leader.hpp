@@ -28,9 +28,11 @@ struct LeaderOptions {
 // three requests per TTL in steady state.
 //
 // is_leader() is true only while the lease is known to be alive: until `ttl` after the last
-// renewal that etcd confirmed was sent. A process that cannot renew (etcd unreachable, paused,
-// starved) therefore stops being the leader within one TTL on its own clock, before etcd hands
-// the key to another node. Thread-safe.
+// renewal that etcd confirmed was sent. A leadership that lapsed on this clock while etcd kept
+// the key (an etcd outage shorter than the lease, a pause) resumes with the same key revision,
+// so the fence is unchanged and no other node can have led meanwhile. A process that cannot renew
+// (etcd unreachable, paused, starved) therefore stops being the leader within one TTL on its own
+// clock, before etcd hands the key to another node. Thread-safe.
 class LeaderElector {
  public:
   LeaderElector(std::shared_ptr<EtcdClient> client, LeaderOptions options, util::Clock& clock);
@@ -80,6 +82,11 @@ class LeaderElector {
   bool m_leader = false;
   std::int64_t m_lease = 0;
   std::int64_t m_create_revision = 0;
+  // The leadership that lapsed on this node's clock (etcd away, process paused): when etcd still
+  // holds the key with that lease and revision, the lease is renewed and the leadership resumes.
+  std::int64_t m_lapsed_lease = 0;
+  std::int64_t m_lapsed_create_revision = 0;
+  std::int64_t m_warned_same_name_lease = 0;
   util::Clock::SteadyTime m_valid_until{};
   std::string m_holder;
   bool m_reachable = true;
@@ -87,6 +94,7 @@ class LeaderElector {
 
   std::function<void(bool)> m_on_change;
   bool m_reported_leader = false;
+  bool m_reported_reachable = true;
   std::mutex m_thread_mutex;
   std::condition_variable m_cv;
   bool m_stop = false;

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "state/backend.hpp"
 #include "state/etcd_store.hpp"
 #include "state/leader.hpp"
 #include "support/fake_transport.hpp"
@@ -23,6 +24,16 @@ std::shared_ptr<state::EtcdClient> client_over(std::shared_ptr<FakeTransport> fa
 
 std::string b64(const std::string& s) {
   return state::EtcdClient::base64_encode(s);
+}
+
+TEST(EtcdBackend, AnUnreadableTlsFileIsAnErrorAtStartNamingTheKey) {
+  state::BackendConfig b;
+  b.type = state::BackendConfig::Type::etcd;
+  b.ca_file = "/nonexistent/ca.pem";
+  auto c = state::make_etcd_client(b);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().find("ca_file"), std::string::npos) << c.error();
+  EXPECT_NE(c.error().find("/nonexistent/ca.pem"), std::string::npos) << c.error();
 }
 
 TEST(EtcdBase64, RoundTripsEveryLength) {
@@ -148,6 +159,55 @@ TEST(LeaderElector, StopsLeadingWhenTheLeaseDeadlinePassesWithoutRenewal) {
   clock.advance(std::chrono::seconds(10));
   EXPECT_FALSE(elector.is_leader());
   EXPECT_FALSE(elector.fence().has_value());
+  fake->on("POST", "/v3/lease/revoke", [](const RecordedRequest&) {
+    return FakeTransport::json_response(200, nlohmann::json::object());
+  });
+}
+
+TEST(LeaderElector, ALapsedLeadershipWhoseKeyEtcdKeptResumesWithTheSameFence) {
+  auto fake = std::make_shared<FakeTransport>();
+  util::FakeClock clock(std::chrono::system_clock::time_point{});
+  state::LeaderOptions lo;
+  lo.node_name = "node-a";
+  lo.ttl = std::chrono::seconds(15);
+  state::LeaderElector elector(client_over(fake), lo, clock);
+  fake->push_json(200, {{"header", {{"revision", "1"}}}});                       // range: absent
+  fake->push_json(200, {{"ID", "42"}, {"TTL", "15"}});                           // grant
+  fake->push_json(200, {{"header", {{"revision", "2"}}}, {"succeeded", true}});  // txn
+  ASSERT_TRUE(elector.step().ok());
+  ASSERT_TRUE(elector.is_leader());
+
+  // Renewals fail past the deadline (an etcd outage): the leadership lapses on this clock.
+  fake->push_error(api::TransportError::Kind::network, "connection refused");
+  clock.advance(std::chrono::seconds(16));
+  EXPECT_FALSE(elector.step().ok());
+  EXPECT_FALSE(elector.is_leader());
+
+  // etcd is back and still holds our key under lease 42 (its leases restart their TTL when it
+  // restarts): renewed, leading again, same fence. Nobody else can have led meanwhile.
+  fake->push_json(200, {{"kvs",
+                         {{{"key", b64("/p/leader")},
+                           {"value", b64("node-a")},
+                           {"create_revision", "2"},
+                           {"lease", "42"}}}}});
+  fake->push_json(200, {{"result", {{"ID", "42"}, {"TTL", "15"}}}});  // keepalive
+  auto r = elector.step();
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_TRUE(*r);
+  ASSERT_TRUE(elector.fence().has_value());
+  EXPECT_EQ(elector.fence()->create_revision, 2);
+  EXPECT_EQ(elector.leader_name(), "node-a");
+
+  // A key with our name under another lease is not ours: no resumption.
+  state::LeaderElector other(client_over(fake), lo, clock);
+  fake->push_json(200, {{"kvs",
+                         {{{"key", b64("/p/leader")},
+                           {"value", b64("node-a")},
+                           {"create_revision", "2"},
+                           {"lease", "42"}}}}});
+  auto o = other.step();
+  ASSERT_TRUE(o.ok());
+  EXPECT_FALSE(*o);
   fake->on("POST", "/v3/lease/revoke", [](const RecordedRequest&) {
     return FakeTransport::json_response(200, nlohmann::json::object());
   });
