@@ -66,7 +66,7 @@ echo "creating $((nss * per_ns)) instances with aisearchd apply ..."
 }
 
 # The environment systemd/aisearchd.service gives the daemon.
-GNUTLS_NO_IMPLICIT_INIT=1 "$bin" run -c "$work/config.yaml" >"$work/daemon.log" 2>&1 &
+GNUTLS_NO_IMPLICIT_INIT=1 GLIBC_TUNABLES=glibc.malloc.tcache_count=0 "$bin" run -c "$work/config.yaml" >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
 port=""
 for _ in $(seq 300); do

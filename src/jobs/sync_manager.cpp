@@ -54,6 +54,7 @@ void SyncManager::set_manifest(const manifest::Manifest& manifest) {
       const std::string address = inst.address();
       if (inst.sync) {
         m.spec = *inst.sync;
+        m.spec.where = {};  // not reported from here; one file name less per instance
         m.has_sync = true;
         const auto& sync = *inst.sync;
         std::optional<util::Result<schedule::Spec, std::string>> spec;
