@@ -26,6 +26,28 @@ std::string b64(const std::string& s) {
   return state::EtcdClient::base64_encode(s);
 }
 
+// The answers etcd gives node-a's first campaign for an absent key: lease 42, revision 2.
+void answer_first_campaign(FakeTransport& fake) {
+  fake.push_json(200, {{"header", {{"revision", "1"}}}});                       // range: absent
+  fake.push_json(200, {{"ID", "42"}, {"TTL", "15"}});                           // grant
+  fake.push_json(200, {{"header", {{"revision", "2"}}}, {"succeeded", true}});  // txn
+}
+
+// node-a with TTL 15 s over a fake etcd, its first campaign's answers queued.
+struct NodeA {
+  static state::LeaderOptions make_options() {
+    state::LeaderOptions o;
+    o.node_name = "node-a";
+    o.ttl = std::chrono::seconds(15);
+    return o;
+  }
+  NodeA() { answer_first_campaign(*fake); }
+  std::shared_ptr<FakeTransport> fake = std::make_shared<FakeTransport>();
+  util::FakeClock clock{std::chrono::system_clock::time_point{}};
+  state::LeaderOptions options = make_options();
+  state::LeaderElector elector{client_over(fake), options, clock};
+};
+
 TEST(EtcdBackend, AnUnreadableTlsFileIsAnErrorAtStartNamingTheKey) {
   state::BackendConfig b;
   b.type = state::BackendConfig::Type::etcd;
@@ -135,15 +157,10 @@ TEST(EtcdStateStore, UnreachableEtcdIsAnErrorNotACrash) {
 }
 
 TEST(LeaderElector, StopsLeadingWhenTheLeaseDeadlinePassesWithoutRenewal) {
-  auto fake = std::make_shared<FakeTransport>();
-  util::FakeClock clock(std::chrono::system_clock::time_point{});
-  state::LeaderOptions lo;
-  lo.node_name = "node-a";
-  lo.ttl = std::chrono::seconds(15);
-  state::LeaderElector elector(client_over(fake), lo, clock);
-  fake->push_json(200, {{"header", {{"revision", "1"}}}});                       // range: absent
-  fake->push_json(200, {{"ID", "42"}, {"TTL", "15"}});                           // grant
-  fake->push_json(200, {{"header", {{"revision", "2"}}}, {"succeeded", true}});  // txn
+  NodeA node;
+  auto& fake = node.fake;
+  auto& clock = node.clock;
+  auto& elector = node.elector;
   auto r = elector.step();
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_TRUE(*r);
@@ -165,15 +182,10 @@ TEST(LeaderElector, StopsLeadingWhenTheLeaseDeadlinePassesWithoutRenewal) {
 }
 
 TEST(LeaderElector, ALapsedLeadershipWhoseKeyEtcdKeptResumesWithTheSameFence) {
-  auto fake = std::make_shared<FakeTransport>();
-  util::FakeClock clock(std::chrono::system_clock::time_point{});
-  state::LeaderOptions lo;
-  lo.node_name = "node-a";
-  lo.ttl = std::chrono::seconds(15);
-  state::LeaderElector elector(client_over(fake), lo, clock);
-  fake->push_json(200, {{"header", {{"revision", "1"}}}});                       // range: absent
-  fake->push_json(200, {{"ID", "42"}, {"TTL", "15"}});                           // grant
-  fake->push_json(200, {{"header", {{"revision", "2"}}}, {"succeeded", true}});  // txn
+  NodeA node;
+  auto& fake = node.fake;
+  auto& clock = node.clock;
+  auto& elector = node.elector;
   ASSERT_TRUE(elector.step().ok());
   ASSERT_TRUE(elector.is_leader());
 
@@ -199,7 +211,7 @@ TEST(LeaderElector, ALapsedLeadershipWhoseKeyEtcdKeptResumesWithTheSameFence) {
   EXPECT_EQ(elector.leader_name(), "node-a");
 
   // A key with our name under another lease is not ours: no resumption.
-  state::LeaderElector other(client_over(fake), lo, clock);
+  state::LeaderElector other(client_over(fake), node.options, clock);
   fake->push_json(200, {{"kvs",
                          {{{"key", b64("/p/leader")},
                            {"value", b64("node-a")},
