@@ -800,40 +800,6 @@ Manifest finish(Draft& draft, detail::Diagnostics& diag) {
   return m;
 }
 
-// The first byte that makes `text` unusable as a manifest: invalid UTF-8 or a NUL, with its
-// 1-based line and column (in bytes).
-std::optional<ManifestError> first_invalid_text_at(const std::string& file, std::string_view text) {
-  int line = 1, column = 1;
-  for (std::size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    std::size_t len = c < 0x80           ? 1
-                      : (c >> 5) == 0x6  ? 2
-                      : (c >> 4) == 0xE  ? 3
-                      : (c >> 3) == 0x1E ? 4
-                                         : 0;
-    bool ok = len > 0 && i + len <= text.size() && c != 0;
-    for (std::size_t k = 1; ok && k < len; ++k)
-      ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
-    if (ok && len == 2) ok = c >= 0xC2;  // overlong
-    if (!ok) {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "0x%02X", c);
-      return ManifestError{
-          {file, line, column},
-          c == 0 ? std::string("a NUL byte: a manifest is UTF-8 text")
-                 : std::string("invalid UTF-8 (byte ") + hex + "): a manifest is UTF-8 text"};
-    }
-    if (c == '\n') {
-      ++line;
-      column = 1;
-    } else {
-      ++column;
-    }
-    i += len;
-  }
-  return std::nullopt;
-}
-
 util::Result<Manifest, std::vector<ManifestError>> load_all(
     const std::vector<ManifestSource>& sources, std::vector<ManifestError> errors,
     const util::EnvLookup& env) {
@@ -843,10 +809,6 @@ util::Result<Manifest, std::vector<ManifestError>> load_all(
   for (const auto& source : sources) {
     if (diag.full()) break;
     draft.files.push_back(source.filename);
-    if (auto bad = first_invalid_text_at(source.filename, source.text)) {
-      diag.add(bad->where, bad->message);
-      continue;
-    }
     Reader reader(source.filename, env, diag);
     bool any_content = false;
     for (const auto& doc : reader.parse(source.text)) {

@@ -7,9 +7,12 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <exception>
+#include <optional>
 #include <sstream>
 #include <unordered_map>
+#include <utility>
 
 #include "util/strings.hpp"
 
@@ -198,6 +201,41 @@ class TreeBuilder : public YAML::EventHandler {
   std::unordered_map<YAML::anchor_t, const YNode*> m_anchors;
 };
 
+// The first byte that makes `text` unusable as YAML: invalid UTF-8 or a NUL (yaml-cpp can loop on
+// NUL bytes), with its 1-based line and column (in bytes) and why.
+std::optional<std::pair<SourceLocation, std::string>> first_invalid_text(const std::string& file,
+                                                                         std::string_view text) {
+  int line = 1, column = 1;
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::size_t len = c < 0x80           ? 1
+                      : (c >> 5) == 0x6  ? 2
+                      : (c >> 4) == 0xE  ? 3
+                      : (c >> 3) == 0x1E ? 4
+                                         : 0;
+    bool ok = len > 0 && i + len <= text.size() && c != 0;
+    for (std::size_t k = 1; ok && k < len; ++k)
+      ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+    if (ok && len == 2) ok = c >= 0xC2;  // overlong
+    if (!ok) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", c);
+      return std::pair{
+          SourceLocation{file, line, column},
+          c == 0 ? std::string("a NUL byte: the file must be UTF-8 text")
+                 : std::string("invalid UTF-8 (byte ") + hex + "): the file must be UTF-8 text"};
+    }
+    if (c == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+    i += len;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 bool YNode::has_key(std::string_view key) const {
@@ -308,13 +346,36 @@ std::vector<const YNode*> Reader::parse(std::string_view text) {
                                    std::to_string(k_max_input_bytes / (1024 * 1024)) + " MiB)");
     return {};
   }
+  if (auto bad = first_invalid_text(m_file, text)) {
+    m_diag.add(bad->first, bad->second);
+    return {};
+  }
   std::vector<const YNode*> docs;
   try {
     std::istringstream in{std::string(text)};
     YAML::Parser parser(in);
     TreeBuilder builder(m_nodes);
+    // yaml-cpp 0.7 can stop on a token it cannot place (a ',' outside a flow collection) and
+    // report an empty document there again and again without consuming it: two empty documents
+    // in a row at the same place mean the parser is stuck.
+    constexpr int k_none = -2;  // Mark::pos is -1 for a mark-less null
+    int last_empty_at = k_none;
     while (parser.HandleNextDocument(builder)) {
-      docs.push_back(builder.root());
+      const YNode* root = builder.root();
+      if (!root || root->kind == YNode::Kind::null) {
+        const int at = root ? root->mark.pos : -1;
+        if (last_empty_at == at) {
+          const Mark mark = root ? root->mark : Mark{};
+          const char c = char_at(text, mark);
+          error(mark, c > ' ' && c < 0x7F ? std::string("YAML syntax error: unexpected '") + c + "'"
+                                          : std::string("YAML syntax error: unexpected character"));
+          return {};
+        }
+        last_empty_at = at;
+      } else {
+        last_empty_at = k_none;
+      }
+      docs.push_back(root);
       builder.reset();
     }
     return docs;

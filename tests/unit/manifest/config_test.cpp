@@ -212,6 +212,16 @@ concurrency: "8"
   for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(errors[i], want[i]);
 }
 
+TEST(DaemonConfig, NulBytesAndInvalidUtf8AreErrorsWithTheirPosition) {
+  // This input once sent the YAML parser into an endless loop.
+  auto nul = config_errors(std::string("\n\0\0\0,\0\0\0\0er", 11));
+  ASSERT_EQ(nul.size(), 1u);
+  EXPECT_EQ(nul[0], "c.yaml:2:1: a NUL byte: the file must be UTF-8 text");
+  auto bad = config_errors("log_level: \"\xc0\xaf\"\n");
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_EQ(bad[0], "c.yaml:1:13: invalid UTF-8 (byte 0xC0): the file must be UTF-8 text");
+}
+
 TEST(DaemonConfig, RequestBudget) {
   auto b = manifest::parse_request_budget("600/5m");
   ASSERT_TRUE(b.ok());

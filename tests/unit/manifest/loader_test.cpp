@@ -315,6 +315,20 @@ TEST(ManifestLoader, InvalidUtf8AndNulBytesAreErrorsWithTheirPosition) {
   EXPECT_NE(nul[0].find("NUL"), std::string::npos) << nul[0];
 }
 
+TEST(ManifestLoader, AStrayCommaIsASyntaxErrorNotAnEndlessLoop) {
+  // The YAML parser reports an empty document at a stray ',' without ever moving past it.
+  for (const std::string text : {",4", ",", "\n,\n", "---\n,\n"}) {
+    auto errors = load_errors(text);
+    ASSERT_EQ(errors.size(), 1u) << text;
+    EXPECT_NE(errors[0].find("YAML syntax error: unexpected ','"), std::string::npos) << errors[0];
+  }
+  auto errors = load_errors(",4");
+  EXPECT_NE(errors[0].find("m.yaml:1:1:"), std::string::npos) << errors[0];
+  // Empty documents one after another are fine.
+  auto m = load_ok("---\n---\n" + std::string(k_header) + "namespaces: {}\n");
+  EXPECT_TRUE(m.namespaces.empty());
+}
+
 TEST(ManifestLoader, SeveralDocumentsInOneFileMerge) {
   auto m = load_ok(std::string(k_header) + "namespaces:\n  a:\n    instances:\n      x: {}\n---\n" +
                    k_header + "namespaces:\n  a:\n    instances:\n      y: {}\n");
