@@ -15,6 +15,17 @@ for t in $targets; do
   work=$(mktemp -d)
   [[ -d "$corpus_seed" ]] && cp -r "$corpus_seed"/. "$work"/
   echo "fuzz: $t for ${seconds}s"
-  build-fuzz/fuzz/$t -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 "$work" 2>&1 | tail -n 3
+  artifacts="build-fuzz/artifacts/$t/"
+  rm -rf "$artifacts" && mkdir -p "$artifacts"
+  if ! build-fuzz/fuzz/$t -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    -artifact_prefix="$artifacts" "$work" >"build-fuzz/$t.log" 2>&1; then
+    grep -E "ERROR|SUMMARY|Test unit written" "build-fuzz/$t.log" || tail -n 20 "build-fuzz/$t.log"
+    for f in "$artifacts"*; do
+      [[ -f "$f" ]] && { echo "input that failed ($f):"; od -c "$f" | head -n 20; }
+    done
+    rm -rf "$work"
+    exit 1
+  fi
+  tail -n 1 "build-fuzz/$t.log"
   rm -rf "$work"
 done
