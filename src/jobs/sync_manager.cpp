@@ -1,5 +1,6 @@
 #include "jobs/sync_manager.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include <spdlog/spdlog.h>
@@ -168,6 +169,12 @@ void SyncManager::tick(std::chrono::system_clock::time_point now) {
     spdlog::error("sync: schedule slots not saved, {} run(s) not started: {}", due.size(),
                   saved.error());
     return;
+  }
+  {
+    const bool one_slot = std::all_of(due.begin(), due.end(),
+                                      [&](const auto& d) { return d.slot == due.front().slot; });
+    spdlog::info("sync: {} scheduled run(s) due, slot{} {} recorded", due.size(),
+                 one_slot ? "" : "s from", util::format_rfc3339(due.front().slot));
   }
   std::lock_guard lock(m_mutex);
   for (const auto& d : due) {
