@@ -348,7 +348,6 @@ TEST(ApiClientIntegration, TransportFaultsBecomeTypedErrors) {
   EmulatorProcess emulator;
   auto config = config_for(emulator);
   config.retry.max_attempts = 2;
-  config.http_timeout = milliseconds(500);
   auto client = client_for(emulator, config);
   ASSERT_TRUE(client->create_instance("default", json{{"id", "docs"}, {"source", "b"}}).ok());
 
@@ -360,7 +359,9 @@ TEST(ApiClientIntegration, TransportFaultsBecomeTypedErrors) {
 
   emulator.control("PUT", "config",
                    json{{"fault_rate", 1.0}, {"faults", {"timeout"}}, {"timeout_hold_ms", 3000}});
-  auto timeout = client->get_instance("default", "docs");
+  auto impatient_config = config;
+  impatient_config.http_timeout = milliseconds(500);
+  auto timeout = client_for(emulator, impatient_config)->get_instance("default", "docs");
   ASSERT_FALSE(timeout.ok());
   EXPECT_EQ(timeout.error().kind, ErrorKind::timeout);
 
