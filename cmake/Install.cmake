@@ -12,10 +12,12 @@ set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME aisearchd)
 set(CPACK_PACKAGE_CONTACT "aisearchd maintainers <aisearchd@localhost>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Keeps Cloudflare AI Search instances equal to a YAML manifest")
-set(CPACK_PACKAGE_DESCRIPTION
-    "aisearchd reconciles Cloudflare AI Search instances and namespaces with a YAML manifest kept in\n"
-    "git, runs their sync jobs on schedules and reports every outcome (logs, Prometheus metrics,\n"
-    "webhook). Ships the systemd unit and aisearch-emulator, a local stand-in for the API.")
+# One string (several quoted arguments would make a list, joined with ';' in the control file).
+string(CONCAT CPACK_PACKAGE_DESCRIPTION
+       "aisearchd reconciles Cloudflare AI Search instances and namespaces with a YAML manifest "
+       "kept in git, runs their sync jobs on schedules and reports every outcome (logs, Prometheus "
+       "metrics, webhook). Ships the systemd unit and aisearch-emulator, a local stand-in for the "
+       "API.")
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)

@@ -132,8 +132,10 @@ int cmd_status(const Options& options) {
           util::format_duration(std::chrono::seconds(i["freshness_seconds"].get<long long>()));
     if (!i.value("healthy", true)) freshness += " (stale)";
     std::string unstable;
-    for (const auto& f : i["unstable"])
-      unstable += (unstable.empty() ? "" : ",") + f.get<std::string>();
+    for (const auto& f : i["unstable"]) {
+      if (!unstable.empty()) unstable += ',';
+      unstable += f.get<std::string>();
+    }
     std::printf("%-32s %-5s %-10s %-24s %-10s %-24s %s\n", cell(i["address"]).c_str(),
                 cell(i["owned"]).c_str(), cell(i["last_outcome"]).c_str(),
                 cell(i["last_success"]).c_str(), freshness.c_str(), cell(i["next_due"]).c_str(),

@@ -41,6 +41,7 @@ util::Result<Settings, std::vector<std::string>> resolve_settings(const Options&
   if (!errors.empty()) return util::Err(errors);
 
   s.manifest_path = options.manifest.value_or(c.manifest.value_or(""));
+  s.manifest_from_config = !options.manifest && c.manifest && c.file;
   s.account_id = options.account_id.value_or(c.account_id.value_or(""));
   if (s.account_id.empty()) s.account_id = env("CLOUDFLARE_ACCOUNT_ID").value_or("");
   if (options.state_dir) {
@@ -66,7 +67,10 @@ util::Result<manifest::Manifest, std::vector<std::string>> load_manifest(
   auto m = manifest::load_manifest(settings.manifest_path, env);
   if (!m) {
     std::vector<std::string> lines;
-    for (const auto& e : m.error()) lines.push_back(e.to_string());
+    auto errors = m.error();
+    if (settings.manifest_from_config)
+      manifest::attribute_manifest_path(errors, settings.manifest_path, *settings.config.file);
+    for (const auto& e : errors) lines.push_back(e.to_string());
     return util::Err(lines);
   }
   return std::move(*m);

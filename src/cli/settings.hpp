@@ -17,9 +17,10 @@ namespace cli {
 // Options merged over the config file over the environment over the defaults: what every
 // command runs with ("the flag wins").
 struct Settings {
-  manifest::DaemonConfig config;  // with the flags written over it
-  std::string manifest_path;      // "" = none given
-  std::string account_id;         // "" = none given
+  manifest::DaemonConfig config;      // with the flags written over it
+  std::string manifest_path;          // "" = none given
+  bool manifest_from_config = false;  // manifest_path is the config file's `manifest:`
+  std::string account_id;             // "" = none given
   std::string state_dir;
   bool dry_run = false;
 };

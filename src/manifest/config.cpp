@@ -43,7 +43,7 @@ bool is_loopback_host(std::string_view host) {
 std::string check_url(std::string_view url, bool allow_plain_http_anywhere = false) {
   std::string scheme;
   std::string host = url_host(url, &scheme);
-  if (host.empty()) return "\"" + std::string(url) + "\" is not an http(s) URL";
+  if (host.empty()) return std::string("\"").append(url).append("\" is not an http(s) URL");
   if (scheme == "http" && !allow_plain_http_anywhere && !is_loopback_host(host))
     return "http:// is only allowed for loopback addresses (use https://)";
   return {};

@@ -872,6 +872,13 @@ util::Result<Manifest, std::vector<ManifestError>> load_manifest_string(
   return load_manifest_sources({{filename, std::string(yaml)}}, env);
 }
 
+void attribute_manifest_path(std::vector<ManifestError>& errors, const std::string& path,
+                             const std::string& config_file) {
+  for (auto& e : errors)
+    if (e.where.line == 0 && e.where.file == path)
+      e.message += " (the manifest path is `manifest:` in " + config_file + ")";
+}
+
 util::Result<Manifest, std::vector<ManifestError>> load_manifest(const std::filesystem::path& path,
                                                                  const util::EnvLookup& env) {
   namespace fs = std::filesystem;

@@ -36,6 +36,11 @@ namespace manifest {
 util::Result<Manifest, std::vector<ManifestError>> load_manifest(const std::filesystem::path& path,
                                                                  const util::EnvLookup& env);
 
+// Errors about the manifest path itself (it is missing or unreadable) when that path is a config
+// file's `manifest:` setting, one nobody typed on the command line: each names where it came from.
+void attribute_manifest_path(std::vector<ManifestError>& errors, const std::string& path,
+                             const std::string& config_file);
+
 // The same for one in-memory document set; `filename` names it in errors.
 util::Result<Manifest, std::vector<ManifestError>> load_manifest_string(std::string_view yaml,
                                                                         const std::string& filename,

@@ -27,7 +27,10 @@ ValidationReport validate_offline(const std::optional<std::string>& config_path,
   }
   auto manifest = load_manifest(*report.manifest_path, env);
   if (!manifest) {
-    report.errors.insert(report.errors.end(), manifest.error().begin(), manifest.error().end());
+    auto errors = manifest.error();
+    if (!manifest_path && config->file)
+      attribute_manifest_path(errors, *report.manifest_path, *config->file);
+    report.errors.insert(report.errors.end(), errors.begin(), errors.end());
     return report;
   }
   report.namespaces = manifest->namespaces.size();

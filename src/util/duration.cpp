@@ -3,6 +3,8 @@
 #include <cctype>
 #include <cstdint>
 #include <limits>
+#include <string>
+#include <utility>
 
 namespace util {
 
@@ -78,7 +80,11 @@ Result<double, std::string> parse_fraction(std::string_view text) {
     double v = std::stod(s, &used);
     if (used != s.size()) throw std::invalid_argument("trailing");
     if (percent) v /= 100.0;
-    if (v < 0.0 || v > 1.0) return Err("\"" + std::string(text) + "\" is not between 0 and 100%");
+    if (v < 0.0 || v > 1.0) {
+      std::string message = "\"";
+      message.append(text).append("\" is not between 0 and 100%");
+      return Err(std::move(message));
+    }
     return v;
   } catch (const std::exception&) {
     return Err("invalid fraction \"" + std::string(text) + "\" (expected e.g. 10% or 0.1)");

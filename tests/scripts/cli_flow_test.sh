@@ -58,4 +58,14 @@ assert rows["default/docs"]["last_outcome"] == "succeeded", rows["default/docs"]
 assert rows["default/notes"]["last_outcome"] == "failed", rows["default/notes"]
 assert rows["default/docs"]["last_success"], rows["default/docs"]
 ' || fail "status -o json does not show the outcomes"
+
+# A manifest path that comes from the config file says so when it is missing.
+printf 'manifest: %s/no-such-dir\n' "$work" >"$work/config.yaml"
+set +e
+"$AISEARCHD_BIN" -c "$work/config.yaml" validate >"$work/validate.txt" 2>&1
+code=$?
+set -e
+[[ $code -ne 0 ]] || fail "validate of a missing manifest exited 0"
+grep -q "no-such-dir: no such file or directory (the manifest path is \`manifest:\` in $work/config.yaml)" \
+  "$work/validate.txt" || fail "validate output: $(cat "$work/validate.txt")"
 echo "cli flow: ok"

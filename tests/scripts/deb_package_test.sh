@@ -43,6 +43,10 @@ for path in ./usr/bin/aisearchd ./usr/bin/aisearch-emulator \
   printf '%s\n' "$contents" | grep -q " $path\$" || fail "$path missing from the package"
 done
 dpkg-deb -f "$deb" Depends | grep -q libc6 || fail "no shared-library dependencies recorded"
+description=$(dpkg-deb -f "$deb" Description)
+case "$description" in
+  *";"* | "") fail "package description is empty or has list separators: $description" ;;
+esac
 dpkg-deb -e "$deb" "$work/control"
 grep -qx /etc/aisearchd/aisearchd.yaml "$work/control/conffiles" || fail "config is not a conffile"
 
