@@ -103,8 +103,7 @@ Daemon::Daemon(DaemonOptions options, manifest::Manifest manifest,
     api::CurlOptions co;
     co.user_agent = std::string("aisearchd/") + util::k_version;
     m_webhook = std::make_unique<jobs::WebhookNotifier>(wo, api::make_curl_transport(co));
-    for (const auto& [address, sync] : state.sync)
-      if (!sync.history.empty()) m_webhook->seed(address, sync.history.back().outcome);
+    seed_webhook(state);
     m_reporter->add(*m_webhook);
   }
   if (m_options.observe) m_options.elector = nullptr;
@@ -211,6 +210,15 @@ void Daemon::describe_metrics() {
   }
 }
 
+void Daemon::seed_webhook(const state::State& state) {
+  for (const auto& [address, sync] : state.sync)
+    if (!sync.history.empty()) m_webhook->seed(address, sync.history.back().outcome);
+}
+
+const char* Daemon::read_only_reason() const {
+  return m_options.observe ? "observe" : "standby";
+}
+
 std::shared_ptr<jobs::SyncManager> Daemon::make_sync() {
   jobs::SyncManagerOptions so;
   so.workers = m_options.sync_workers;
@@ -241,7 +249,6 @@ std::string Daemon::role() const {
 void Daemon::follow_role(bool& reconcile_now) {
   if (!m_options.elector || m_options.observe) return;
   auto& elector = *m_options.elector;
-  m_metrics.set("aisearchd_etcd_reachable", elector.etcd_reachable() ? 1 : 0);
   const bool leader = elector.is_leader();
   if (leader == m_acting_leader) return;
   if (!leader) {
@@ -270,11 +277,7 @@ void Daemon::follow_role(bool& reconcile_now) {
                   m_store.describe(), loaded.error());
     return;
   }
-  if (m_webhook) {
-    const auto st = m_writer.snapshot();
-    for (const auto& [address, sync] : st.sync)
-      if (!sync.history.empty()) m_webhook->seed(address, sync.history.back().outcome);
-  }
+  if (m_webhook) seed_webhook(m_writer.snapshot());
   auto sync = make_sync();
   {
     std::lock_guard lock(m_mutex);
@@ -374,7 +377,8 @@ bool Daemon::reload() {
 }
 
 void Daemon::report_plan(const reconcile::Plan& plan, bool write) {
-  const bool observe = !write;
+  const std::string not_applied =
+      write ? "" : fmt::format(" ({}: not applied)", read_only_reason());
   for (const auto& c : plan.changes) {
     const char* action = reconcile::to_string(c.action);
     const char* reason = reconcile::to_string(c.reason);
@@ -385,10 +389,7 @@ void Daemon::report_plan(const reconcile::Plan& plan, bool write) {
                   c.address(), reason, fields_of(c), who, c.blocked->rail, c.blocked->message);
     } else {
       spdlog::info("plan action={} address={} reason={} fields={}{}{}", action, c.address(), reason,
-                   fields_of(c), who,
-                   observe
-                       ? (m_options.observe ? " (observe: not applied)" : " (standby: not applied)")
-                       : "");
+                   fields_of(c), who, not_applied);
     }
   }
   for (const auto& s : plan.skipped_namespaces)
@@ -521,9 +522,7 @@ bool Daemon::reconcile_once() {
   if (ok)
     spdlog::info("reconcile ok: {} change(s), {} blocked, {} drift, {:.2f}s{}", summary.total(),
                  summary.blocked, drift, seconds,
-                 write ? ""
-                       : (m_options.observe ? " (observe: nothing written)"
-                                            : " (standby: nothing written)"));
+                 write ? "" : fmt::format(" ({}: nothing written)", read_only_reason()));
   else
     spdlog::error("reconcile failed: {} ({:.2f}s); retrying with backoff", error, seconds);
   return ok;

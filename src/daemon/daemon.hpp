@@ -117,6 +117,10 @@ class Daemon {
   void describe_metrics();
   void update_scrape_metrics();
   void report_plan(const reconcile::Plan& plan, bool write);
+  // Why a cycle writes nothing: "observe" (observe mode) or "standby" (not the leader).
+  const char* read_only_reason() const;
+  // Tells the webhook each instance's last outcome, so only changes from it are notified.
+  void seed_webhook(const state::State& state);
   // Main loop only: acts on a change of leadership (stops the sync manager on loss; on a win
   // re-reads the state and starts a sync manager). Sets `reconcile_now` on a win.
   void follow_role(bool& reconcile_now);

@@ -1,6 +1,5 @@
 #include "jobs/sync_manager.hpp"
 
-#include <algorithm>
 #include <set>
 
 #include <spdlog/spdlog.h>
@@ -170,12 +169,7 @@ void SyncManager::tick(std::chrono::system_clock::time_point now) {
                   saved.error());
     return;
   }
-  {
-    const bool one_slot = std::all_of(due.begin(), due.end(),
-                                      [&](const auto& d) { return d.slot == due.front().slot; });
-    spdlog::info("sync: {} scheduled run(s) due, slot{} {} recorded", due.size(),
-                 one_slot ? "" : "s from", util::format_rfc3339(due.front().slot));
-  }
+  spdlog::info("sync: {} scheduled run(s) due, their slots recorded", due.size());
   std::lock_guard lock(m_mutex);
   for (const auto& d : due) {
     if (m_managed.count(d.key) == 0) continue;

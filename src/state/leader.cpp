@@ -85,6 +85,14 @@ util::Result<bool, std::string> LeaderElector::step() {
   return leading_locked();
 }
 
+util::Result<std::int64_t, std::string> LeaderElector::keep_alive(std::int64_t lease) {
+  auto j = parse(
+      m_client->call("/v3/lease/keepalive", nlohmann::json{{"ID", std::to_string(lease)}}.dump()));
+  if (!j) return util::Err(j.error());
+  const auto& result = j->contains("result") ? (*j)["result"] : *j;
+  return etcd_int64(result, "TTL");
+}
+
 util::Result<bool, std::string> LeaderElector::renew() {
   std::int64_t lease;
   {
@@ -92,11 +100,9 @@ util::Result<bool, std::string> LeaderElector::renew() {
     lease = m_lease;
   }
   const auto sent = m_clock.steady_now();
-  auto j = parse(
-      m_client->call("/v3/lease/keepalive", nlohmann::json{{"ID", std::to_string(lease)}}.dump()));
-  if (!j) return util::Err(j.error());
-  const auto& result = j->contains("result") ? (*j)["result"] : *j;
-  const std::int64_t ttl = etcd_int64(result, "TTL");
+  auto kept = keep_alive(lease);
+  if (!kept) return util::Err(kept.error());
+  const std::int64_t ttl = *kept;
   std::lock_guard lock(m_mutex);
   if (m_lease != lease) return leading_locked();  // resigned meanwhile
   if (ttl <= 0) {
@@ -125,11 +131,9 @@ util::Result<bool, std::string> LeaderElector::campaign() {
     if (kv.lease != 0 && kv.lease == lapsed && kv.create_revision == lapsed_revision) {
       // Still our key: renew the lease and lead on with the same fence.
       const auto sent = m_clock.steady_now();
-      auto j = parse(m_client->call("/v3/lease/keepalive",
-                                    nlohmann::json{{"ID", std::to_string(kv.lease)}}.dump()));
-      if (!j) return util::Err(j.error());
-      const auto& result = j->contains("result") ? (*j)["result"] : *j;
-      const std::int64_t ttl = etcd_int64(result, "TTL");
+      auto kept = keep_alive(kv.lease);
+      if (!kept) return util::Err(kept.error());
+      const std::int64_t ttl = *kept;
       std::lock_guard lock(m_mutex);
       m_lapsed_lease = 0;
       if (ttl <= 0) return false;  // it ended meanwhile: the key goes with it

@@ -68,6 +68,8 @@ class LeaderElector {
   std::chrono::milliseconds interval() const;
 
  private:
+  // One keep-alive of `lease`: the TTL etcd answers, <= 0 when the lease is gone.
+  util::Result<std::int64_t, std::string> keep_alive(std::int64_t lease);
   util::Result<bool, std::string> renew();
   util::Result<bool, std::string> campaign();
   bool leading_locked() const;

@@ -114,11 +114,6 @@ State StateWriter::snapshot() const {
   return m_state;
 }
 
-void StateWriter::reset(State state) {
-  std::lock_guard lock(m_mutex);
-  m_state = std::move(state);
-}
-
 util::Result<void, std::string> StateWriter::reload(
     const std::function<util::Result<State, std::string>()>& load) {
   std::unique_lock lock(m_mutex);

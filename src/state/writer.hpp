@@ -54,9 +54,6 @@ class StateWriter {
   // A copy of the current in-memory state.
   State snapshot() const;
 
-  // Replaces the in-memory state (after a reload from the store) without saving.
-  void reset(State state);
-
   // Replaces the in-memory state with what `load` returns (the store's current content), with no
   // save running meanwhile: a save in progress finishes first, none starts until the new state is
   // in place, and mutations made before count as saved (the store's content supersedes them).
