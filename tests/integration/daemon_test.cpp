@@ -22,6 +22,7 @@
 
 #include "support/daemon_process.hpp"
 #include "support/emulator_process.hpp"
+#include "support/test_dir.hpp"
 
 namespace {
 
@@ -134,10 +135,7 @@ std::string with_instance(const std::string& id) {
 class DaemonProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir = fs::temp_directory_path() /
-          ("aisearchd-run-" + std::to_string(::getpid()) + "-" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir);
+    dir = support::fresh_test_dir("aisearchd-run");
     fs::create_directories(dir / "manifest");
     fs::create_directories(dir / "state");
     manifest = dir / "manifest" / "aisearch.yaml";

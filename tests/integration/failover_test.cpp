@@ -4,7 +4,6 @@
 // which names the node) proves who wrote what and when.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -22,6 +21,7 @@
 #include "support/daemon_process.hpp"
 #include "support/emulator_process.hpp"
 #include "support/etcd_process.hpp"
+#include "support/test_dir.hpp"
 
 namespace {
 
@@ -65,10 +65,7 @@ std::string node_of(const json& entry) {
 class FailoverTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir = fs::temp_directory_path() /
-          ("aisearchd-ha-" + std::to_string(::getpid()) + "-" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir);
+    dir = support::fresh_test_dir("aisearchd-ha");
     fs::create_directories(dir / "manifest");
     manifest = dir / "manifest" / "aisearch.yaml";
     write_atomically(manifest, manifest_with(2));

@@ -32,15 +32,6 @@ std::string read_all(const std::filesystem::path& p) {
 
 }  // namespace
 
-bool poll_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return condition();
-}
-
 DaemonProcess::DaemonProcess(const std::filesystem::path& config, std::filesystem::path log,
                              const std::vector<std::string>& extra_args,
                              const std::vector<std::pair<std::string, std::string>>& env)

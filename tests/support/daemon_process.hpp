@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/poll.hpp"
+
 namespace support {
 
 // An `aisearchd run -c CONFIG` child process for integration tests: AISEARCHD_BIN (the
@@ -55,8 +57,5 @@ class DaemonProcess {
   int m_port = 0;
   int m_exit = -1;
 };
-
-// Polls `condition` every 20 ms until it holds or `timeout` passes; returns its last value.
-bool poll_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
 }  // namespace support

@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -14,6 +13,8 @@
 #include "manifest/loader.hpp"
 #include "state/file_store.hpp"
 #include "support/fake_transport.hpp"
+#include "support/poll.hpp"
+#include "support/test_dir.hpp"
 #include "util/time_format.hpp"
 
 namespace {
@@ -61,10 +62,7 @@ util::EnvLookup no_env() {
 class DaemonTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir = fs::temp_directory_path() /
-          ("aisearchd-daemon-" + std::to_string(::getpid()) + "-" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir);
+    dir = support::fresh_test_dir("aisearchd-daemon");
     fs::create_directories(dir / "state");
     manifest_path = dir / "aisearch.yaml";
     write_manifest(k_manifest);
@@ -202,16 +200,13 @@ TEST_F(DaemonTest, AFailedReconcileAndTheRecoveryReachTheWebhook) {
       if (server.joinable()) server.join();
     }
   } joiner{receiver, server};
-  auto received = [&](std::size_t n) {
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      {
-        std::lock_guard lock(mutex);
-        if (events.size() >= n) return true;
-      }
-      std::this_thread::sleep_for(10ms);  // real time: the webhook posts on its own thread
-    }
-    return false;
+  auto received = [&](std::size_t n) {  // real time: the webhook posts on its own thread
+    return support::poll_until(
+        [&] {
+          std::lock_guard lock(mutex);
+          return events.size() >= n;
+        },
+        10s, 10ms);
   };
 
   webhook_url = "http://127.0.0.1:" + std::to_string(port) + "/hook";
@@ -292,11 +287,7 @@ TEST_F(DaemonTest, RunStopsOnRequestAndReportsReadyOnce) {
   api_up();
   make(true);
   std::thread stopper([&] {
-    auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (!notifier.sent().empty()) break;
-      std::this_thread::sleep_for(5ms);
-    }
+    (void)support::poll_until([&] { return !notifier.sent().empty(); }, 10s, 5ms);
     daemon->request_stop();
   });
   EXPECT_EQ(daemon->run(), 0);

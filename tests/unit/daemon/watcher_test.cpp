@@ -1,13 +1,15 @@
 #include "daemon/watcher.hpp"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <thread>
+
+#include "support/poll.hpp"
+#include "support/test_dir.hpp"
 
 namespace {
 
@@ -16,13 +18,7 @@ using namespace std::chrono_literals;
 
 class WatcherTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir = fs::temp_directory_path() /
-          ("aisearchd-watch-" + std::to_string(::getpid()) + "-" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
+  void SetUp() override { dir = support::fresh_test_dir("aisearchd-watch"); }
   void TearDown() override { fs::remove_all(dir); }
 
   static void write(const fs::path& p, const std::string& text) {
@@ -30,10 +26,7 @@ class WatcherTest : public ::testing::Test {
   }
   // Polls until `count` reaches `want` (5 s deadline).
   static bool wait_for(const std::atomic<int>& count, int want) {
-    auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (count.load() < want && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(10ms);
-    return count.load() >= want;
+    return support::poll_until([&] { return count.load() >= want; }, 5s, 10ms);
   }
   // The watcher stays quiet: nothing within 4 debounce periods after a settle point.
   static bool stays_at(const std::atomic<int>& count, int value) {

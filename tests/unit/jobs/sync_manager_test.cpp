@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "fixture.hpp"
+#include "support/poll.hpp"
 #include "util/time_format.hpp"
 
 namespace jobs_test {
@@ -31,13 +32,8 @@ manifest::Manifest one_instance(manifest::SyncSpec sync) {
 struct ManagerHarness : Harness {
   ManagerHarness()
       : manager(runner, client, *clock, writer, reporter, jobs::SyncManagerOptions{2}) {}
-  bool wait_idle() {
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (!manager.idle()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(1ms);  // real time: waiting for worker threads, deadline-bound
-    }
-    return true;
+  bool wait_idle() {  // real time: the worker threads
+    return support::poll_until([&] { return manager.idle(); }, 10s, 1ms);
   }
   jobs::SyncManager manager;
 };
@@ -154,9 +150,7 @@ TEST(SyncManager, AFirstSightIsPersistedSoTheNextOwnerCatchesUpAMissedSlot) {
   jobs::SyncManager next(h.runner, h.client, *h.clock, h.writer, h.reporter, {});
   next.set_manifest(one_instance(policy()));
   next.tick(t0() + 1h + 20min);
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!next.idle() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(1ms);  // real time: waiting for worker threads, deadline-bound
+  ASSERT_TRUE(support::poll_until([&] { return next.idle(); }, 10s, 1ms));
   EXPECT_EQ(h.sim->jobs(k_addr).size(), jobs_before + 1);
   const auto saved = h.store.saved().sync.at(k_addr);
   EXPECT_EQ(saved.last_slot, util::format_rfc3339(t0() + 1h));
@@ -227,10 +221,7 @@ TEST(SyncManager, StopAbandonsRunningFollowsPromptly) {
   h.sim->set_mode(k_addr, SimApi::Mode::stall);
   h.manager.set_manifest(one_instance(policy()));
   h.manager.trigger(k_addr, "manual");
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (h.sim->count("create_job") == 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(1ms);
-  }
+  ASSERT_TRUE(support::poll_until([&] { return h.sim->count("create_job") > 0; }, 10s, 1ms));
   h.manager.stop(1s);
   EXPECT_TRUE(h.manager.idle());
   EXPECT_EQ(h.manager.trigger(k_addr, "manual"), jobs::SyncManager::TriggerResult::ignored);
