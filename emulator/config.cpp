@@ -121,6 +121,7 @@ nlohmann::json config_to_json(const Config& config) {
           {"job_cooldown_ms", config.job_cooldown.count()},
           {"job_outcomes", outcomes},
           {"unset_job_fields", config.unset_job_fields == UnsetJobFields::Null ? "null" : "omit"},
+          {"clock", config.manual_clock ? "manual" : "wall"},
           {"seed", config.seed}};
 }
 
@@ -207,6 +208,14 @@ util::Result<void, std::string> apply_config_patch(Config& config, const nlohman
         next.unset_job_fields = UnsetJobFields::Omit;
       } else {
         return util::Err(std::string("unset_job_fields: expected \"null\" or \"omit\""));
+      }
+    } else if (key == "clock") {
+      if (v == "manual") {
+        next.manual_clock = true;
+      } else if (v == "wall") {
+        next.manual_clock = false;
+      } else {
+        return util::Err(std::string("clock: expected \"wall\" or \"manual\""));
       }
     } else if (key == "user") {
       if (!v.is_string()) return util::Err(std::string("user: expected a string"));

@@ -57,6 +57,10 @@ struct Config {
   std::chrono::milliseconds job_cooldown{30000};
   std::map<std::string, JobOutcome> job_outcomes;  // "namespace/id" -> outcome
   UnsetJobFields unset_job_fields = UnsetJobFields::Null;
+  // The emulator's clock: the wall clock (plus the control API's offset), or a manual clock
+  // frozen where it was switched on and moved only by POST /__emulator/clock/advance, so a
+  // test's jobs end when the test says and not when a busy machine gets round to it.
+  bool manual_clock = false;
   std::uint64_t seed = 1;
 };
 

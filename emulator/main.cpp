@@ -50,6 +50,7 @@ int run(int argc, char** argv) {
     ("job-outcome", "ok | fail | stall", cxxopts::value<std::string>()->default_value("ok"))
     ("job-cooldown", "cooldown after a job ends (429 code 7020)", cxxopts::value<std::string>()->default_value("30s"))
     ("job-unset-fields", "null | omit: how unset job fields are answered", cxxopts::value<std::string>()->default_value("null"))
+    ("clock", "wall | manual: manual time stands still except for POST /__emulator/clock/advance", cxxopts::value<std::string>()->default_value("wall"))
     ("seed", "seed for faults and generated ids", cxxopts::value<std::uint64_t>()->default_value("1"))
     ("h,help", "show this help");
   // clang-format on
@@ -100,6 +101,10 @@ int run(int argc, char** argv) {
   if (unset != "null" && unset != "omit") return fail("--job-unset-fields: null or omit");
   config.unset_job_fields =
       unset == "null" ? emulator::UnsetJobFields::Null : emulator::UnsetJobFields::Omit;
+
+  const auto clock = args["clock"].as<std::string>();
+  if (clock != "wall" && clock != "manual") return fail("--clock: wall or manual");
+  config.manual_clock = clock == "manual";
 
   std::optional<std::filesystem::path> state_file;
   if (args.count("state-file")) state_file = args["state-file"].as<std::string>();

@@ -8,6 +8,7 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -82,7 +83,9 @@ struct Server::Impl {
         startup_config(c),
         state_file(std::move(file)),
         started(std::chrono::steady_clock::now()),
-        store(c.seed, std::chrono::system_clock::now()),
+        clock_manual(c.manual_clock),
+        frozen_at(std::chrono::system_clock::now()),
+        store(c.seed, frozen_at),
         fault_rng(c.seed) {}
 
   // ---- shared state -------------------------------------------------------------------
@@ -91,7 +94,12 @@ struct Server::Impl {
   Config startup_config;
   std::optional<std::filesystem::path> state_file;
   std::chrono::steady_clock::time_point started;
-  std::atomic<long long> clock_offset_ms{0};
+  // The emulator's time (see Config::manual_clock): the wall clock or `frozen_at`, plus the
+  // control API's offset.
+  mutable std::mutex clock_mutex;
+  bool clock_manual = false;
+  TimePoint frozen_at{};
+  long long clock_offset_ms = 0;
   Store store;
 
   std::mutex fault_mutex;
@@ -101,9 +109,17 @@ struct Server::Impl {
   std::chrono::steady_clock::time_point window_start{};
   int window_count = 0;
 
+  // The request log, in arrival order: an entry (and its `seq`) is taken when a request arrives
+  // and completed before its client can see any answer, so a request sent after another one's
+  // answer (or reset) always comes later in the log. `key` is never reset, `seq` is.
+  struct LogEntry {
+    std::uint64_t key;
+    json entry;
+  };
   std::mutex log_mutex;
-  std::deque<json> request_log;
+  std::deque<LogEntry> request_log;
   long long next_request_seq = 1;
+  std::uint64_t next_log_key = 1;
 
   std::mutex stop_mutex;
   std::condition_variable stop_cv;
@@ -118,7 +134,37 @@ struct Server::Impl {
   }
 
   TimePoint now() const {
-    return std::chrono::system_clock::now() + std::chrono::milliseconds(clock_offset_ms.load());
+    std::lock_guard lock(clock_mutex);
+    const TimePoint base = clock_manual ? frozen_at : std::chrono::system_clock::now();
+    return base + std::chrono::milliseconds(clock_offset_ms);
+  }
+
+  long long clock_offset() const {
+    std::lock_guard lock(clock_mutex);
+    return clock_offset_ms;
+  }
+
+  // Follows `manual` (Config::manual_clock): switching to the manual clock freezes it where the
+  // wall clock stands now.
+  void set_clock_mode(bool manual) {
+    std::lock_guard lock(clock_mutex);
+    if (manual && !clock_manual) frozen_at = std::chrono::system_clock::now();
+    clock_manual = manual;
+  }
+
+  void reset_clock(bool manual) {
+    std::lock_guard lock(clock_mutex);
+    clock_offset_ms = 0;
+    frozen_at = std::chrono::system_clock::now();
+    clock_manual = manual;
+  }
+
+  TimePoint advance_clock(long long ms) {
+    {
+      std::lock_guard lock(clock_mutex);
+      clock_offset_ms += ms;
+    }
+    return now();
   }
 
   // Sleeps `d` unless the server stops first. False when interrupted.
@@ -154,17 +200,33 @@ struct Server::Impl {
     return c.faults[pick(fault_rng)];
   }
 
-  void log_request(const httplib::Request& req, int status, long long arrival_ms,
-                   long long duration_ms, const std::optional<FaultKind>& fault) {
-    std::lock_guard lock(log_mutex);
-    json entry = {{"seq", next_request_seq++}, {"method", req.method},
-                  {"path", req.path},          {"query", first_query_string(req.target)},
-                  {"status", status},          {"time_ms", arrival_ms},
-                  {"duration_ms", duration_ms}};
-    if (fault) entry["fault"] = to_string(*fault);
+  // Takes the request's place in the log as it arrives; `status` and `duration_ms` stay null
+  // until log_outcome. Returns the entry's key.
+  std::uint64_t log_arrival(const httplib::Request& req, long long arrival_ms) {
+    json entry = {{"method", req.method},          {"path", req.path},
+                  {"query", first_query_string(req.target)}, {"status", nullptr},
+                  {"time_ms", arrival_ms},          {"duration_ms", nullptr}};
     if (req.has_header("User-Agent")) entry["user_agent"] = req.get_header_value("User-Agent");
-    request_log.push_back(std::move(entry));
+    std::lock_guard lock(log_mutex);
+    entry["seq"] = next_request_seq++;
+    const std::uint64_t key = next_log_key++;
+    request_log.push_back({key, std::move(entry)});
     while (request_log.size() > k_request_log_cap) request_log.pop_front();
+    return key;
+  }
+
+  // Completes the entry `key` (gone when the log was cleared meanwhile: nothing to do). Called
+  // before the client can see the answer (httplib writes it after the handler returns; a reset
+  // is logged before the connection is cut).
+  void log_outcome(std::uint64_t key, int status, long long duration_ms,
+                   const std::optional<FaultKind>& fault) {
+    std::lock_guard lock(log_mutex);
+    auto it = std::lower_bound(request_log.begin(), request_log.end(), key,
+                               [](const LogEntry& e, std::uint64_t k) { return e.key < k; });
+    if (it == request_log.end() || it->key != key) return;
+    it->entry["status"] = status;
+    it->entry["duration_ms"] = duration_ms;
+    if (fault) it->entry["fault"] = to_string(*fault);
   }
 
   void write_reply(httplib::Response& res, const Reply& reply) {
@@ -182,6 +244,7 @@ struct Server::Impl {
                  std::chrono::steady_clock::now() - arrival)
           .count();
     };
+    const std::uint64_t log_key = log_arrival(req, arrival_ms);
     const Config c = config_snapshot();
     if (c.latency.count() > 0) hold(c.latency);
 
@@ -189,31 +252,31 @@ struct Server::Impl {
       Reply r = error_reply(429, 971, "Please wait and consider throttling your request speed");
       r.headers.emplace_back("Retry-After", std::to_string(retry));
       write_reply(res, r);
-      log_request(req, r.status, arrival_ms, elapsed(), std::nullopt);
+      log_outcome(log_key, r.status, elapsed(), std::nullopt);
       return;
     }
 
     const auto fault = draw_fault(c);
     if (fault == FaultKind::Http500) {
       write_reply(res, error_reply(500, 10001, "Internal server error"));
-      log_request(req, 500, arrival_ms, elapsed(), fault);
+      log_outcome(log_key, 500, elapsed(), fault);
       return;
     }
     if (fault == FaultKind::Http503) {
       write_reply(res, error_reply(503, 7017, "Unable to connect to ai search"));
-      log_request(req, 503, arrival_ms, elapsed(), fault);
+      log_outcome(log_key, 503, elapsed(), fault);
       return;
     }
     if (fault == FaultKind::Http429) {
       Reply r = error_reply(429, 971, "Please wait and consider throttling your request speed");
       r.headers.emplace_back("Retry-After", "1");
       write_reply(res, r);
-      log_request(req, 429, arrival_ms, elapsed(), fault);
+      log_outcome(log_key, 429, elapsed(), fault);
       return;
     }
     if (fault == FaultKind::Reset) {
+      log_outcome(log_key, 0, elapsed(), fault);
       reset_connection(req);
-      log_request(req, 0, arrival_ms, elapsed(), fault);
       return;
     }
 
@@ -231,7 +294,7 @@ struct Server::Impl {
       // The write (if any) is applied; the answer comes far too late or never.
       hold(c.timeout_hold);
       write_reply(res, error_reply(504, 10002, "Gateway timeout"));
-      log_request(req, 504, arrival_ms, elapsed(), fault);
+      log_outcome(log_key, 504, elapsed(), fault);
       return;
     }
     if (fault == FaultKind::Truncate) {
@@ -240,11 +303,11 @@ struct Server::Impl {
       for (const auto& [k, v] : reply.headers) res.set_header(k, v);
       res.status = reply.status;
       res.set_content(text, "application/json");
-      log_request(req, reply.status, arrival_ms, elapsed(), fault);
+      log_outcome(log_key, reply.status, elapsed(), fault);
       return;
     }
     write_reply(res, reply);
-    log_request(req, reply.status, arrival_ms, elapsed(), std::nullopt);
+    log_outcome(log_key, reply.status, elapsed(), std::nullopt);
   }
 
   // ---- the control API ----------------------------------------------------------------
@@ -275,6 +338,7 @@ struct Server::Impl {
         std::lock_guard flock(fault_mutex);
         fault_rng.seed(config.seed);
       }
+      set_clock_mode(config.manual_clock);
       send_json(res, 200, config_to_json(config));
     } else if (path == "reset" && m == "POST") {
       std::lock_guard lock(config_mutex);
@@ -283,7 +347,7 @@ struct Server::Impl {
         auto applied = apply_config_patch(config, body["config"]);
         if (!applied) return bad(applied.error());
       }
-      clock_offset_ms = 0;
+      reset_clock(config.manual_clock);
       store.reset(config.seed, now());
       {
         std::lock_guard flock(fault_mutex);
@@ -302,11 +366,16 @@ struct Server::Impl {
     } else if (path == "state" && m == "GET") {
       json state = store.dump(config_snapshot(), now());
       state["now"] = util::format_rfc3339(now());
-      state["clock_offset_ms"] = clock_offset_ms.load();
+      state["clock_offset_ms"] = clock_offset();
+      state["clock"] = config_snapshot().manual_clock ? "manual" : "wall";
       send_json(res, 200, state);
     } else if (path == "requests" && m == "GET") {
-      std::lock_guard lock(log_mutex);
-      send_json(res, 200, json(request_log));
+      json entries = json::array();
+      {
+        std::lock_guard lock(log_mutex);
+        for (const auto& e : request_log) entries.push_back(e.entry);
+      }
+      send_json(res, 200, entries);
     } else if (path == "requests" && m == "DELETE") {
       std::lock_guard lock(log_mutex);
       std::size_t n = request_log.size();
@@ -321,9 +390,8 @@ struct Server::Impl {
           body["ms"].get<long long>() < 0) {
         return bad("expected {\"ms\": <non-negative integer>}");
       }
-      clock_offset_ms += body["ms"].get<long long>();
-      send_json(res, 200,
-                {{"offset_ms", clock_offset_ms.load()}, {"now", util::format_rfc3339(now())}});
+      const TimePoint t = advance_clock(body["ms"].get<long long>());
+      send_json(res, 200, {{"offset_ms", clock_offset()}, {"now", util::format_rfc3339(t)}});
     } else if (util::starts_with(path, "instances/") && m == "POST") {
       auto parts = util::split(path, '/');  // instances/{ns}/{id}/schedule-job
       if (parts.size() != 4 || parts[3] != "schedule-job") {

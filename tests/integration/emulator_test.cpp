@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "support/emulator_process.hpp"
+#include "support/poll.hpp"
 
 namespace {
 
@@ -91,7 +92,11 @@ int error_code(const Answer& a) {
 
 class EmulatorTest : public ::testing::Test {
  protected:
-  EmulatorTest() : emu({"--job-duration", "1s", "--job-cooldown", "30s"}), http(emu.port()) {}
+  // Jobs run on the manual clock: they end when a test advances it, not when the machine gets
+  // round to the next request.
+  EmulatorTest()
+      : emu({"--job-duration", "1s", "--job-cooldown", "30s", "--clock", "manual"}),
+        http(emu.port()) {}
 
   json create(const std::string& id, json extra = json::object(), const std::string& ns = "") {
     extra["id"] = id;
@@ -496,13 +501,11 @@ TEST_F(EmulatorTest, JobRunsThenCompletesByItselfAndCoolsDown) {
   EXPECT_TRUE(job["end_reason"].is_null());
   const std::string id = job["id"].get<std::string>();
 
-  json seen;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    seen = http.call("GET", "/instances/docs/jobs/" + id).body["result"];
-    if (!seen["ended_at"].is_null()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  advance(199);
+  EXPECT_TRUE(http.call("GET", "/instances/docs/jobs/" + id).body["result"]["ended_at"].is_null())
+      << "still running 1 ms before its end";
+  advance(1);
+  const json seen = http.call("GET", "/instances/docs/jobs/" + id).body["result"];
   EXPECT_EQ(seen["end_reason"], "completed");
   EXPECT_EQ(seen["last_seen_at"], seen["ended_at"]);
   EXPECT_EQ(http.call("GET", "/instances/docs").body["result"]["status"], "ready");
@@ -588,6 +591,28 @@ TEST_F(EmulatorTest, StalledJobStopsReportingAndNeverEnds) {
   EXPECT_EQ(a["last_seen_at"], b["last_seen_at"]);
 }
 
+TEST_F(EmulatorTest, TheManualClockMovesOnlyWhenAdvanced) {
+  // Regression (issue 20): jobs ran on the wall clock, so a test that took longer than a job
+  // between two requests met a job that had ended (and a cooldown) it did not expect.
+  create("docs");
+  emu.control("PUT", "config", {{"job_duration_ms", 1}});
+  const std::string id = http.call("POST", "/instances/docs/jobs").body["result"]["id"];
+  const json before = emu.control("GET", "state");
+  // However many requests (and however much real time) pass, the job is still running.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(http.call("GET", "/instances/docs/jobs/" + id).body["result"]["ended_at"].is_null())
+        << "request " << i;
+  }
+  EXPECT_EQ(emu.control("GET", "state")["now"], before["now"]);
+  EXPECT_EQ(before["clock"], "manual");
+  advance(1);
+  EXPECT_EQ(http.call("GET", "/instances/docs/jobs/" + id).body["result"]["end_reason"],
+            "completed");
+  // The wall clock is one config change away, and bad values are refused.
+  EXPECT_EQ(emu.control("PUT", "config", {{"clock", "wall"}})["clock"], "wall");
+  EXPECT_THROW(emu.control("PUT", "config", {{"clock", "sundial"}}), std::runtime_error);
+}
+
 TEST_F(EmulatorTest, ScheduledJobsAppearThroughTheControlApi) {
   create("docs");
   auto job = emu.control("POST", "instances/default/docs/schedule-job");
@@ -641,6 +666,49 @@ TEST_F(EmulatorTest, InjectedHttpFaultsDoNotApplyWrites) {
   EXPECT_EQ(log[2]["fault"], "429");
   EXPECT_EQ(log[3]["fault"], "reset");
   EXPECT_EQ(log[3]["status"], 0);
+}
+
+TEST_F(EmulatorTest, TheRequestLogIsInArrivalOrder) {
+  // Regression (issue 20): an entry was written when its request finished, so a request held
+  // by the server (or a reset, logged after the connection was cut) came after requests that
+  // arrived later. Request A is held by a timeout fault; its entry is there while it is held,
+  // and B, sent after A arrived, comes after it.
+  emu.control("PUT", "config",
+              {{"fault_rate", 1.0}, {"faults", {"timeout"}}, {"timeout_hold_ms", 60000}});
+  std::thread held([&] { http.call("GET", "/instances/held", nullptr, EmulatorProcess::k_token, 1); });
+  json log;
+  support::poll_until(
+      [&] {
+        log = emu.control("GET", "requests");
+        return !log.empty();
+      },
+      std::chrono::seconds(30));
+  ASSERT_EQ(log.size(), 1u) << "A is logged when it arrives, not when it ends";
+  EXPECT_TRUE(log[0]["status"].is_null()) << log[0];
+  emu.control("PUT", "config", {{"fault_rate", 0.0}});
+  EXPECT_EQ(http.call("GET", "/instances/after").status, 404);
+  log = emu.control("GET", "requests");
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0]["path"], "/client/v4/accounts/test-account/ai-search/instances/held");
+  EXPECT_EQ(log[0]["seq"], 1);
+  EXPECT_EQ(log[1]["path"], "/client/v4/accounts/test-account/ai-search/instances/after");
+  EXPECT_EQ(log[1]["seq"], 2);
+  EXPECT_EQ(log[1]["status"], 404);
+  held.join();
+
+  // A reset followed at once by the next request: the reset is logged first, complete.
+  for (int i = 0; i < 20; ++i) {
+    emu.control("DELETE", "requests");
+    emu.control("PUT", "config", {{"fault_rate", 1.0}, {"faults", {"reset"}}});
+    EXPECT_EQ(http.call("GET", "/instances").status, 0);
+    emu.control("PUT", "config", {{"fault_rate", 0.0}});
+    EXPECT_EQ(http.call("GET", "/instances").status, 200);
+    log = emu.control("GET", "requests");
+    ASSERT_EQ(log.size(), 2u);
+    EXPECT_EQ(log[0]["fault"], "reset") << "round " << i;
+    EXPECT_EQ(log[0]["status"], 0) << "round " << i;
+    EXPECT_EQ(log[1]["status"], 200) << "round " << i;
+  }
 }
 
 TEST_F(EmulatorTest, TruncateAndTimeoutApplyTheWriteThenFailTheAnswer) {

@@ -45,9 +45,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- the emulator: job fields left out while unset (openapi.json types them as non-nullable
-# strings; real servers answer null, which is the emulator's default), short jobs, short cooldown.
+# strings; real servers answer null, which is the emulator's default), short jobs, short cooldown,
+# on the manual clock: a job ends when the script advances the clock, however slow the machine.
 "$EMULATOR_BIN" --host 127.0.0.1 --port 0 --token "$TOKEN" --account-id "$ACCOUNT" \
-  --job-duration 1s --job-cooldown 2s --job-unset-fields omit ${EMULATOR_EXTRA_ARGS:-} \
+  --job-duration 1s --job-cooldown 2s --job-unset-fields omit --clock manual ${EMULATOR_EXTRA_ARGS:-} \
   >"$tmp/emulator.out" 2>"$tmp/emulator.err" &
 emulator_pid=$!
 emu_port=""
