@@ -311,14 +311,26 @@ struct Client::Impl {
     return std::move(parsed.value());
   }
 
+  // An error for a list whose pages do not add up (ErrorKind::incomplete): acting on it would
+  // take a missing item for a deleted one.
+  ApiError incomplete(const std::string& path, const std::string& why) const {
+    ApiError e = bad_response("list " + base_path + path + " is incomplete: " + why);
+    e.kind = ErrorKind::incomplete;
+    return finish(std::move(e));
+  }
+
   // GETs every page of a list (or `max_pages` of them), parsing each item with `parse` and
-  // keying it with `key`; stops at total_count, on an empty page, or at `max_items`.
+  // keying it with `key`. A list is complete when its items add up to total_count with no page
+  // before the last one short (under the page size the server says it uses, else `per_page`)
+  // or empty, and no key on two pages; a server that sends no total_count is read until an
+  // empty page (as the official SDKs do). Anything else is ErrorKind::incomplete, never a
+  // shorter list. Stops early at `max_items` or after `max_pages` (0 = no limit).
   template <typename T, typename Parse, typename Key>
   ApiResult<std::vector<T>> list_all(const std::string& path, int per_page, int max_pages,
                                      std::size_t max_items, Parse parse, Key key) {
     std::vector<T> out;
     std::set<std::string> seen;
-    std::vector<std::string> previous_keys;
+    std::string previous_first;  // the first key of the previous page
     std::int64_t received = 0;
     for (int page = 1;; ++page) {
       if (page > k_max_pages) {
@@ -331,33 +343,65 @@ struct Client::Impl {
       if (!env.ok()) return util::Err(env.error());
       auto info = parse_page_info(env.value().result_info);
       if (!info.ok()) return util::Err(finish(bad_response(info.error())));
+      const std::optional<std::int64_t> total = info.value().total_count;
+      if (total && (*total < 0 || *total > k_max_total_count)) {
+        return util::Err(finish(bad_response("list " + base_path + path + ": total_count " +
+                                             std::to_string(*total) +
+                                             " is beyond any account's size")));
+      }
       const json& items = env.value().result;
-      if (items.empty()) break;
+      const std::int64_t count = static_cast<std::int64_t>(items.size());
+      const std::string where = "page " + std::to_string(page);
+      if (count > per_page) {
+        return util::Err(incomplete(path, where + " holds " + std::to_string(count) +
+                                              " items, more than per_page=" +
+                                              std::to_string(per_page)));
+      }
+      const std::optional<std::int64_t> server_size = info.value().per_page;
+      const std::int64_t page_size =
+          server_size && *server_size > 0 && *server_size <= per_page ? *server_size : per_page;
+      if (count == 0) {
+        if (total && received < *total) {
+          return util::Err(incomplete(path, where + " is empty after " + std::to_string(received) +
+                                                " of total_count " + std::to_string(*total)));
+        }
+        break;
+      }
       std::vector<std::string> keys;
       keys.reserve(items.size());
       for (const auto& item : items) {
         auto parsed = parse(item);
         if (!parsed.ok()) {
-          return util::Err(
-              finish(bad_response("list page " + std::to_string(page) + ": " + parsed.error())));
+          return util::Err(finish(bad_response("list " + where + ": " + parsed.error())));
         }
         keys.push_back(key(parsed.value()));
-        if (seen.insert(keys.back()).second && out.size() < max_items) {
-          out.push_back(std::move(parsed.value()));
+        if (!seen.insert(keys.back()).second) {
+          // A server that ignores `page` sends the same page again and again.
+          if (page > 1 && keys.size() == 1 && previous_first == keys.back()) {
+            return util::Err(incomplete(path, where + " repeats the previous page"));
+          }
+          return util::Err(
+              incomplete(path, "'" + keys.back() + "' appears twice (again on " + where + ")"));
+        }
+        if (out.size() < max_items) out.push_back(std::move(parsed.value()));
+      }
+      previous_first = keys.front();
+      received += count;
+      if (total) {
+        if (received > *total) {
+          return util::Err(incomplete(path, std::to_string(received) + " items by " + where +
+                                                ", more than total_count " +
+                                                std::to_string(*total)));
+        }
+        if (received == *total) break;
+        if (count < page_size) {
+          return util::Err(incomplete(
+              path, where + " holds " + std::to_string(count) + " of " +
+                        std::to_string(page_size) + " items before total_count " +
+                        std::to_string(*total) + " was reached (" + std::to_string(received) +
+                        " so far)"));
         }
       }
-      if (page > 1 && keys == previous_keys) {
-        return util::Err(finish(bad_response("list " + base_path + path + ": page " +
-                                             std::to_string(page) + " repeats the previous page")));
-      }
-      previous_keys = std::move(keys);
-      if (info.value().total_count && *info.value().total_count > k_max_total_count) {
-        return util::Err(finish(bad_response("list " + base_path + path + ": total_count " +
-                                             std::to_string(*info.value().total_count) +
-                                             " is beyond any account's size")));
-      }
-      received += static_cast<std::int64_t>(items.size());
-      if (info.value().total_count && received >= *info.value().total_count) break;
       if (out.size() >= max_items) break;
       if (max_pages > 0 && page >= max_pages) break;
     }

@@ -29,6 +29,8 @@ const char* to_string(ErrorKind kind) {
       return "auth";
     case ErrorKind::bad_response:
       return "bad_response";
+    case ErrorKind::incomplete:
+      return "incomplete";
   }
   return "unknown";
 }

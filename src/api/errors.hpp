@@ -19,6 +19,8 @@ enum class ErrorKind {
   conflict,        // other 409
   auth,            // 401, 403
   bad_response,    // an answer that is not the API's envelope (HTML page, truncated JSON, ...)
+  incomplete,      // a list whose pages do not add up: a short or empty page before total_count,
+                   // an id on two pages, more items than total_count or per_page
 };
 
 const char* to_string(ErrorKind kind);

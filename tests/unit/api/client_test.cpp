@@ -356,14 +356,14 @@ TEST_F(ClientTest, AServerCappedPerPageWithTotalCountReadsEveryPage) {
   EXPECT_EQ(fake->request_count(), 13u);
 }
 
-TEST_F(ClientTest, APageRepeatingThePreviousOneIsABadResponse) {
+TEST_F(ClientTest, APageRepeatingThePreviousOneIsIncomplete) {
   // A server that ignores `page` would otherwise be listed forever.
   fake->on("GET", k_default, [](const auto&) {
     return FakeTransport::json_response(200, support::envelope(instances(0, 100)));
   });
   auto list = client().list_instances("default");
   ASSERT_FALSE(list.ok());
-  EXPECT_EQ(list.error().kind, ErrorKind::bad_response);
+  EXPECT_EQ(list.error().kind, ErrorKind::incomplete);
   EXPECT_NE(list.error().message.find("repeats"), std::string::npos) << list.error().message;
   EXPECT_EQ(fake->request_count(), 2u);
 }
@@ -392,6 +392,58 @@ TEST_F(ClientTest, AnAbsurdTotalCountIsABadResponseNotAListToFollow) {
   EXPECT_EQ(list.error().kind, ErrorKind::bad_response);
   EXPECT_NE(list.error().message.find("total_count"), std::string::npos) << list.error().message;
   EXPECT_EQ(fake->request_count(), 1u);
+}
+
+// Regression (issue 12, defect 4; issue 14, item 6): a list whose pages do not add up was
+// taken as complete, so an owned instance left out of it was forgotten or "created again".
+TEST_F(ClientTest, AListThatDoesNotAddUpIsIncompleteNeverShorter) {
+  struct Case {
+    const char* what;
+    std::vector<json> pages;  // answers to page 1, 2, ...
+    const char* says;
+  };
+  const std::vector<Case> cases = {
+      {"an empty page before total_count",
+       {support::list_envelope(instances(0, 100), 1, 100, 250),
+        support::list_envelope(json::array(), 2, 100, 250)},
+       "empty after 100 of total_count 250"},
+      {"a short page before total_count (an item left out)",
+       {support::list_envelope(instances(0, 100), 1, 100, 250),
+        support::list_envelope(instances(100, 99), 2, 100, 250)},
+       "page 2 holds 99 of 100 items"},
+      {"an id on two pages",
+       {support::list_envelope(instances(0, 100), 1, 100, 150),
+        support::list_envelope(instances(99, 50), 2, 100, 150)},
+       "'inst-99' appears twice"},
+      {"more items than total_count",
+       {support::list_envelope(instances(0, 3), 1, 100, 2)},
+       "more than total_count 2"},
+      {"more items than per_page",
+       {support::list_envelope(instances(0, 101), 1, 100, 101)},
+       "more than per_page=100"},
+      {"a short first page of a longer list",
+       {support::list_envelope(instances(0, 2), 1, 100, 3)},
+       "page 1 holds 2 of 100 items"},
+  };
+  for (const auto& c : cases) {
+    fake = std::make_shared<FakeTransport>();
+    for (const auto& p : c.pages) fake->push_json(200, p);
+    auto list = client(config()).list_instances("default");
+    ASSERT_FALSE(list.ok()) << c.what << ": taken as a list of " << list.value().size();
+    EXPECT_EQ(list.error().kind, ErrorKind::incomplete) << c.what;
+    EXPECT_NE(list.error().message.find(c.says), std::string::npos)
+        << c.what << ": " << list.error().message;
+    EXPECT_EQ(fake->request_count(), c.pages.size()) << c.what << ": never retried";
+  }
+}
+
+TEST_F(ClientTest, ACompleteListEndsAtTotalCountWithoutAnExtraRequest) {
+  fake->push_json(200, support::list_envelope(instances(0, 100), 1, 100, 200));
+  fake->push_json(200, support::list_envelope(instances(100, 100), 2, 100, 200));
+  auto list = client().list_instances("default");
+  ASSERT_TRUE(list.ok()) << list.error().describe();
+  EXPECT_EQ(list.value().size(), 200u);
+  EXPECT_EQ(fake->request_count(), 2u);
 }
 
 TEST_F(ClientTest, AShortTokenDoesNotMangleMessagesAndEchoedHeadersStayRedacted) {
@@ -428,13 +480,17 @@ TEST_F(ClientTest, AMalformedItemFailsTheList) {
   EXPECT_NE(list.error().message.find("paused"), std::string::npos) << list.error().message;
 }
 
-TEST_F(ClientTest, ItemsSeenTwiceAcrossShiftedPagesAreListedOnce) {
+TEST_F(ClientTest, ItemsSeenTwiceAcrossShiftedPagesMakeTheListIncomplete) {
+  // Pages that shifted under the listing (an item seen twice) may have let another item slip
+  // between them: the list is not taken, rather than silently de-duplicated (issue 14, item 6).
   fake->push_json(200, support::envelope(instances(0, 3)));
   fake->push_json(200, support::envelope(instances(2, 3)));
   fake->push_json(200, support::envelope(json::array()));
   auto list = client().list_instances("default");
-  ASSERT_TRUE(list.ok());
-  EXPECT_EQ(list.value().size(), 5u);
+  ASSERT_FALSE(list.ok());
+  EXPECT_EQ(list.error().kind, ErrorKind::incomplete);
+  EXPECT_NE(list.error().message.find("'inst-2' appears twice"), std::string::npos)
+      << list.error().message;
 }
 
 // ---- errors and retries ----
