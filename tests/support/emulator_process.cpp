@@ -206,4 +206,9 @@ nlohmann::json EmulatorProcess::control(const std::string& method, const std::st
   }
 }
 
+int logged_status(const nlohmann::json& entry) {
+  const auto it = entry.find("status");
+  return it != entry.end() && it->is_number_integer() ? it->get<int>() : 0;
+}
+
 }  // namespace support

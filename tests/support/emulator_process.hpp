@@ -15,6 +15,11 @@ namespace support {
 // waits for its "listening on http://HOST:PORT" line (10 s deadline; throws std::runtime_error
 // when the process cannot start, exits early or says nothing in time). The destructor stops it:
 // SIGTERM, then SIGKILL after 5 s.
+// The HTTP status of one entry of the emulator's request log: 0 while the request is still held
+// (a "timeout" fault or latency: the log takes an entry when the request arrives and its status
+// only when the answer is decided) and for a "reset" fault.
+int logged_status(const nlohmann::json& entry);
+
 class EmulatorProcess {
  public:
   explicit EmulatorProcess(std::vector<std::string> extra_args = {});
