@@ -74,7 +74,7 @@ int cmd_plan(const Options& options) {
               << " namespace(s) could not be listed\n";
     return k_exit_error;
   }
-  if (options.detailed_exitcode && plan.has_changes()) return k_exit_changes;
+  if (options.detailed_exitcode && plan.has_differences()) return k_exit_changes;
   return k_exit_ok;
 }
 
@@ -145,6 +145,7 @@ int cmd_forget(const Options& options) {
       return k_exit_error;
     }
     state.owned.erase(address);
+    state.sync.erase(address);
     done = "forgot " + address + " (nothing remote was deleted)";
     return std::nullopt;
   };

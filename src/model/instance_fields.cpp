@@ -1,5 +1,8 @@
 #include "model/instance_fields.hpp"
 
+#include <cctype>
+#include <utility>
+
 #include "util/strings.hpp"
 
 namespace model {
@@ -88,6 +91,7 @@ std::vector<FieldSpec> build() {
       nullable(str("token_id", "Id of the AI Search token (uuid) used to read the source."));
   token_id.pattern =
       "^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$";
+  token_id.write_only = true;  // the service reads it back as null (API.md §12)
   f.push_back(token_id);
 
   auto hybrid = boolean("hybrid_search_enabled", "Deprecated (use index_method). Create only.");
@@ -237,18 +241,45 @@ const FieldSpec* find_field_path(std::string_view dotted_path) {
 }
 
 bool is_secret_like_name(std::string_view key) {
-  std::string k = util::to_lower(key);
-  if (k == "token_id") return false;  // an identifier, not a secret
-  for (const char* word : {"secret", "password", "passwd", "api_key", "apikey", "authorization",
-                           "cookie", "private_key", "credential", "token"})
-    if (k.find(word) != std::string::npos) return true;
+  // Whole words only (split at anything not a letter or digit, and at lower-to-upper case
+  // changes): "access_token" and "X-Api-Key" are secret, "keyword_tokenizer" is not.
+  std::vector<std::string> words;
+  std::string word;
+  char previous = 0;
+  for (char c : key) {
+    const bool alnum = std::isalnum(static_cast<unsigned char>(c)) != 0;
+    const bool case_break = std::isupper(static_cast<unsigned char>(c)) &&
+                            std::islower(static_cast<unsigned char>(previous));
+    if ((!alnum || case_break) && !word.empty()) words.push_back(std::exchange(word, {}));
+    if (alnum) word += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    previous = c;
+  }
+  if (!word.empty()) words.push_back(word);
+  if (words == std::vector<std::string>{"token", "id"}) return false;  // an identifier
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    if (w == "token" || w == "secret" || w == "password" || w == "passwd" ||
+        w == "authorization" || w == "cookie" || w == "apikey")
+      return true;
+    if (w == "api" && i + 1 < words.size() && words[i + 1] == "key") return true;
+  }
   return false;
 }
 
 bool is_sensitive_path(std::string_view dotted_path) {
-  if (dotted_path.find("include_headers") != std::string_view::npos) return true;
-  for (const auto& part : util::split(dotted_path, '.'))
-    if (is_secret_like_name(part)) return true;
+  const auto parts = util::split(dotted_path, '.');
+  const FieldSpec* spec = find_instance_field(parts.front());
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    // A value at or below a field marked sensitive (include_headers: every value is secret).
+    if (spec && spec->sensitive) return true;
+    if (is_secret_like_name(parts[i])) return true;
+    if (i + 1 < parts.size() && spec) {
+      while (spec && spec->type == FieldType::array) spec = spec->item();
+      spec = spec ? spec->child(parts[i + 1]) : nullptr;
+      // Below the instance's own fields, a header map is recognised by its name too.
+      if (!spec && parts[i + 1] == "include_headers") return true;
+    }
+  }
   return false;
 }
 

@@ -41,6 +41,9 @@ struct FieldSpec {
   bool reindex = false;         // a change makes Cloudflare rebuild the index
   bool replaced_whole = false;  // objects the API replaces whole on update
   bool sensitive = false;       // values masked as (sensitive) in every output
+  // Accepted on write but read back as null: a null read-back compares against the digest of
+  // what was last applied (token_id, API.md §12).
+  bool write_only = false;
 
   const FieldSpec* child(std::string_view child_name) const;
   const FieldSpec* item() const { return children.empty() ? nullptr : &children.front(); }
@@ -56,8 +59,10 @@ std::vector<std::string> instance_field_names();
 // "custom_metadata.field_name"). nullptr when the path names no field.
 const FieldSpec* find_field_path(std::string_view dotted_path);
 
-// True when a value at this dotted path must never be shown: include_headers values and any key
-// named like a secret (token, secret, password, api_key, authorization, cookie).
+// True when a value at this dotted path must never be shown: values at or below a field marked
+// `sensitive` (include_headers) and any path component named like a secret, matched as whole
+// words (token, secret, password, api_key, authorization, cookie; token_id is an identifier):
+// "keyword_tokenizer" is not sensitive.
 bool is_sensitive_path(std::string_view dotted_path);
 bool is_secret_like_name(std::string_view key);
 

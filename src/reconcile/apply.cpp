@@ -97,9 +97,8 @@ class Executor {
       description = change.body["description"].get<std::string>();
     if (change.action == Action::create) {
       auto r = m_client.create_namespace(change.ns, description);
-      if (!r && r.error().kind != api::ErrorKind::already_exists &&
-          r.error().kind != api::ErrorKind::conflict)
-        return r.error();
+      // Only "already exists" means the namespace is there; any other 409 is a failure.
+      if (!r && r.error().kind != api::ErrorKind::already_exists) return r.error();
       return std::nullopt;
     }
     auto r = m_client.update_namespace(change.ns, description);
@@ -108,8 +107,10 @@ class Executor {
   }
 
   // Records ownership and the applied digests of `spec`, and the fields that did not stick.
+  // `sent`: the top-level fields this write sent (all of them for a create); the unstable mark of
+  // a field not sent is kept as it was, so an unrelated update does not re-send it.
   void record_applied(const manifest::InstanceSpec& spec, const std::vector<std::string>& unstable,
-                      bool created) {
+                      bool created, const std::set<std::string>& sent) {
     auto digests = field_digests(spec);
     std::string now = util::format_rfc3339(m_clock.now());
     save([&](state::State& s) {
@@ -118,11 +119,27 @@ class Executor {
       owned.id = spec.id;
       owned.protect = spec.protect;
       if (created || owned.adopted_at.empty()) owned.adopted_at = now;
-      owned.applied_digests = digests;
+      auto previous_unstable = std::move(owned.unstable);
       owned.unstable.clear();
+      for (const auto& [field, value] : digests) {
+        const bool was_sent = sent.count(field) > 0;
+        if (!was_sent && previous_unstable.count(field)) {
+          owned.unstable[field] = previous_unstable[field];  // still not taken, still not sent
+          continue;
+        }
+        owned.applied_digests[field] = value;
+      }
+      for (auto it = owned.applied_digests.begin(); it != owned.applied_digests.end();)
+        it = digests.count(it->first) ? std::next(it) : owned.applied_digests.erase(it);
       for (const auto& f : unstable)
         if (spec.fields.contains(f)) owned.unstable[f] = digest(spec.fields[f]);
     });
+  }
+
+  static std::set<std::string> keys_of(const json& body) {
+    std::set<std::string> out;
+    for (const auto& [key, value] : body.items()) out.insert(key);
+    return out;
   }
 
   // Fields of `sent` that the answer shows were not taken.
@@ -130,7 +147,7 @@ class Executor {
                           std::vector<std::string>& out) {
     for (const auto& [key, value] : sent.items()) {
       const auto* field = model::find_instance_field(key);
-      if (!field || !field->returned) continue;
+      if (!field || !field->returned || field->write_only) continue;
       auto it = answer.raw.find(key);
       if (it == answer.raw.end()) continue;  // not echoed: cannot tell
       if (!satisfies(value, *it, field)) out.push_back(key);
@@ -149,12 +166,17 @@ class Executor {
   }
 
   // POST, then the PUT of update-only fields. "Already exists" (a retried create that had in
-  // fact succeeded, or an instance made meanwhile) adopts it and PUTs every updatable field.
+  // fact succeeded, or an instance made meanwhile) reads the instance and adopts it when its type
+  // and source match, PUTting only the fields that differ; otherwise it fails (adopt_conflict).
+  // `sent` is set to the fields the write sent (every field of a create; only the differing
+  // ones of an adoption).
   MaybeError create(const manifest::InstanceSpec& spec, const Change& change,
-                    std::vector<std::string>& unstable, int already_exists_retries) {
+                    std::vector<std::string>& unstable, int already_exists_retries,
+                    std::set<std::string>& sent) {
     for (int attempt = 0;; ++attempt) {
       auto r = m_client.create_instance(spec.ns, change.body);
       if (r) {
+        for (const auto& [key, value] : spec.fields.items()) sent.insert(key);
         check_taken(change.body, *r, unstable);
         return put_all(spec.ns, spec.id, change.followup_update, unstable);
       }
@@ -164,13 +186,20 @@ class Executor {
         m_clock.sleep_for(std::chrono::seconds(2 * (attempt + 1)));
         continue;
       }
+      // It exists: adopt it only when its type and source match the manifest (the same rail
+      // as a plan's adoption), then send only the fields that differ.
+      auto current = m_client.get_instance(spec.ns, spec.id);
+      if (!current) return current.error();
+      auto update = adoption_update(spec, current->raw);
+      if (!update)
+        return api::ApiError{api::ErrorKind::client, 0, {},
+                             "adopt_conflict: " + spec.address() +
+                                 " already exists with another type/source; it is not adopted "
+                                 "(fix the manifest, or adopt it explicitly with `aisearchd adopt`)",
+                             {}};
       spdlog::info("action=adopt namespace={} instance={} reason=already_exists", spec.ns, spec.id);
-      json body = json::object();
-      for (const auto& [key, value] : spec.fields.items()) {
-        const auto* field = model::find_instance_field(key);
-        if (!field || field->on_update) body[key] = value;
-      }
-      return put_all(spec.ns, spec.id, body, unstable);
+      sent = keys_of(*update);
+      return put_all(spec.ns, spec.id, *update, unstable);
     }
   }
 
@@ -213,14 +242,15 @@ class Executor {
         if (!spec) return std::nullopt;
         auto e = put_all(change.ns, change.id, change.body, out.unstable);
         if (e) return e;
-        record_applied(*spec, out.unstable, false);
+        record_applied(*spec, out.unstable, false, keys_of(change.body));
         return std::nullopt;
       }
       case Action::create: {
         if (!spec) return api::ApiError{api::ErrorKind::client, 0, {}, "not in the manifest", {}};
-        auto e = create(*spec, change, out.unstable, 0);
+        std::set<std::string> sent;
+        auto e = create(*spec, change, out.unstable, 0, sent);
         if (e) return e;
-        record_applied(*spec, out.unstable, true);
+        record_applied(*spec, out.unstable, true, sent);
         notify_indexing(change, true);
         return std::nullopt;
       }
@@ -232,18 +262,24 @@ class Executor {
             e->message += " (the instance disappeared; it is re-planned next cycle)";
           return e;
         }
-        record_applied(*spec, out.unstable, false);
+        record_applied(*spec, out.unstable, false, keys_of(change.body));
         notify_indexing(change, false);
         return std::nullopt;
       }
       case Action::replace: {
         if (!spec) return api::ApiError{api::ErrorKind::client, 0, {}, "not in the manifest", {}};
-        auto d = m_client.delete_instance(change.ns, change.id);
+        // A replace that moves deletes the instance where it was (from_ns) and creates it here.
+        const std::string old_ns = change.from_ns.empty() ? change.ns : change.from_ns;
+        auto d = m_client.delete_instance(old_ns, change.id);
         if (!d && d.error().kind != api::ErrorKind::not_found) return d.error();
-        save([&](state::State& s) { s.owned.erase(change.address()); });
-        auto e = create(*spec, change, out.unstable, 5);
+        save([&](state::State& s) {
+          s.owned.erase(old_ns + "/" + change.id);
+          if (old_ns != change.ns) s.sync.erase(old_ns + "/" + change.id);
+        });
+        std::set<std::string> sent;
+        auto e = create(*spec, change, out.unstable, 5, sent);
         if (e) return e;
-        record_applied(*spec, out.unstable, true);
+        record_applied(*spec, out.unstable, true, sent);
         notify_indexing(change, true);
         return std::nullopt;
       }
@@ -313,7 +349,17 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
         spdlog::info("action=adopt namespace={} instance={}", spec->ns, spec->id);
       }
       for (const auto& address : plan.forget) {
+        // Gone from one namespace and adopted in another under the same id (a move whose
+        // record was lost, or made outside aisearchd): its sync history follows it.
+        const std::string id = address.substr(address.find('/') + 1);
+        for (const auto& adopted : plan.adopt) {
+          if (adopted.substr(adopted.find('/') + 1) != id || !s.sync.count(address) ||
+              s.sync.count(adopted))
+            continue;
+          s.sync[adopted] = s.sync[address];
+        }
         s.owned.erase(address);
+        s.sync.erase(address);
         spdlog::info("action=forget address={} reason=gone", address);
       }
       for (auto& [address, owned] : s.owned)

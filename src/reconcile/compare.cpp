@@ -18,8 +18,11 @@ bool is_free_form(const model::FieldSpec* spec) {
   return spec && spec->type == model::FieldType::object && spec->children.empty();
 }
 
+// Compared whole: free-form maps (include_headers, metadata). Objects the API replaces whole on
+// update (public_endpoint_params) still compare only the keys the manifest sets: the server
+// fills the rest with defaults.
 bool whole(const model::FieldSpec* spec) {
-  return spec && (spec->replaced_whole || is_free_form(spec));
+  return is_free_form(spec);
 }
 
 const model::FieldSpec* item_spec(const model::FieldSpec* spec) {
@@ -43,7 +46,7 @@ bool scalar_equal(const json& a, const json& b, const model::FieldSpec* spec) {
   return a == b;
 }
 
-// Whole comparison (arrays, whole-replaced objects): same keys and values, except that a key
+// Whole comparison (arrays, free-form maps): same keys and values, except that a key
 // the server sends as null counts as absent.
 bool equal_whole(const json& a, const json& b, const model::FieldSpec* spec) {
   if (a.is_object() && b.is_object()) {
@@ -60,9 +63,11 @@ bool equal_whole(const json& a, const json& b, const model::FieldSpec* spec) {
     return true;
   }
   if (a.is_array() && b.is_array()) {
+    // Items pair up by position; an object item compares the keys the manifest sets (a key the
+    // server adds to every item, such as boost_by[].dataType, is not drift).
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i)
-      if (!equal_whole(a[i], b[i], item_spec(spec))) return false;
+      if (!satisfies(a[i], b[i], item_spec(spec))) return false;
     return true;
   }
   return scalar_equal(a, b, spec);
@@ -135,14 +140,78 @@ std::string digest(const json& value) {
   return util::fnv1a_hex(value.dump());
 }
 
-json overlay(const json& base, const json& over) {
+json overlay(const json& base, const json& over, const model::FieldSpec* spec) {
   if (!base.is_object() || !over.is_object()) return over;
+  if (spec && (spec->replaced_whole || is_free_form(spec))) return over;
   json out = base;
   for (const auto& [k, v] : over.items()) {
     auto it = out.find(k);
-    out[k] = it == out.end() ? v : overlay(*it, v);
+    out[k] = it == out.end() ? v : overlay(*it, v, child_spec(spec, k));
   }
   return out;
+}
+
+namespace {
+
+std::vector<std::string> path_parts(const std::string& dotted) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t dot = dotted.find('.', start);
+    parts.push_back(dotted.substr(start, dot - start));
+    if (dot == std::string::npos) return parts;
+    start = dot + 1;
+  }
+}
+
+void erase_parts(json& value, const std::vector<std::string>& parts, std::size_t i) {
+  if (i >= parts.size()) return;
+  if (value.is_array()) {
+    for (auto& item : value) erase_parts(item, parts, i);
+    return;
+  }
+  if (!value.is_object()) return;
+  auto it = value.find(parts[i]);
+  if (it == value.end()) return;
+  if (i + 1 == parts.size())
+    value.erase(it);
+  else
+    erase_parts(*it, parts, i + 1);
+}
+
+const json* find_parts(const json& value, const std::vector<std::string>& parts) {
+  const json* at = &value;
+  for (const auto& p : parts) {
+    if (!at->is_object()) return nullptr;
+    auto it = at->find(p);
+    if (it == at->end()) return nullptr;
+    at = &*it;
+  }
+  return at;
+}
+
+}  // namespace
+
+void erase_path(json& value, const std::string& path) {
+  if (path.empty()) return;
+  erase_parts(value, path_parts(path), 0);
+}
+
+void carry_path(json& body, const json& remote, const std::string& path) {
+  if (path.empty() || !body.is_object()) return;
+  const auto parts = path_parts(path);
+  if (const json* have = find_parts(remote, parts)) {
+    json* at = &body;
+    for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+      if (!at->is_object()) return;  // an array or scalar on the way: left as the manifest has it
+      auto it = at->find(parts[i]);
+      if (it == at->end()) it = at->emplace(parts[i], json::object()).first;
+      at = &*it;
+    }
+    if (at->is_object()) (*at)[parts.back()] = *have;
+  } else {
+    erase_parts(body, parts, 0);
+  }
 }
 
 }  // namespace reconcile

@@ -11,9 +11,9 @@
 namespace reconcile {
 
 // True when the remote value satisfies the desired one under the plan's rules (PRODUCT.md §5):
-// only what the manifest sets is compared (keys of desired objects; a remote object may hold
-// more), numbers by value, enum strings case-insensitively, objects the API replaces whole
-// (`replaced_whole`, free-form maps) and arrays compared whole. `spec` may be null (then plain
+// only what the manifest sets is compared (keys of desired objects, also inside array items; a
+// remote object may hold more), numbers by value, enum strings case-insensitively, free-form
+// maps compared whole, arrays item by item in order. `spec` may be null (then plain
 // structural rules apply).
 bool satisfies(const nlohmann::json& desired, const nlohmann::json& observed,
                const model::FieldSpec* spec);
@@ -32,7 +32,17 @@ nlohmann::json mask_sensitive(const std::string& path, const nlohmann::json& val
 std::string digest(const nlohmann::json& value);
 
 // `base` with `overlay`'s keys written over it, recursively for objects (arrays and scalars
-// replace). Used to send a whole nested object when the manifest sets only part of it.
-nlohmann::json overlay(const nlohmann::json& base, const nlohmann::json& overlay);
+// replace). Used to send a whole nested object when the manifest sets only part of it. Below a
+// `spec` that is a free-form map (include_headers, metadata) or an object the API replaces whole,
+// `overlay` replaces the base's value whole, so a key the manifest removed is removed.
+nlohmann::json overlay(const nlohmann::json& base, const nlohmann::json& overlay,
+                       const model::FieldSpec* spec = nullptr);
+
+// Removes the value at dotted `path` (relative to `value`; through arrays, from every item).
+void erase_path(nlohmann::json& value, const std::string& path);
+
+// Sets the value at dotted `path` of `body` to `remote`'s value there, or removes it from `body`
+// when `remote` has none: a PUT carries the remote value of an ignore_changes path.
+void carry_path(nlohmann::json& body, const nlohmann::json& remote, const std::string& path);
 
 }  // namespace reconcile

@@ -4,6 +4,7 @@
 
 #include "model/instance_fields.hpp"
 #include "reconcile/compare.hpp"
+#include "util/strings.hpp"
 
 namespace reconcile {
 
@@ -37,6 +38,16 @@ struct InstanceDiff {
   std::vector<std::string> unstable;  // fields skipped because the API did not take them before
 };
 
+// The ignore_changes paths below top-level field `key`, relative to it ("a.b" for "key.a.b").
+std::vector<std::string> ignored_below(const manifest::InstanceSpec& spec, const std::string& key) {
+  std::vector<std::string> out;
+  for (const auto& ignored : spec.ignore_changes)
+    if (ignored.size() > key.size() + 1 && ignored.compare(0, key.size(), key) == 0 &&
+        ignored[key.size()] == '.')
+      out.push_back(ignored.substr(key.size() + 1));
+  return out;
+}
+
 InstanceDiff compare_instance(const manifest::InstanceSpec& spec, const json& remote,
                               const state::OwnedInstance* owned) {
   InstanceDiff d;
@@ -56,8 +67,12 @@ InstanceDiff compare_instance(const manifest::InstanceSpec& spec, const json& re
     }
     const bool manifest_unchanged = applied && *applied == want_digest;
     auto have = remote.find(key);
+    // A write-only field (token_id) reads back as null although set.
+    const bool write_only_null =
+        field && field->write_only && have != remote.end() && have->is_null() && !want.is_null();
+    const auto ignored = ignored_below(spec, key);
     std::vector<FieldChange> changes;
-    if (have == remote.end()) {
+    if (have == remote.end() || write_only_null) {
       // The API does not return this field: compare against what we applied last.
       if (manifest_unchanged) continue;
       FieldChange fc;
@@ -67,8 +82,16 @@ InstanceDiff compare_instance(const manifest::InstanceSpec& spec, const json& re
       fc.sensitive = model::is_sensitive_path(key);
       fc.reindex = field && field->reindex;
       changes.push_back(std::move(fc));
-    } else {
+    } else if (ignored.empty()) {
       diff_value(key, want, *have, field, changes);
+    } else {
+      // Ignored sub-paths are compared on neither side.
+      json want_cmp = want, have_cmp = *have;
+      for (const auto& path : ignored) {
+        erase_path(want_cmp, path);
+        erase_path(have_cmp, path);
+      }
+      diff_value(key, want_cmp, have_cmp, field, changes);
     }
     changes.erase(std::remove_if(changes.begin(), changes.end(),
                                  [&](const FieldChange& c) { return is_ignored(spec, c.path); }),
@@ -77,9 +100,14 @@ InstanceDiff compare_instance(const manifest::InstanceSpec& spec, const json& re
     if (field && field->immutable) d.immutable_changed = true;
     if (!manifest_unchanged) d.any_config = true;
     if (!field || field->on_update) {
+      const bool present = have != remote.end() && !write_only_null;
       bool merge = field && field->type == model::FieldType::object && !is_whole_object(field) &&
-                   have != remote.end() && have->is_object() && want.is_object();
-      d.update_body[key] = merge ? overlay(*have, want) : want;
+                   present && have->is_object() && want.is_object();
+      json body = merge ? overlay(*have, want, field) : want;
+      // A PUT replaces the object: it carries the remote value of every ignored path in it.
+      if (present)
+        for (const auto& path : ignored) carry_path(body, *have, path);
+      d.update_body[key] = std::move(body);
     }
     for (auto& c : changes) d.fields.push_back(std::move(c));
   }
@@ -124,6 +152,12 @@ json followup_body(const manifest::InstanceSpec& spec) {
   return body;
 }
 
+std::optional<json> adoption_update(const manifest::InstanceSpec& spec, const json& remote) {
+  InstanceDiff d = compare_instance(spec, remote, nullptr);
+  if (d.immutable_changed) return std::nullopt;
+  return std::move(d.update_body);
+}
+
 std::map<std::string, std::string> field_digests(const manifest::InstanceSpec& spec) {
   std::map<std::string, std::string> out;
   for (const auto& [key, value] : spec.fields.items()) out[key] = digest(value);
@@ -156,75 +190,123 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
     return plan;
   }
 
-  auto listing_ok = [&](const std::string& ns) -> const NamespaceListing* {
+  // What is known of each namespace: listed completely, known not to exist (so it holds
+  // nothing), or unknown (its list failed or was partial, or it was not listed). Only the
+  // first two may justify a create, a delete, a move or a forget (PRODUCT.md §5).
+  enum class Seen { complete, absent, unknown };
+  auto seen = [&](const std::string& ns) {
+    if (ns != k_default_namespace && !observed.namespaces.count(ns)) return Seen::absent;
     auto it = observed.listings.find(ns);
-    if (it == observed.listings.end() || it->second.error || !it->second.exists) return nullptr;
-    return &it->second;
+    if (it == observed.listings.end()) return Seen::unknown;
+    if (!it->second.exists) return Seen::absent;
+    return it->second.error ? Seen::unknown : Seen::complete;
   };
-  auto remote_exists = [&](const std::string& ns) {
-    return ns == k_default_namespace || observed.namespaces.count(ns) > 0;
-  };
+  std::map<std::string, std::map<std::string, const api::Instance*>> listed;
+  for (const auto& [ns, listing] : observed.listings)
+    if (seen(ns) == Seen::complete)
+      for (const auto& inst : listing.instances) listed[ns][inst.id] = &inst;
   auto find_remote = [&](const std::string& ns, const std::string& id) -> const api::Instance* {
-    const auto* listing = listing_ok(ns);
-    if (!listing) return nullptr;
-    for (const auto& inst : listing->instances)
-      if (inst.id == id) return &inst;
-    return nullptr;
+    auto n = listed.find(ns);
+    if (n == listed.end()) return nullptr;
+    auto i = n->second.find(id);
+    return i == n->second.end() ? nullptr : i->second;
+  };
+  auto spec_of = [&](const std::string& ns) -> const manifest::NamespaceSpec* {
+    auto it = desired.namespaces.find(ns);
+    return it == desired.namespaces.end() ? nullptr : &it->second;
   };
   auto declared = [&](const std::string& ns, const std::string& id) {
-    auto it = desired.namespaces.find(ns);
-    return it != desired.namespaces.end() && it->second.instances.count(id) > 0;
+    const auto* n = spec_of(ns);
+    return n && n->instances.count(id) > 0;
+  };
+  // The namespaces that declare `id` (suspended ones included: a declaration anywhere keeps the
+  // instance from being deleted elsewhere).
+  auto declared_in = [&](const std::string& id) {
+    std::vector<std::string> out;
+    for (const auto& [name, ns] : desired.namespaces)
+      if (ns.instances.count(id)) out.push_back(name);
+    return out;
   };
 
-  // Moves: an owned instance that left namespace A of the manifest and appeared in B, still
-  // present in A remotely and absent from B. Both lists must have succeeded.
-  std::map<std::string, std::string> move_source;  // "B/id" -> A
-  std::set<std::string> moved_away;                // "A/id"
+  // Moves: an owned instance A/x that the manifest now declares as B/x (and no longer in A),
+  // present in A and absent from B. Both ends must be known; when an end is not, or more than
+  // one owned instance could be the one that moved, nothing is planned for x in either.
+  std::map<std::string, std::string> move_source;  // "B/x" -> A
+  std::set<std::string> moved_away;                // "A/x"
+  std::set<std::string> held;                      // "B/x": neither created nor moved this run
   for (const auto& [ns_name, ns] : desired.namespaces) {
-    if (ns.suspend) continue;
-    bool target_known = !remote_exists(ns_name) || listing_ok(ns_name);
-    if (!target_known) continue;
+    if (ns.suspend || seen(ns_name) == Seen::unknown) continue;
     for (const auto& [id, inst] : ns.instances) {
       if (inst.suspend || find_remote(ns_name, id)) continue;
+      std::vector<std::string> sources, waiting;
       for (const auto& [address, owned] : state.owned) {
         if (owned.id != id || owned.ns == ns_name || declared(owned.ns, id)) continue;
-        auto from_it = desired.namespaces.find(owned.ns);
-        if (from_it != desired.namespaces.end() && from_it->second.suspend) continue;
-        if (!find_remote(owned.ns, id) || moved_away.count(address)) continue;
-        move_source[inst.address()] = owned.ns;
-        moved_away.insert(address);
-        break;
+        const auto* from = spec_of(owned.ns);
+        if ((from && from->suspend) || seen(owned.ns) == Seen::unknown)
+          waiting.push_back(owned.ns);
+        else if (find_remote(owned.ns, id))
+          sources.push_back(owned.ns);
+      }
+      if (!waiting.empty()) {
+        held.insert(inst.address());
+        plan.warnings.push_back(inst.address() + ": aisearchd owns " + id + " in namespace " +
+                                util::join(waiting, ", ") +
+                                ", which was not listed completely: a move cannot be told from a "
+                                "create, so nothing is planned for it this run");
+      } else if (sources.size() > 1) {
+        held.insert(inst.address());
+        plan.warnings.push_back(inst.address() + ": aisearchd owns " + id + " in " +
+                                util::join(sources, " and ") +
+                                ": which one moved is ambiguous, so nothing is planned for it");
+      } else if (sources.size() == 1) {
+        move_source[inst.address()] = sources.front();
+        moved_away.insert(sources.front() + "/" + id);
       }
     }
   }
 
-  for (const auto& ns_name : managed) {
-    auto ns_it = desired.namespaces.find(ns_name);
-    const manifest::NamespaceSpec* nspec =
-        ns_it == desired.namespaces.end() ? nullptr : &ns_it->second;
-    const bool exists = remote_exists(ns_name);
+  auto replace_rails = [&](Change& c, const manifest::InstanceSpec& ispec, bool is_protected) {
+    if (is_protected)
+      c.blocked = Blocked{"protected", "protected instances are never deleted, so never replaced"};
+    else if (!ispec.allow_replace)
+      c.blocked = Blocked{"replace_not_allowed",
+                          "type/source changed: replacing deletes and rebuilds the index; set "
+                          "allow_replace: true to allow it"};
+  };
+  auto create_change = [&](const manifest::InstanceSpec& ispec, Change& c) {
+    c.body = create_body(ispec);
+    c.followup_update = followup_body(ispec);
+    for (const auto& [key, value] : ispec.fields.items()) {
+      if (key == "id") continue;
+      FieldChange f;
+      f.path = key;
+      f.after = value;
+      f.sensitive = model::is_sensitive_path(key);
+      c.fields.push_back(std::move(f));
+    }
+  };
 
-    if (!exists && !nspec) {
+  for (const auto& ns_name : managed) {
+    const manifest::NamespaceSpec* nspec = spec_of(ns_name);
+    const Seen ns_seen = seen(ns_name);
+
+    if (ns_seen == Seen::absent && !nspec) {
       // State owns instances in a namespace that is gone remotely and from the manifest.
       for (const auto& [address, owned] : state.owned)
         if (owned.ns == ns_name) plan.forget.push_back(address);
       continue;
     }
-    const NamespaceListing* listing = nullptr;
-    if (exists) {
-      listing = listing_ok(ns_name);
-      if (!listing) {
-        auto it = observed.listings.find(ns_name);
-        std::string why = it != observed.listings.end() && it->second.error
-                              ? *it->second.error
-                              : std::string("instance list missing");
-        plan.skipped_namespaces.push_back({ns_name, why});
-        continue;
-      }
+    if (ns_seen == Seen::unknown) {
+      auto it = observed.listings.find(ns_name);
+      std::string why = it != observed.listings.end() && it->second.error
+                            ? *it->second.error
+                            : std::string("instance list missing");
+      plan.skipped_namespaces.push_back({ns_name, why});
+      continue;
     }
 
     // The namespace itself.
-    if (nspec && !exists) {
+    if (nspec && ns_seen == Seen::absent) {
       Change c;
       c.action = Action::create;
       c.ns = ns_name;
@@ -259,17 +341,28 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
         const state::OwnedInstance* owned = state.find(ns_name, id);
         const api::Instance* remote = find_remote(ns_name, id);
         if (!remote) {
+          if (held.count(ispec.address())) continue;
           if (auto mv = move_source.find(ispec.address()); mv != move_source.end()) {
-            const api::Instance* from = find_remote(mv->second, id);
-            InstanceDiff d = compare_instance(ispec, from->raw, state.find(mv->second, id));
+            const std::string& from_ns = mv->second;
+            const state::OwnedInstance* from_owned = state.find(from_ns, id);
+            InstanceDiff d = compare_instance(ispec, find_remote(from_ns, id)->raw, from_owned);
             Change c;
-            c.action = Action::move;
             c.ns = ns_name;
             c.id = id;
-            c.from_ns = mv->second;
+            c.from_ns = from_ns;
             c.fields = std::move(d.fields);
-            c.body = std::move(d.update_body);
             for (const auto& f : c.fields) c.reindex = c.reindex || f.reindex;
+            if (d.immutable_changed) {
+              // A move that changes type or source is a replace: delete A/x, create B/x.
+              c.action = Action::replace;
+              c.reindex = true;
+              c.body = create_body(ispec);
+              c.followup_update = followup_body(ispec);
+              replace_rails(c, ispec, ispec.protect || (from_owned && from_owned->protect));
+            } else {
+              c.action = Action::move;
+              c.body = std::move(d.update_body);
+            }
             plan.changes.push_back(std::move(c));
             continue;
           }
@@ -278,25 +371,38 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
           c.reason = owned ? Reason::drift : Reason::config;
           c.ns = ns_name;
           c.id = id;
-          c.body = create_body(ispec);
-          c.followup_update = followup_body(ispec);
-          if (ispec.fields.is_object()) {
-            for (const auto& [key, value] : ispec.fields.items()) {
-              FieldChange f;
-              f.path = key;
-              f.after = value;
-              f.sensitive = model::is_sensitive_path(key);
-              c.fields.push_back(std::move(f));
+          create_change(ispec, c);
+          if (owned) {
+            if (options.correct_drift) {
+              plan.warnings.push_back(ispec.address() +
+                                      " was deleted outside aisearchd: it is created again");
+            } else {
+              c.blocked = Blocked{"drift_report",
+                                  "deleted outside aisearchd; drift is reported, not corrected "
+                                  "(drift: report)"};
             }
           }
-          if (owned)
-            plan.warnings.push_back(ispec.address() +
-                                    " was deleted outside aisearchd: it is created again");
+          plan.changes.push_back(std::move(c));
+          continue;
+        }
+        InstanceDiff d = compare_instance(ispec, remote->raw, owned);
+        if (!owned && d.immutable_changed) {
+          // Someone else's instance with another type or source: never adopted, never replaced.
+          Change c;
+          c.action = Action::replace;
+          c.ns = ns_name;
+          c.id = id;
+          c.fields = std::move(d.fields);
+          c.reindex = true;
+          c.blocked = Blocked{
+              "adopt_conflict",
+              ispec.address() +
+                  " exists but aisearchd does not own it and its type/source differ from the "
+                  "manifest: fix the manifest, or adopt it explicitly with `aisearchd adopt`"};
           plan.changes.push_back(std::move(c));
           continue;
         }
         if (!owned) plan.adopt.push_back(ispec.address());
-        InstanceDiff d = compare_instance(ispec, remote->raw, owned);
         for (const auto& f : d.unstable)
           plan.warnings.push_back(
               ispec.address() + ": field " + f +
@@ -314,45 +420,53 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
           c.reindex = true;
           c.body = create_body(ispec);
           c.followup_update = followup_body(ispec);
-          bool is_protected = ispec.protect || (owned && owned->protect);
-          if (is_protected)
-            c.blocked =
-                Blocked{"protected", "protected instances are never deleted, so never replaced"};
-          else if (!ispec.allow_replace)
-            c.blocked = Blocked{"replace_not_allowed",
-                                "type/source changed: replacing deletes and rebuilds the index; "
-                                "set allow_replace: true to allow it"};
+          replace_rails(c, ispec, ispec.protect || owned->protect);
         } else {
           c.action = Action::update;
           c.body = std::move(d.update_body);
-          if (c.reason == Reason::drift && !options.correct_drift)
-            c.blocked = Blocked{"drift_report", "drift is reported, not corrected (drift: report)"};
         }
+        if (!c.blocked && c.reason == Reason::drift && !options.correct_drift)
+          c.blocked = Blocked{"drift_report", "drift is reported, not corrected (drift: report)"};
         plan.changes.push_back(std::move(c));
       }
     }
 
-    // Remote instances the manifest does not declare.
-    std::vector<Change> deletes;
-    if (listing) {
-      for (const auto& inst : listing->instances) {
-        if (nspec && nspec->instances.count(inst.id)) continue;
-        const std::string address = ns_name + "/" + inst.id;
+    // Remote instances the manifest does not declare here.
+    auto listed_here = listed.find(ns_name);
+    if (listed_here != listed.end()) {
+      for (const auto& [inst_id, inst] : listed_here->second) {
+        if (declared(ns_name, inst_id)) continue;
+        const std::string address = ns_name + "/" + inst_id;
         if (moved_away.count(address)) continue;
-        const state::OwnedInstance* owned = state.find(ns_name, inst.id);
+        const state::OwnedInstance* owned = state.find(ns_name, inst_id);
         if (!owned) {
-          plan.unmanaged.push_back({ns_name, inst.id});
+          plan.unmanaged.push_back({ns_name, inst_id});
+          continue;
+        }
+        const auto elsewhere = declared_in(inst_id);
+        if (!elsewhere.empty() &&
+            std::none_of(elsewhere.begin(), elsewhere.end(),
+                         [&](const std::string& n) { return find_remote(n, inst_id); })) {
+          // Declared in a namespace where it is not (yet): a move that could not be planned
+          // this run (an end not listed, or ambiguous). Nothing is planned for it here either.
+          plan.warnings.push_back(address + ": the manifest declares " + inst_id +
+                                  " in namespace " + util::join(elsewhere, ", ") +
+                                  ": left alone until it can be moved");
           continue;
         }
         Change c;
         c.action = Action::delete_;
         c.ns = ns_name;
-        c.id = inst.id;
-        c.reindex = false;
+        c.id = inst_id;
         if (owned->protect)
           c.blocked =
               Blocked{"protected",
                       "protected in state: never deleted by aisearchd (forget it to release it)"};
+        else if (!elsewhere.empty())
+          c.blocked = Blocked{"declared_elsewhere",
+                              "the manifest declares " + inst_id + " in namespace " +
+                                  util::join(elsewhere, ", ") +
+                                  ": an id the manifest declares is never deleted"};
         else if (!nspec || !nspec->prune)
           c.blocked =
               Blocked{"prune_disabled",
@@ -361,30 +475,40 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
                               [](const auto& kv) { return !kv.second.suspend; }))
           c.blocked = Blocked{"never_empty", "the manifest lists no instances for namespace " +
                                                  ns_name + ": aisearchd never empties a namespace"};
-        deletes.push_back(std::move(c));
+        plan.changes.push_back(std::move(c));
       }
-      std::sort(deletes.begin(), deletes.end(),
-                [](const Change& a, const Change& b) { return a.id < b.id; });
-      int allowed = nspec ? nspec->max_deletes : 0;
-      int used = 0;
-      for (auto& c : deletes) {
-        if (c.blocked) continue;
-        if (used >= allowed)
-          c.blocked = Blocked{"max_deletes", "more than max_deletes (" + std::to_string(allowed) +
-                                                 ") deletes in namespace " + ns_name + " this run"};
-        else
-          ++used;
-      }
-      for (auto& c : deletes) plan.changes.push_back(std::move(c));
+    }
 
-      // Owned instances gone remotely that the manifest no longer declares.
-      for (const auto& [address, owned] : state.owned) {
-        if (owned.ns != ns_name || declared(ns_name, owned.id)) continue;
-        if (moved_away.count(address)) continue;
-        bool present = std::any_of(listing->instances.begin(), listing->instances.end(),
-                                   [&](const api::Instance& i) { return i.id == owned.id; });
-        if (!present) plan.forget.push_back(address);
+    // Owned instances gone remotely (the namespace is listed completely, or does not exist)
+    // that the manifest does not declare here and that did not move.
+    for (const auto& [address, owned] : state.owned) {
+      if (owned.ns != ns_name || declared(ns_name, owned.id) || moved_away.count(address))
+        continue;
+      if (!find_remote(ns_name, owned.id)) plan.forget.push_back(address);
+    }
+  }
+
+  // max_deletes per namespace per run: deletes and replaces (a replace deletes) share it, in
+  // address order; a move that replaces counts where it lands.
+  std::map<std::string, std::vector<Change*>> deleting;
+  for (auto& c : plan.changes)
+    if (!c.blocked && !c.is_namespace() &&
+        (c.action == Action::delete_ || c.action == Action::replace))
+      deleting[c.ns].push_back(&c);
+  for (auto& [ns_name, changes] : deleting) {
+    std::sort(changes.begin(), changes.end(),
+              [](const Change* a, const Change* b) { return a->address() < b->address(); });
+    const auto* nspec = spec_of(ns_name);
+    const int allowed = nspec ? nspec->max_deletes : 0;
+    int used = 0;
+    for (auto* c : changes) {
+      if (used < allowed) {
+        ++used;
+        continue;
       }
+      c->blocked = Blocked{"max_deletes", "more than max_deletes (" + std::to_string(allowed) +
+                                              ") deletes and replaces in namespace " + ns_name +
+                                              " this run"};
     }
   }
 

@@ -48,6 +48,13 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
 nlohmann::json create_body(const manifest::InstanceSpec& spec);
 nlohmann::json followup_body(const manifest::InstanceSpec& spec);
 
+// Adopting `spec`'s instance that already exists as `remote` (an API object): nullopt when a
+// field the manifest sets and the API never changes in place (type, source) differs (rail
+// adopt_conflict: never adopted); otherwise the PUT body of the fields that differ (empty when
+// none), with ignore_changes respected.
+std::optional<nlohmann::json> adoption_update(const manifest::InstanceSpec& spec,
+                                              const nlohmann::json& remote);
+
 // The digests of every field the manifest sets for `spec` (what state records after an apply).
 std::map<std::string, std::string> field_digests(const manifest::InstanceSpec& spec);
 

@@ -27,7 +27,9 @@ struct FieldChange {
 
 // Why an action will not be executed (a safety rail), shown in the plan.
 struct Blocked {
-  std::string rail;  // prune_disabled unowned protected max_deletes never_empty replace_not_allowed
+  // prune_disabled protected max_deletes never_empty replace_not_allowed adopt_conflict
+  // declared_elsewhere drift_report
+  std::string rail;
   std::string message;
 };
 
@@ -36,7 +38,7 @@ struct Change {
   Reason reason = Reason::config;
   std::string ns;
   std::string id;           // empty for a namespace change
-  std::string from_ns;      // move: the namespace it leaves
+  std::string from_ns;      // move, or a replace that moves: the namespace it leaves
   std::string modified_by;  // drift: who changed it remotely, when known
   std::vector<FieldChange> fields;
   bool reindex = false;
@@ -79,6 +81,9 @@ struct Plan {
   // Counts of actions that will run (blocked ones are counted in `blocked` only).
   Summary summary() const;
   bool has_changes() const;  // any non-blocked change
+  // Whether the remote differs from the manifest at all: any change, blocked ones included
+  // (what `plan --detailed-exitcode` reports with exit 2).
+  bool has_differences() const { return !changes.empty(); }
 };
 
 }  // namespace reconcile

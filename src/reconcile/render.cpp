@@ -260,6 +260,9 @@ std::string describe(const Change& change, bool blocked) {
     case Action::update:
       return printable(change.address()) + will + "updated in place";
     case Action::replace:
+      if (!change.from_ns.empty())
+        return printable(change.from_ns + "/" + change.id) + will + "replaced by " +
+               printable(change.address()) + " (moved with a new type/source: deleted there, created here)";
       return printable(change.address()) + will + "replaced";
     case Action::delete_:
       return printable(change.address()) + will + "deleted";
@@ -462,7 +465,8 @@ std::string html_text(std::string_view s) {
 }
 
 std::string md_address(const Change& change) {
-  if (change.action == Action::move && !change.is_namespace()) {
+  if ((change.action == Action::move || change.action == Action::replace) &&
+      !change.from_ns.empty() && !change.is_namespace()) {
     const std::string from = change.from_ns.empty() ? change.ns : change.from_ns;
     return md_code(from + "/" + change.id) + " → " + md_code(change.address());
   }
@@ -528,7 +532,7 @@ std::string md_details(const Change& change) {
   if (lines.empty() && change.action != Action::replace) return {};
   const std::string body = md_diff_lines(change, lines);
   std::string title = "<code>";
-  if (change.action == Action::move && !change.is_namespace()) {
+  if ((change.action == Action::move || !change.from_ns.empty()) && !change.is_namespace()) {
     title += html_text((change.from_ns.empty() ? change.ns : change.from_ns) + "/" + change.id) +
              "</code> → <code>" + html_text(change.address());
   } else {
@@ -660,7 +664,8 @@ ojson build_json(const Plan& plan) {
     c["address"] = utf8(change.address());
     c["namespace"] = utf8(change.ns);
     if (!change.is_namespace()) c["id"] = utf8(change.id);
-    if (change.action == Action::move) c["from_namespace"] = utf8(change.from_ns);
+    if (change.action == Action::move || !change.from_ns.empty())
+      c["from_namespace"] = utf8(change.from_ns);
     c["action"] = to_string(change.action);
     c["reason"] = to_string(change.reason);
     c["modified_by"] = change.modified_by.empty() ? ojson() : ojson(utf8(change.modified_by));

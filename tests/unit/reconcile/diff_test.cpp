@@ -5,76 +5,13 @@
 #include <random>
 
 #include "reconcile/compare.hpp"
+#include "unit/reconcile/fixture.hpp"
 
 using nlohmann::json;
 using reconcile::Action;
 using reconcile::Reason;
+using namespace reconcile_fixture;
 
-namespace {
-
-manifest::InstanceSpec instance(const std::string& ns, const std::string& id, json fields) {
-  manifest::InstanceSpec s;
-  s.ns = ns;
-  s.id = id;
-  s.fields = std::move(fields);
-  return s;
-}
-
-void declare(manifest::Manifest& m, manifest::InstanceSpec spec) {
-  auto& ns = m.namespaces[spec.ns];
-  ns.name = spec.ns;
-  ns.instances[spec.id] = std::move(spec);
-}
-
-api::Instance remote(const std::string& ns, const std::string& id, json fields) {
-  api::Instance i;
-  i.id = id;
-  i.ns = ns;
-  i.modified_by = "alice@example.com";
-  // What a real server adds: defaults and read-only fields the manifest never sets.
-  json raw = {{"id", id},
-              {"namespace", ns},
-              {"chunk_size", 256},
-              {"score_threshold", 0.4},
-              {"status", "ready"},
-              {"created_at", "2026-01-01T00:00:00Z"},
-              {"modified_by", "alice@example.com"},
-              {"index_method", {{"keyword", true}, {"vector", true}}}};
-  for (auto& [k, v] : fields.items()) raw[k] = v;
-  i.raw = raw;
-  return i;
-}
-
-reconcile::Observed observed_with(std::vector<api::Instance> instances,
-                                  std::vector<std::string> extra_namespaces = {}) {
-  reconcile::Observed o;
-  o.namespaces["default"].name = "default";
-  for (const auto& n : extra_namespaces) o.namespaces[n].name = n;
-  for (auto& n : o.namespaces) o.listings[n.first];
-  for (auto& i : instances) {
-    o.namespaces[i.ns].name = i.ns;
-    o.listings[i.ns].instances.push_back(i);
-  }
-  return o;
-}
-
-void own(state::State& s, const std::string& ns, const std::string& id, bool protect = false,
-         std::map<std::string, std::string> digests = {}) {
-  state::OwnedInstance o;
-  o.ns = ns;
-  o.id = id;
-  o.protect = protect;
-  o.applied_digests = std::move(digests);
-  s.owned[o.address()] = o;
-}
-
-const reconcile::Change* find(const reconcile::Plan& p, const std::string& address) {
-  for (const auto& c : p.changes)
-    if (c.address() == address) return &c;
-  return nullptr;
-}
-
-}  // namespace
 
 TEST(Diff, CreatesAMissingInstanceWithUpdateOnlyFieldsInAFollowUp) {
   manifest::Manifest m;
@@ -159,19 +96,29 @@ TEST(Diff, NestedObjectsCompareOnlyWhatIsSetAndUpdateSendsTheMergedObject) {
             (json{{"indexing_options", {{"use_ocr", true}, {"keyword_tokenizer", "porter"}}}}));
 }
 
-TEST(Diff, PublicEndpointParamsCompareWhole) {
+TEST(Diff, PublicEndpointParamsCompareTheSetKeysAndAreSentWhole) {
   manifest::Manifest m;
   declare(m, instance("default", "docs", {{"public_endpoint_params", {{"enabled", true}}}}));
   state::State s;
   own(s, "default", "docs");
-  auto plan = reconcile::diff(
+  // Keys the server fills in are not drift.
+  auto same = reconcile::diff(
       m,
       observed_with({remote(
           "default", "docs",
           {{"public_endpoint_params", {{"enabled", true}, {"authorized_hosts", {"a.com"}}}}})}),
       s);
+  EXPECT_TRUE(same.changes.empty());
+  // A set key that differs is one change, and the update sends the manifest's object whole (the
+  // API replaces it whole), not the remote object with the key written over it.
+  auto plan = reconcile::diff(
+      m,
+      observed_with({remote(
+          "default", "docs",
+          {{"public_endpoint_params", {{"enabled", false}, {"authorized_hosts", {"a.com"}}}}})}),
+      s);
   ASSERT_EQ(plan.changes.size(), 1u);
-  EXPECT_EQ(plan.changes[0].fields[0].path, "public_endpoint_params");
+  EXPECT_EQ(plan.changes[0].fields[0].path, "public_endpoint_params.enabled");
   EXPECT_EQ(plan.changes[0].body, (json{{"public_endpoint_params", {{"enabled", true}}}}));
 }
 

@@ -1,0 +1,499 @@
+// Regression tests for the reconcile safety defects of issue 12: each builds the situation a
+// user met and asserts what PRODUCT.md §5/§6 promise instead.
+
+#include <gtest/gtest.h>
+
+#include "api/client.hpp"
+#include "model/instance_fields.hpp"
+#include "reconcile/apply.hpp"
+#include "reconcile/compare.hpp"
+#include "reconcile/diff.hpp"
+#include "reconcile/observe.hpp"
+#include "support/fake_transport.hpp"
+#include "support/memory_store.hpp"
+#include "support/reference_remote.hpp"
+#include "unit/reconcile/fixture.hpp"
+#include "util/clock.hpp"
+
+using nlohmann::json;
+using reconcile::Action;
+using namespace reconcile_fixture;
+
+namespace {
+
+reconcile::Observed with_failed_list(reconcile::Observed o, const std::string& ns) {
+  o.namespaces[ns].name = ns;
+  o.listings[ns].instances.clear();
+  o.listings[ns].error = "list failed: HTTP 500";
+  return o;
+}
+
+bool has_change_for(const reconcile::Plan& plan, const std::string& id) {
+  for (const auto& c : plan.changes)
+    if (c.id == id) return true;
+  return false;
+}
+
+// A client, state and clock around a ReferenceRemote (or any transport).
+struct Rig {
+  std::shared_ptr<api::Transport> transport;
+  std::shared_ptr<util::FakeClock> clock =
+      std::make_shared<util::FakeClock>(util::Clock::SystemTime(std::chrono::hours(500000)));
+  support::MemoryStore store;
+  std::unique_ptr<api::Client> client;
+
+  explicit Rig(std::shared_ptr<api::Transport> t) : transport(std::move(t)) {
+    api::ClientConfig c;
+    c.api_url = support::k_fake_api_url;
+    c.account_id = "acc";
+    c.token = "tok";
+    c.retry.max_attempts = 2;
+    c.retry.jitter_seed = 1;
+    c.budget.capacity = 0;
+    c.concurrency = 1;
+    client = std::make_unique<api::Client>(c, transport, clock);
+  }
+
+  reconcile::Plan plan(const manifest::Manifest& m, const state::State& s,
+                       reconcile::DiffOptions options = {}) {
+    auto observed = reconcile::observe(*client, reconcile::namespaces_to_observe(m, s), 1);
+    return reconcile::diff(m, observed, s, options);
+  }
+
+  reconcile::ApplyResult apply(const reconcile::Plan& plan, const manifest::Manifest& m,
+                               state::State s) {
+    state::StateWriter writer(store, std::move(s));
+    reconcile::ApplyOptions options;
+    options.concurrency = 1;
+    return reconcile::apply(plan, m, *client, writer, *clock, options);
+  }
+};
+
+manifest::Manifest pruning(std::vector<std::string> namespaces) {
+  manifest::Manifest m;
+  for (const auto& n : namespaces) {
+    m.namespaces[n].name = n;
+    m.namespaces[n].prune = true;
+    m.namespaces[n].max_deletes = 5;
+  }
+  return m;
+}
+
+}  // namespace
+
+// Defect 1: a move whose target fails to list used to delete the source.
+TEST(Safety, AMoveWhoseTargetListFailedDeletesNothing) {
+  auto m = pruning({"a", "b"});
+  declare(m, instance("a", "keep", {{"type", "r2"}}));
+  declare(m, instance("b", "x", {{"type", "r2"}}));
+  state::State s;
+  own(s, "a", "x");
+  own(s, "a", "keep");
+  auto obs = with_failed_list(
+      observed_with({remote("a", "x", {{"type", "r2"}}), remote("a", "keep", {{"type", "r2"}})}),
+      "b");
+  auto plan = reconcile::diff(m, obs, s);
+  EXPECT_FALSE(has_change_for(plan, "x")) << "nothing may be planned for x in either namespace";
+  EXPECT_TRUE(plan.forget.empty());
+}
+
+// Defect 1, reversed: the source fails to list; the target must not get a fresh (empty) copy.
+TEST(Safety, AMoveWhoseSourceListFailedCreatesNothing) {
+  auto m = pruning({"a", "b"});
+  declare(m, instance("a", "keep", {{"type", "r2"}}));
+  declare(m, instance("b", "x", {{"type", "r2"}}));
+  state::State s;
+  own(s, "a", "x");
+  auto plan = reconcile::diff(m, with_failed_list(observed_with({}, {"b"}), "a"), s);
+  EXPECT_FALSE(has_change_for(plan, "x"));
+  ASSERT_FALSE(plan.warnings.empty());
+}
+
+// Defect 2: a move that changes source is a replace, under the replace and protect rails.
+TEST(Safety, AMoveThatChangesTypeOrSourceIsAReplaceUnderItsRails) {
+  auto m = pruning({"a", "b"});
+  declare(m, instance("a", "keep", {{"type", "r2"}}));
+  declare(m, instance("b", "x", {{"type", "web-crawler"}, {"source", "https://new.example"}}));
+  state::State s;
+  own(s, "a", "x");
+  auto obs =
+      observed_with({remote("a", "x", {{"type", "r2"}, {"source", "old-bucket"}}),
+                     remote("a", "keep", {{"type", "r2"}})},
+                    {"b"});
+  auto plan = reconcile::diff(m, obs, s);
+  const auto* c = find(plan, "b/x");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->action, Action::replace);
+  EXPECT_EQ(c->from_ns, "a");
+  ASSERT_TRUE(c->blocked);
+  EXPECT_EQ(c->blocked->rail, "replace_not_allowed");
+  bool type_listed = false;
+  for (const auto& f : c->fields) type_listed = type_listed || f.path == "type";
+  EXPECT_TRUE(type_listed) << "the type change is shown, not dropped";
+
+  m.namespaces["b"].instances["x"].allow_replace = true;
+  s.owned["a/x"].protect = true;
+  plan = reconcile::diff(m, obs, s);
+  ASSERT_TRUE(find(plan, "b/x")->blocked);
+  EXPECT_EQ(find(plan, "b/x")->blocked->rail, "protected");
+
+  s.owned["a/x"].protect = false;
+  plan = reconcile::diff(m, obs, s);
+  c = find(plan, "b/x");
+  EXPECT_FALSE(c->blocked);
+  EXPECT_EQ(c->body["source"], "https://new.example");
+}
+
+// An id the manifest declares anywhere is never deleted from another namespace.
+TEST(Safety, AnIdDeclaredInAnotherNamespaceIsNeverDeleted) {
+  auto m = pruning({"a", "b"});
+  declare(m, instance("a", "keep", {{"type", "r2"}}));
+  declare(m, instance("b", "x", {{"type", "r2"}}));
+  state::State s;
+  own(s, "a", "x");
+  own(s, "b", "x");
+  auto plan = reconcile::diff(m,
+                              observed_with({remote("a", "x", {{"type", "r2"}}),
+                                             remote("a", "keep", {{"type", "r2"}}),
+                                             remote("b", "x", {{"type", "r2"}})}),
+                              s);
+  const auto* c = find(plan, "a/x");
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->blocked);
+  EXPECT_EQ(c->blocked->rail, "declared_elsewhere");
+}
+
+TEST(Safety, TwoPossibleMoveSourcesPlanNothing) {
+  auto m = pruning({"a", "b", "c"});
+  declare(m, instance("b", "x", {{"type", "r2"}}));
+  state::State s;
+  own(s, "a", "x");
+  own(s, "c", "x");
+  auto plan = reconcile::diff(
+      m, observed_with({remote("a", "x", {{"type", "r2"}}), remote("c", "x", {{"type", "r2"}})}),
+      s);
+  for (const auto& c : plan.changes)
+    EXPECT_TRUE(c.id != "x" || c.blocked) << c.address() << " planned";
+}
+
+// Defect 5: an instance aisearchd does not own with another type/source is never adopted, so
+// never replaced, even with allow_replace.
+TEST(Safety, AnUnownedInstanceWithAnotherSourceIsAnAdoptConflict) {
+  manifest::Manifest m;
+  auto spec = instance("default", "x", {{"type", "r2"}, {"source", "mine"}});
+  spec.allow_replace = true;
+  declare(m, spec);
+  auto plan = reconcile::diff(
+      m, observed_with({remote("default", "x", {{"type", "r2"}, {"source", "theirs"}})}), {});
+  ASSERT_EQ(plan.changes.size(), 1u);
+  ASSERT_TRUE(plan.changes[0].blocked);
+  EXPECT_EQ(plan.changes[0].blocked->rail, "adopt_conflict");
+  EXPECT_TRUE(plan.adopt.empty());
+  EXPECT_FALSE(plan.has_changes());
+}
+
+// Defect 5: a replace is a delete: max_deletes counts it.
+TEST(Safety, ReplacesCountAgainstMaxDeletes) {
+  manifest::Manifest m;
+  m.namespaces["default"].max_deletes = 1;
+  for (const char* id : {"p", "q"}) {
+    auto spec = instance("default", id, {{"type", "r2"}, {"source", "new"}});
+    spec.allow_replace = true;
+    declare(m, spec);
+  }
+  state::State s;
+  own(s, "default", "p");
+  own(s, "default", "q");
+  auto plan = reconcile::diff(m,
+                              observed_with({remote("default", "p", {{"source", "old"}}),
+                                             remote("default", "q", {{"source", "old"}})}),
+                              s);
+  EXPECT_EQ(plan.summary().replace, 1);
+  ASSERT_TRUE(find(plan, "default/q")->blocked);
+  EXPECT_EQ(find(plan, "default/q")->blocked->rail, "max_deletes");
+}
+
+// Defect 4: a short page (an item left out, total_count unchanged) is a partial list: the
+// namespace is skipped; the owned instance left out is neither forgotten nor re-created.
+TEST(Safety, AShortListForgetsAndCreatesNothing) {
+  auto remote_side = std::make_shared<support::ReferenceRemote>();
+  manifest::Manifest m;
+  state::State s;
+  for (int i = 0; i < 150; ++i) {
+    std::string id = "i" + std::to_string(1000 + i);
+    remote_side->add_instance("default", {{"id", id}, {"type", "r2"}});
+    declare(m, instance("default", id, {{"type", "r2"}}));
+    own(s, "default", id, i == 120);
+  }
+  m.namespaces["default"].prune = true;
+  Rig rig(remote_side);
+  // Requests: the namespace list, then page 1 and page 2 of default: page 2 comes back short.
+  remote_side->fault_at(2, support::ReferenceRemote::Fault::short_page);
+  auto plan = rig.plan(m, s);
+  EXPECT_TRUE(plan.changes.empty());
+  EXPECT_TRUE(plan.forget.empty());
+  ASSERT_EQ(plan.skipped_namespaces.size(), 1u);
+  EXPECT_EQ(plan.skipped_namespaces[0].ns, "default");
+}
+
+// Defect 6: an ignored sub-path of a free-form map is not compared.
+TEST(Safety, AnIgnoredPathInsideAWholeComparedMapIsNotPlanned) {
+  manifest::Manifest m;
+  const std::string headers = "source_params.web_crawler.parse_options.include_headers";
+  auto spec = instance(
+      "default", "x",
+      {{"source_params",
+        {{"web_crawler",
+          {{"parse_options", {{"include_headers", {{"x-rotating", "a"}, {"x-static", "s"}}}}}}}}}});
+  spec.ignore_changes = {headers + ".x-rotating"};
+  declare(m, spec);
+  state::State s;
+  own(s, "default", "x");
+  auto plan = reconcile::diff(
+      m,
+      observed_with({remote(
+          "default", "x",
+          {{"source_params",
+            {{"web_crawler",
+              {{"parse_options",
+                {{"include_headers", {{"x-rotating", "b"}, {"x-static", "s"}}}}}}}}}})}),
+      s);
+  EXPECT_TRUE(plan.changes.empty());
+}
+
+// Defect 6: a PUT of an object that holds an ignored path carries the remote value there.
+TEST(Safety, AnUpdateCarriesTheRemoteValueOfAnIgnoredPath) {
+  manifest::Manifest m;
+  auto spec = instance("default", "x",
+                       {{"source_params", {{"prefix", "mine/"}, {"include_items", {"a/**"}}}}});
+  spec.ignore_changes = {"source_params.prefix"};
+  declare(m, spec);
+  state::State s;
+  own(s, "default", "x");
+  auto plan = reconcile::diff(
+      m,
+      observed_with({remote("default", "x",
+                            {{"source_params",
+                              {{"prefix", "theirs/"}, {"include_items", {"b/**"}}}}})}),
+      s);
+  ASSERT_EQ(plan.changes.size(), 1u);
+  EXPECT_EQ(plan.changes[0].body["source_params"]["prefix"], "theirs/");
+  EXPECT_EQ(plan.changes[0].body["source_params"]["include_items"], json({"a/**"}));
+  ASSERT_EQ(plan.changes[0].fields.size(), 1u);
+  EXPECT_EQ(plan.changes[0].fields[0].path, "source_params.include_items");
+}
+
+// Defect 7: a header removed from the manifest is removed by the update (the map is sent whole).
+TEST(Safety, AKeyRemovedFromAFreeFormMapIsRemoved) {
+  manifest::Manifest m;
+  auto headers = [](json h) {
+    return json{{"source_params", {{"web_crawler", {{"parse_options", {{"include_headers", h}}}}}}}};
+  };
+  declare(m, instance("default", "x", headers({{"x-a", "1"}})));
+  state::State s;
+  own(s, "default", "x");
+  auto plan = reconcile::diff(
+      m, observed_with({remote("default", "x", headers({{"x-a", "1"}, {"x-secret", "2"}}))}), s);
+  ASSERT_EQ(plan.changes.size(), 1u);
+  EXPECT_EQ(plan.changes[0]
+                .body["source_params"]["web_crawler"]["parse_options"]["include_headers"],
+            json({{"x-a", "1"}}));
+}
+
+// Defect 8: sensitivity is by whole words, not substrings.
+TEST(Safety, SensitiveNamesAreWholeWords) {
+  EXPECT_FALSE(model::is_sensitive_path("indexing_options.keyword_tokenizer"));
+  EXPECT_FALSE(model::is_sensitive_path("token_id"));
+  EXPECT_FALSE(model::is_sensitive_path("max_num_results"));
+  EXPECT_TRUE(model::is_sensitive_path("metadata.access_token"));
+  EXPECT_TRUE(model::is_sensitive_path("metadata.client_secret"));
+  EXPECT_TRUE(model::is_sensitive_path("metadata.X-Api-Key"));
+  EXPECT_TRUE(model::is_sensitive_path("metadata.apiKey"));
+  EXPECT_TRUE(model::is_sensitive_path(
+      "source_params.web_crawler.parse_options.include_headers.x-anything"));
+  EXPECT_EQ(reconcile::mask_sensitive("indexing_options", {{"keyword_tokenizer", "porter"}}),
+            json({{"keyword_tokenizer", "porter"}}));
+}
+
+// Defect 9: drift: report never re-creates an instance deleted outside aisearchd, and a plan
+// whose only changes are blocked still reports differences (--detailed-exitcode exits 2).
+TEST(Safety, ReportModeDoesNotRecreateAndStillReportsTheDifference) {
+  manifest::Manifest m;
+  declare(m, instance("default", "x", {{"type", "r2"}}));
+  state::State s;
+  own(s, "default", "x");
+  reconcile::DiffOptions report;
+  report.correct_drift = false;
+  auto plan = reconcile::diff(m, observed_with({}), s, report);
+  ASSERT_EQ(plan.changes.size(), 1u);
+  ASSERT_TRUE(plan.changes[0].blocked);
+  EXPECT_EQ(plan.changes[0].blocked->rail, "drift_report");
+  EXPECT_FALSE(plan.has_changes());
+  EXPECT_TRUE(plan.has_differences());
+}
+
+// Defect 10: a key the server adds to every array item is not drift.
+TEST(Safety, AKeyTheServerAddsToArrayItemsIsNotDrift) {
+  manifest::Manifest m;
+  declare(m, instance("default", "x",
+                      {{"retrieval_options", {{"boost_by", {{{"field", "year"}}}}}}}));
+  state::State s;
+  own(s, "default", "x");
+  auto plan = reconcile::diff(
+      m,
+      observed_with({remote(
+          "default", "x",
+          {{"retrieval_options", {{"boost_by", {{{"field", "year"}, {"dataType", "number"}}}}}}})}),
+      s);
+  EXPECT_TRUE(plan.changes.empty());
+}
+
+// API.md §12: token_id reads back as null; it compares against what was last applied.
+TEST(Safety, AWriteOnlyTokenIdReadBackAsNullIsNotDrift) {
+  const std::string token = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
+  manifest::Manifest m;
+  declare(m, instance("default", "x", {{"token_id", token}}));
+  state::State s;
+  own(s, "default", "x", false, {{"token_id", reconcile::digest(json(token))}});
+  auto plan = reconcile::diff(
+      m, observed_with({remote("default", "x", {{"token_id", nullptr}})}), s);
+  EXPECT_TRUE(plan.changes.empty());
+}
+
+// Defect 3: "already exists" on create adopts only an instance whose type and source match,
+// and then sends only the fields that differ (never `source`).
+TEST(Safety, AlreadyExistsAdoptsOnlyAMatchingInstanceAndSendsOnlyWhatDiffers) {
+  auto remote_side = std::make_shared<support::ReferenceRemote>();
+  Rig rig(remote_side);
+  manifest::Manifest m;
+  declare(m, instance("default", "x",
+                      {{"type", "r2"}, {"source", "mine"}, {"max_num_results", 7}}));
+  auto plan = rig.plan(m, {});
+  ASSERT_EQ(plan.summary().create, 1);
+
+  // Someone made it meanwhile, from another bucket: not adopted, nothing written to it.
+  remote_side->add_instance("default", {{"id", "x"}, {"type", "r2"}, {"source", "theirs"}});
+  remote_side->clear_writes();
+  auto result = rig.apply(plan, m, {});
+  EXPECT_EQ(result.failed, 1);
+  EXPECT_NE(result.results[0].error.find("adopt_conflict"), std::string::npos);
+  EXPECT_EQ(remote_side->instances()["default"]["x"]["source"], "theirs");
+  EXPECT_TRUE(remote_side->writes().empty());
+  EXPECT_FALSE(rig.store.saved().owns("default", "x"));
+
+  // Made from the same bucket: adopted, and only max_num_results is sent.
+  remote_side->remove_instance("default", "x");
+  remote_side->add_instance("default", {{"id", "x"}, {"type", "r2"}, {"source", "mine"}});
+  result = rig.apply(plan, m, {});
+  EXPECT_EQ(result.done, 1);
+  auto writes = remote_side->writes();
+  ASSERT_EQ(writes.size(), 1u);
+  EXPECT_EQ(writes[0].method, "PUT");
+  EXPECT_EQ(writes[0].body, json({{"max_num_results", 7}}));
+  EXPECT_TRUE(rig.store.saved().owns("default", "x"));
+}
+
+// Defect 11: an update of another field keeps the unstable mark of a field it did not send.
+TEST(Safety, AnUnrelatedUpdateKeepsTheUnstableMark) {
+  auto remote_side = std::make_shared<support::ReferenceRemote>();
+  remote_side->add_instance("default", {{"id", "x"}, {"max_num_results", 5}, {"paused", false}});
+  Rig rig(remote_side);
+  manifest::Manifest m;
+  declare(m, instance("default", "x", {{"max_num_results", 7}, {"paused", true}}));
+  state::State s;
+  own(s, "default", "x");
+  s.owned["default/x"].unstable["paused"] = reconcile::digest(json(true));
+  auto plan = rig.plan(m, s);
+  ASSERT_EQ(plan.summary().update, 1);
+  rig.apply(plan, m, s);
+  auto saved = rig.store.saved();
+  ASSERT_TRUE(saved.owns("default", "x"));
+  EXPECT_EQ(saved.owned["default/x"].unstable.count("paused"), 1u);
+  EXPECT_TRUE(rig.plan(m, saved).changes.empty()) << "paused is not re-sent";
+}
+
+// Defect 12: forgetting an instance drops its sync history too.
+TEST(Safety, ForgettingAnInstanceDropsItsSyncHistory) {
+  auto remote_side = std::make_shared<support::ReferenceRemote>();
+  Rig rig(remote_side);
+  manifest::Manifest m;
+  declare(m, instance("default", "keep", {{"type", "r2"}}));
+  remote_side->add_instance("default", {{"id", "keep"}, {"type", "r2"}});
+  state::State s;
+  own(s, "default", "keep");
+  own(s, "default", "gone");
+  s.sync["default/gone"].last_job_id = "job-1";
+  auto plan = rig.plan(m, s);
+  ASSERT_EQ(plan.forget, std::vector<std::string>{"default/gone"});
+  rig.apply(plan, m, s);
+  EXPECT_EQ(rig.store.saved().sync.count("default/gone"), 0u);
+}
+
+// Defect 12: only "already exists" makes a namespace create a success, not any 409.
+TEST(Safety, ANamespaceConflictOtherThanAlreadyExistsFails) {
+  auto fake = std::make_shared<support::FakeTransport>();
+  fake->on("POST", "/accounts/acc/ai-search/namespaces", [](const support::RecordedRequest&) {
+    return support::FakeTransport::json_response(
+        409, support::error_envelope(7099, "modified concurrently, try again"));
+  });
+  Rig rig(fake);
+  manifest::Manifest m;
+  m.namespaces["team"].name = "team";
+  reconcile::Plan plan;
+  reconcile::Change c;
+  c.action = Action::create;
+  c.ns = "team";
+  c.body = {{"name", "team"}};
+  plan.changes.push_back(c);
+  auto result = rig.apply(plan, m, {});
+  EXPECT_EQ(result.failed, 1);
+}
+
+// A move whose state record was lost (a crash after the PATCH): the instance is adopted where
+// it is now, and its sync history follows it.
+TEST(Safety, AnInstanceFoundMovedIsAdoptedWithItsHistory) {
+  auto remote_side = std::make_shared<support::ReferenceRemote>();
+  remote_side->add_namespace("a");
+  remote_side->add_instance("b", {{"id", "x"}, {"type", "r2"}});
+  Rig rig(remote_side);
+  auto m = pruning({"a", "b"});
+  declare(m, instance("b", "x", {{"type", "r2"}}));
+  state::State s;
+  own(s, "a", "x");
+  s.sync["a/x"].last_job_id = "job-7";
+  auto plan = rig.plan(m, s);
+  EXPECT_EQ(plan.adopt, std::vector<std::string>{"b/x"});
+  EXPECT_EQ(plan.forget, std::vector<std::string>{"a/x"});
+  rig.apply(plan, m, s);
+  auto saved = rig.store.saved();
+  EXPECT_TRUE(saved.owns("b", "x"));
+  EXPECT_FALSE(saved.owns("a", "x"));
+  EXPECT_EQ(saved.sync["b/x"].last_job_id, "job-7");
+}
+
+// A move that changes source, once allowed: deleted where it was, created where it goes.
+TEST(Safety, AnAllowedReplacingMoveDeletesTheSourceAndCreatesTheTarget) {
+  auto remote_side = std::make_shared<support::ReferenceRemote>();
+  remote_side->add_instance("a", {{"id", "x"}, {"type", "r2"}, {"source", "old"}});
+  remote_side->add_instance("a", {{"id", "keep"}, {"type", "r2"}});
+  remote_side->add_namespace("b");
+  Rig rig(remote_side);
+  auto m = pruning({"a", "b"});
+  declare(m, instance("a", "keep", {{"type", "r2"}}));
+  auto spec = instance("b", "x", {{"type", "r2"}, {"source", "new"}});
+  spec.allow_replace = true;
+  declare(m, spec);
+  state::State s;
+  own(s, "a", "x");
+  own(s, "a", "keep");
+  auto plan = rig.plan(m, s);
+  ASSERT_EQ(plan.summary().replace, 1);
+  auto result = rig.apply(plan, m, s);
+  EXPECT_TRUE(result.ok());
+  EXPECT_FALSE(remote_side->has("a", "x"));
+  EXPECT_EQ(remote_side->instances()["b"]["x"]["source"], "new");
+  auto saved = rig.store.saved();
+  EXPECT_TRUE(saved.owns("b", "x"));
+  EXPECT_FALSE(saved.owns("a", "x"));
+  EXPECT_FALSE(rig.plan(m, saved).has_changes());
+}
