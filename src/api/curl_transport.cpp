@@ -1,7 +1,12 @@
 // The libcurl transport: the only file that includes <curl/curl.h>.
 #include <curl/curl.h>
 
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,7 +16,6 @@
 namespace api {
 namespace {
 
-constexpr std::size_t k_max_body = 64u << 20;  // 64 MiB: a bigger answer is not the API's
 constexpr std::size_t k_max_headers = 256u << 10;
 constexpr std::size_t k_max_idle_handles = 16;
 
@@ -20,20 +24,88 @@ void global_init_once() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
+// Lets one large body at a time into memory (CurlOptions::large_body_bytes). The hold it hands
+// out keeps the gate closed until the response holding it is destroyed; it shares the gate's
+// state, so a response may outlive the transport.
+class LargeBodyGate {
+ public:
+  // The hold, or nullptr when another large body is still held at `deadline`.
+  std::shared_ptr<void> acquire(std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock lock(m_state->mutex);
+    if (!m_state->cv.wait_until(lock, deadline, [&] { return !m_state->busy; })) return nullptr;
+    m_state->busy = true;
+    auto state = m_state;
+    return std::shared_ptr<void>(state.get(), [state](void*) {
+      {
+        std::lock_guard release(state->mutex);
+        state->busy = false;
+      }
+      state->cv.notify_one();
+    });
+  }
+
+ private:
+  struct State {
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool busy = false;
+  };
+  std::shared_ptr<State> m_state = std::make_shared<State>();
+};
+
 struct Received {
   HttpResponse response;
   std::size_t header_bytes = 0;
   bool body_too_large = false;
+  bool gate_timed_out = false;
+  bool sized = false;                         // the Content-Length was looked at
+  std::optional<std::size_t> content_length;  // of an uncompressed body
+  std::size_t max_body = 0;
+  std::size_t large_body = 0;
+  LargeBodyGate* gate = nullptr;
+  std::chrono::steady_clock::time_point deadline;
 };
+
+// The Content-Length of a body sent without Content-Encoding (so it is the size received).
+std::optional<std::size_t> plain_content_length(const HttpResponse& response) {
+  if (response.header("content-encoding")) return std::nullopt;
+  const auto value = response.header("content-length");
+  if (!value || value->empty() || value->size() > 18 ||
+      value->find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  return static_cast<std::size_t>(std::stoull(*value));
+}
 
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
   auto* received = static_cast<Received*>(user);
   const std::size_t n = size * count;
-  if (received->response.body.size() + n > k_max_body) {
+  std::string& body = received->response.body;
+  if (!received->sized) {
+    received->sized = true;
+    received->content_length = plain_content_length(received->response);
+    if (received->content_length && *received->content_length > received->max_body) {
+      received->body_too_large = true;  // refused before a byte of it is kept
+      return 0;
+    }
+    if (received->content_length) {
+      body.reserve(std::min(*received->content_length, received->large_body));
+    }
+  }
+  const std::size_t total = body.size() + n;
+  if (total > received->max_body) {
     received->body_too_large = true;
     return 0;  // aborts the transfer with CURLE_WRITE_ERROR
   }
-  received->response.body.append(data, n);
+  if (total > received->large_body && !received->response.hold) {
+    received->response.hold = received->gate->acquire(received->deadline);
+    if (!received->response.hold) {
+      received->gate_timed_out = true;
+      return 0;
+    }
+    if (received->content_length) body.reserve(*received->content_length);
+  }
+  body.append(data, n);
   return n;
 }
 
@@ -129,6 +201,10 @@ class CurlTransport final : public Transport {
 
   util::Result<HttpResponse, TransportError> perform(CURL* h, const HttpRequest& request) {
     Received received;
+    received.max_body = m_options.max_body_bytes;
+    received.large_body = std::min(m_options.large_body_bytes, m_options.max_body_bytes);
+    received.gate = &m_gate;
+    received.deadline = std::chrono::steady_clock::now() + request.timeout;
     char error_buffer[CURL_ERROR_SIZE] = {};
     curl_slist* headers = nullptr;
     for (const auto& [name, value] : request.headers) {
@@ -182,22 +258,31 @@ class CurlTransport final : public Transport {
 
     const CURLcode code = curl_easy_perform(h);
     curl_slist_free_all(headers);
-    if (code != CURLE_OK) {
-      std::string message = curl_easy_strerror(code);
-      if (received.body_too_large) {
-        message = "response body larger than " + std::to_string(k_max_body >> 20) + " MiB";
-      } else if (error_buffer[0] != '\0') {
-        message += ": " + std::string(error_buffer);
-      }
-      return util::Err(TransportError{map_error(code), message});
-    }
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     received.response.status = static_cast<int>(status);
+    if (received.body_too_large && status > 0) {
+      // An answer, too big to keep: the caller learns its status and that it was cut.
+      std::string().swap(received.response.body);
+      received.response.hold.reset();
+      received.response.body_over_limit = received.max_body;
+      return std::move(received.response);
+    }
+    if (code != CURLE_OK) {
+      std::string message = curl_easy_strerror(code);
+      if (received.gate_timed_out) {
+        message = "timed out waiting to receive a body larger than " +
+                  std::to_string(received.large_body >> 10) + " KiB (one at a time)";
+        return util::Err(TransportError{TransportError::Kind::timeout, message});
+      }
+      if (error_buffer[0] != '\0') message += ": " + std::string(error_buffer);
+      return util::Err(TransportError{map_error(code), message});
+    }
     return std::move(received.response);
   }
 
   CurlOptions m_options;
+  LargeBodyGate m_gate;
   std::mutex m_mutex;
   std::vector<CURL*> m_idle;
 };

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <optional>
 
 #include "util/strings.hpp"
 
@@ -75,35 +76,40 @@ std::string redact_after(const std::string& s, std::string_view marker, std::str
   return out;
 }
 
+// The length of the valid UTF-8 sequence at in[i], or 0 when the bytes there are not one.
+std::size_t utf8_sequence(std::string_view in, std::size_t i) {
+  const auto c = static_cast<unsigned char>(in[i]);
+  std::size_t len = 0;
+  if (c < 0x80)
+    len = 1;
+  else if (c >= 0xC2 && c <= 0xDF)
+    len = 2;
+  else if (c >= 0xE0 && c <= 0xEF)
+    len = 3;
+  else if (c >= 0xF0 && c <= 0xF4)
+    len = 4;
+  bool ok = len > 0 && i + len <= in.size();
+  for (std::size_t k = 1; ok && k < len; ++k) {
+    ok = (static_cast<unsigned char>(in[i + k]) & 0xC0) == 0x80;
+  }
+  if (ok && len == 3) {
+    const auto c1 = static_cast<unsigned char>(in[i + 1]);
+    ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
+  }
+  if (ok && len == 4) {
+    const auto c1 = static_cast<unsigned char>(in[i + 1]);
+    ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
+  }
+  return ok ? len : 0;
+}
+
 // Valid UTF-8 stays; every byte of an invalid sequence becomes '?'.
 std::string valid_utf8(std::string_view in) {
   std::string out;
   out.reserve(in.size());
   std::size_t i = 0;
   while (i < in.size()) {
-    const auto c = static_cast<unsigned char>(in[i]);
-    std::size_t len = 0;
-    if (c < 0x80)
-      len = 1;
-    else if (c >= 0xC2 && c <= 0xDF)
-      len = 2;
-    else if (c >= 0xE0 && c <= 0xEF)
-      len = 3;
-    else if (c >= 0xF0 && c <= 0xF4)
-      len = 4;
-    bool ok = len > 0 && i + len <= in.size();
-    for (std::size_t k = 1; ok && k < len; ++k) {
-      ok = (static_cast<unsigned char>(in[i + k]) & 0xC0) == 0x80;
-    }
-    if (ok && len == 3) {
-      const auto c1 = static_cast<unsigned char>(in[i + 1]);
-      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
-    }
-    if (ok && len == 4) {
-      const auto c1 = static_cast<unsigned char>(in[i + 1]);
-      ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
-    }
-    if (ok) {
+    if (const std::size_t len = utf8_sequence(in, i); len > 0) {
       out.append(in.substr(i, len));
       i += len;
     } else {
@@ -113,6 +119,91 @@ std::string valid_utf8(std::string_view in) {
   }
   return out;
 }
+
+// The offset of the first byte that is not valid UTF-8, or std::nullopt.
+std::optional<std::size_t> first_invalid_utf8(std::string_view in) {
+  std::size_t i = 0;
+  while (i < in.size()) {
+    const std::size_t len = utf8_sequence(in, i);
+    if (len == 0) return i;
+    i += len;
+  }
+  return std::nullopt;
+}
+
+// Builds the DOM of an answer like nlohmann's own DOM parser (iteratively: no recursion on the
+// input's nesting), but stops at the first container nested deeper than `max_depth` or once the
+// DOM would take more than `max_bytes` (an estimate of what it allocates): `error` says which.
+class LimitedDomParser {
+ public:
+  LimitedDomParser(json& root, const JsonLimits& limits)
+      : m_dom(root, /*allow_exceptions=*/false), m_limits(limits) {}
+
+  const std::string& error() const { return m_error; }
+
+  bool null() { return charge(k_scalar) && m_dom.null(); }
+  bool boolean(bool v) { return charge(k_scalar) && m_dom.boolean(v); }
+  bool number_integer(json::number_integer_t v) {
+    return charge(k_scalar) && m_dom.number_integer(v);
+  }
+  bool number_unsigned(json::number_unsigned_t v) {
+    return charge(k_scalar) && m_dom.number_unsigned(v);
+  }
+  bool number_float(json::number_float_t v, const json::string_t& s) {
+    return charge(k_scalar) && m_dom.number_float(v, s);
+  }
+  bool string(json::string_t& v) { return charge(k_scalar + v.size()) && m_dom.string(v); }
+  bool binary(json::binary_t& v) { return charge(k_scalar + v.size()) && m_dom.binary(v); }
+  bool start_object(std::size_t n) { return enter() && m_dom.start_object(n); }
+  bool key(json::string_t& k) { return charge(k_member + k.size()) && m_dom.key(k); }
+  bool end_object() {
+    --m_depth;
+    return m_dom.end_object();
+  }
+  bool start_array(std::size_t n) { return enter() && m_dom.start_array(n); }
+  bool end_array() {
+    --m_depth;
+    return m_dom.end_array();
+  }
+  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& e) {
+    // e.what() quotes the input ("last read: ..."); only the reason before it is kept.
+    std::string what = e.what();
+    if (const auto cut = what.find("; last read"); cut != std::string::npos) what.resize(cut);
+    if (const auto colon = what.find("] "); colon != std::string::npos) what.erase(0, colon + 2);
+    m_error = "not JSON at byte " + std::to_string(position) + ": " + what;
+    m_syntax = true;
+    return false;
+  }
+  bool syntax_error() const { return m_syntax; }
+
+ private:
+  // Rough bytes a value takes in the DOM: a scalar in an array (with the vector's slack), an
+  // object member (a map node with its key), a container's own allocation.
+  static constexpr std::size_t k_scalar = 32;
+  static constexpr std::size_t k_member = 96;
+  static constexpr std::size_t k_container = 64;
+
+  bool enter() {
+    if (++m_depth > m_limits.max_depth) {
+      m_error = "nested deeper than " + std::to_string(m_limits.max_depth) + " levels";
+      return false;
+    }
+    return charge(k_container);
+  }
+  bool charge(std::size_t bytes) {
+    m_bytes += bytes;
+    if (m_bytes <= m_limits.max_bytes) return true;
+    m_error = "more than " + std::to_string(m_limits.max_bytes >> 20) + " MiB once parsed";
+    return false;
+  }
+
+  nlohmann::detail::json_sax_dom_parser<json> m_dom;
+  const JsonLimits& m_limits;
+  std::size_t m_depth = 0;
+  std::size_t m_bytes = 0;
+  std::string m_error;
+  bool m_syntax = false;
+};
 
 std::string describe_body(const HttpResponse& response, std::string_view secret) {
   std::string type = response.header("content-type").value_or("no content type");
@@ -165,17 +256,54 @@ ApiError make_error(ErrorKind kind, int status, std::string message,
 
 util::Result<Envelope, ApiError> parse_response_impl(const HttpResponse& response, ResultNeed need,
                                                      util::Clock::SystemTime now,
-                                                     std::string_view secret) {
+                                                     std::string_view secret,
+                                                     const JsonLimits& limits) {
   const int status = response.status;
   const auto retry_after = parse_retry_after(response, now);
   const bool ok_status = is_2xx(status);
-  const json doc = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  // A limit passed is never worth a retry (retry_delay): the same server sends the same answer.
+  const auto refused = [&](const std::string& why) {
+    return util::Err(make_error(
+        ErrorKind::bad_response, status,
+        "refused the API's answer (HTTP " + std::to_string(status) + "): " + why, std::nullopt));
+  };
+  if (response.body_over_limit) {
+    return refused("body larger than " + std::to_string(*response.body_over_limit >> 20) +
+                   " MiB (after decompression)");
+  }
+  if (status >= 300 && status < 400) {
+    const std::string to =
+        sanitize_text(response.header("location").value_or("nowhere"), secret, k_snippet);
+    return util::Err(make_error(ErrorKind::bad_response, status,
+                                "redirected (HTTP " + std::to_string(status) + ") to " + to +
+                                    "; redirects are not followed: check api_url",
+                                retry_after));
+  }
+  if (response.body.size() > limits.max_bytes) {
+    return refused("body of " + std::to_string(response.body.size()) + " bytes is larger than " +
+                   std::to_string(limits.max_bytes >> 20) + " MiB");
+  }
+  json doc;
+  std::string parse_error;
+  {
+    LimitedDomParser sax(doc, limits);
+    if (!json::sax_parse(response.body, &sax)) {
+      if (!sax.syntax_error()) return refused("JSON " + sax.error());
+      parse_error = sax.error();
+      doc = json(json::value_t::discarded);
+    }
+  }
+  if (!parse_error.empty()) {
+    if (const auto bad = first_invalid_utf8(response.body)) {
+      parse_error = "invalid UTF-8 at byte " + std::to_string(*bad);
+    }
+  }
 
   if (doc.is_discarded() || !doc.is_object()) {
     if (ok_status) {
-      return util::Err(make_error(
-          ErrorKind::bad_response, status,
-          "expected the API's JSON envelope, got " + describe_body(response, secret), retry_after));
+      std::string text = "expected the API's JSON envelope, got " + describe_body(response, secret);
+      if (!parse_error.empty()) text += " (" + parse_error + ")";
+      return util::Err(make_error(ErrorKind::bad_response, status, text, retry_after));
     }
     const std::string text = response.body.empty()
                                  ? std::string("empty body")
@@ -216,10 +344,11 @@ util::Result<Envelope, ApiError> parse_response_impl(const HttpResponse& respons
   }
 
   Envelope env;
-  if (auto it = doc.find("result"); it != doc.end()) env.result = *it;
+  // Moved, not copied: the document is not needed after this.
+  if (auto it = doc.find("result"); it != doc.end()) env.result = std::move(*it);
   if (auto it = doc.find("result_info"); it != doc.end()) {
     if (!it->is_null() && !it->is_object()) return bad("\"result_info\" is not an object");
-    env.result_info = *it;
+    env.result_info = std::move(*it);
   }
   switch (need) {
     case ResultNeed::any:
@@ -379,9 +508,9 @@ util::Result<std::string, std::string> required_string(const json& j, const char
 
 util::Result<Envelope, ApiError> parse_response(const HttpResponse& response, ResultNeed need,
                                                 util::Clock::SystemTime now,
-                                                std::string_view secret) {
+                                                std::string_view secret, const JsonLimits& limits) {
   try {
-    return parse_response_impl(response, need, now, secret);
+    return parse_response_impl(response, need, now, secret, limits);
   } catch (const std::exception&) {
     // Nothing above should throw; a parser surprise is still a bad response, never a crash.
     return util::Err(make_error(ErrorKind::bad_response, response.status,

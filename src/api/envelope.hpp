@@ -34,6 +34,13 @@ struct Envelope {
   nlohmann::json result_info;  // null when absent
 };
 
+// Limits on one answer's JSON. Parsing is iterative (nothing recurses on the input's nesting),
+// and stops at the first limit passed.
+struct JsonLimits {
+  std::size_t max_depth = 64;        // nested objects/arrays; real answers use fewer than 10
+  std::size_t max_bytes = 8u << 20;  // the body, and (estimated) the parsed document
+};
+
 // The longest message an ApiError carries; longer text is cut with "...".
 inline constexpr std::size_t k_max_message = 300;
 
@@ -42,10 +49,14 @@ inline constexpr std::size_t k_max_message = 300;
 // (classify), a 2xx that is not the envelope (HTML, truncated or non-object JSON, wrong types,
 // success:false, missing result) bad_response. Messages come from errors[].message (joined with
 // "; "), are cut to k_max_message, and have `secret` and any "Bearer ..." credential redacted.
-// `now` resolves a Retry-After HTTP-date.
+// `now` resolves a Retry-After HTTP-date. A redirect (3xx) names its Location; JSON that does not
+// parse names the byte and the cause (invalid UTF-8 included). An answer past `limits` (nested
+// too deep, too big before or after parsing, or cut by the transport: body_over_limit) is a
+// bad_response "refused the API's answer ...", whatever its status, and is never retried.
 util::Result<Envelope, ApiError> parse_response(const HttpResponse& response, ResultNeed need,
                                                 util::Clock::SystemTime now,
-                                                std::string_view secret = {});
+                                                std::string_view secret = {},
+                                                const JsonLimits& limits = {});
 
 // The kind of a failed answer with this status and these Cloudflare codes (errors.hpp).
 ErrorKind classify(int http_status, const std::vector<int>& codes, std::string_view message);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <spdlog/spdlog.h>
+
 #include "api/errors.hpp"
 
 namespace api {
@@ -19,11 +21,21 @@ std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int retry, do
 std::optional<std::chrono::milliseconds> retry_delay(const RetryPolicy& policy,
                                                      const ApiError& error, int attempt,
                                                      double unit) {
-  if (!error.retryable()) return std::nullopt;
+  if (!error.retryable() || error.kind == ErrorKind::bad_response) return std::nullopt;
   if (error.http_status == 429 && error.has_code(k_code_sync_cooldown)) return std::nullopt;
   if (attempt >= policy.max_attempts) return std::nullopt;
   if (error.retry_after) {
-    if (*error.retry_after > policy.max_retry_after) return std::nullopt;
+    const int halvings = std::clamp(attempt, 1, 62);
+    const auto share = std::chrono::milliseconds(
+        std::max<std::int64_t>(0, policy.max_total_retry_after.count()) >> halvings);
+    const auto cap = std::min(policy.max_retry_after, share);
+    if (*error.retry_after > cap) {
+      spdlog::warn(
+          "api retry-after not waited: the server asks for {} ms, this call may wait {} ms more "
+          "(max_total_retry_after={} ms); the call fails now",
+          error.retry_after->count(), cap.count(), policy.max_total_retry_after.count());
+      return std::nullopt;
+    }
     return std::max(*error.retry_after, std::chrono::milliseconds(0));
   }
   return backoff_delay(policy, attempt, unit);

@@ -27,6 +27,12 @@ struct HttpResponse {
   int status = 0;
   Headers headers;  // names lower-cased
   std::string body;
+  // Set (to the limit) when the body passed the transport's limit (CurlOptions::max_body_bytes):
+  // the transfer was cut and `body` is empty. The API client refuses such an answer, unretried.
+  std::optional<std::size_t> body_over_limit;
+  // Keeps what the transport reserved for this body (CurlOptions::large_body_bytes) until the
+  // response is destroyed; empty for small bodies.
+  std::shared_ptr<void> hold;
 
   // The first header of that (lower-case) name.
   std::optional<std::string> header(std::string_view lower_name) const;
@@ -55,10 +61,18 @@ struct CurlOptions {
   std::chrono::milliseconds connect_timeout{10'000};
   std::string
       proxy;  // e.g. "http://proxy:3128"; empty = none (proxy environment variables ignored)
+  // The largest body one answer may have after decompression; past it the transfer is cut and
+  // the response carries body_over_limit (a gzip bomb costs this much, not its expansion).
+  std::size_t max_body_bytes = 8u << 20;
+  // Bodies past this size are received one at a time per transport (the next one waits, within
+  // its timeout, until the response holding the previous one is destroyed): with `concurrency`
+  // requests in flight, answers hold at most concurrency * large_body_bytes + max_body_bytes.
+  std::size_t large_body_bytes = 1u << 20;
 };
 
 // The libcurl transport (the only <curl/curl.h> user). Reuses connections (keep-alive) through a
-// pool of easy handles; TLS peer and host verification are always on.
+// pool of easy handles; TLS peer and host verification are always on; redirects are not followed;
+// bodies are bounded by max_body_bytes and large_body_bytes (above).
 std::shared_ptr<Transport> make_curl_transport(const CurlOptions& options);
 
 }  // namespace api

@@ -37,6 +37,10 @@ util::Result<std::shared_ptr<EtcdClient>, std::string> make_etcd_client(
   curl.client_cert_file = config.cert_file;
   curl.client_key_file = config.key_file;
   curl.connect_timeout = std::chrono::milliseconds(2'000);
+  // The whole state travels in one answer (base64 inside etcd's JSON): the 64 MiB it always had,
+  // not the API's 8 MiB per answer.
+  curl.max_body_bytes = 64u << 20;
+  curl.large_body_bytes = 64u << 20;
   return std::make_shared<EtcdClient>(std::move(options), api::make_curl_transport(curl));
 }
 

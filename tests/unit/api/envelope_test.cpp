@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "api/retry.hpp"
+
 namespace {
 
 using api::ErrorKind;
@@ -271,6 +273,96 @@ TEST(PathSegment, EncodesEverythingButUnreserved) {
   EXPECT_EQ(api::encode_path_segment(".."), "%2E%2E");
   EXPECT_EQ(api::encode_path_segment("."), "%2E");
   EXPECT_EQ(api::encode_path_segment("a..b"), "a..b");
+}
+
+// Issue 14: hostile answers. A list answer whose instance field nests `depth` levels.
+std::string nested_list(std::size_t depth, char open, char close) {
+  std::string body = R"({"success":true,"result_info":{"total_count":1},"result":[{"id":"docs",)"
+                     R"("metadata":)";
+  body.reserve(body.size() + 2 * depth * 6 + 64);
+  for (std::size_t i = 0; i < depth; ++i) body += open == '{' ? std::string(R"({"a":)") : "[";
+  body += "1";
+  for (std::size_t i = 0; i < depth; ++i) body += close;
+  return body + "}]}";
+}
+
+TEST(HostileAnswers, SeventyThousandNestedObjectsAreRefusedWithoutACrash) {
+  // Crashed (SIGSEGV in a recursive copy of the parsed document) before issue 14.
+  auto r = parse(200, nested_list(70'000, '{', '}'), ResultNeed::array);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::bad_response);
+  EXPECT_NE(r.error().message.find("nested deeper than 64 levels"), std::string::npos)
+      << r.error().message;
+  EXPECT_FALSE(api::retry_delay(api::RetryPolicy{}, r.error(), 1, 0.5).has_value());
+}
+
+TEST(HostileAnswers, TwoHundredThousandNestedArraysAreRefusedWithoutACrash) {
+  auto r = parse(200, nested_list(200'000, '[', ']'), ResultNeed::array);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::bad_response);
+  EXPECT_NE(r.error().message.find("nested deeper than 64 levels"), std::string::npos)
+      << r.error().message;
+  // The same on an error status: refused, not a retryable 5xx.
+  auto e = parse(503, nested_list(200'000, '[', ']'), ResultNeed::array);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().kind, ErrorKind::bad_response);
+  EXPECT_FALSE(api::retry_delay(api::RetryPolicy{}, e.error(), 1, 0.5).has_value());
+}
+
+TEST(HostileAnswers, SixtyFourLevelsParseAndSixtyFiveDoNot) {
+  // The envelope and the result array are two of the levels, the instance object a third.
+  auto ok = parse(200, nested_list(61, '{', '}'), ResultNeed::array);
+  ASSERT_TRUE(ok.ok()) << ok.error().describe();
+  EXPECT_EQ(ok.value().result[0]["id"], "docs");
+  EXPECT_FALSE(parse(200, nested_list(62, '{', '}'), ResultNeed::array).ok());
+}
+
+TEST(HostileAnswers, AnAnswerThatWouldParseIntoTooMuchMemoryIsRefused) {
+  // 1.5 M tiny items in 3 MiB of JSON: ~50 MiB once parsed. Accepted before issue 14.
+  std::string body = R"({"success":true,"result":[)";
+  for (int i = 0; i < 1'500'000; ++i) body += i == 0 ? "0" : ",0";
+  body += "]}";
+  auto r = parse(200, body, ResultNeed::array);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::bad_response);
+  EXPECT_NE(r.error().message.find("MiB once parsed"), std::string::npos) << r.error().message;
+  api::JsonLimits small;
+  small.max_bytes = 1024;
+  auto big = api::parse_response(response(200, std::string(2048, ' ') + "{}"), ResultNeed::any,
+                                 k_now, "", small);
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.error().message.find("larger than"), std::string::npos) << big.error().message;
+}
+
+TEST(HostileAnswers, ABodyCutByTheTransportIsRefusedAndNotRetried) {
+  auto cut = response(503, "");
+  cut.body_over_limit = 8u << 20;
+  auto r = api::parse_response(cut, ResultNeed::array, k_now);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::bad_response);
+  EXPECT_NE(r.error().message.find("body larger than 8 MiB (after decompression)"),
+            std::string::npos)
+      << r.error().message;
+  EXPECT_FALSE(api::retry_delay(api::RetryPolicy{}, r.error(), 1, 0.5).has_value());
+}
+
+TEST(HostileAnswers, RedirectsAndInvalidUtf8NameTheirCause) {
+  auto moved = response(301, "<html>moved</html>", "text/html");
+  moved.headers.emplace_back("location", "https://elsewhere.example/v4");
+  auto r = api::parse_response(moved, ResultNeed::object, k_now);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::bad_response);
+  EXPECT_NE(r.error().message.find("redirected (HTTP 301) to https://elsewhere.example/v4"),
+            std::string::npos)
+      << r.error().message;
+  auto utf8 = parse(200, "{\"success\":true,\"result\":{\"id\":\"d\xff\"}}");
+  ASSERT_FALSE(utf8.ok());
+  EXPECT_NE(utf8.error().message.find("invalid UTF-8 at byte 33"), std::string::npos)
+      << utf8.error().message;
+  auto syntax = parse(200, "{\"success\":true,");
+  ASSERT_FALSE(syntax.ok());
+  EXPECT_NE(syntax.error().message.find("not JSON at byte"), std::string::npos)
+      << syntax.error().message;
 }
 
 }  // namespace

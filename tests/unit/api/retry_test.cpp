@@ -72,4 +72,27 @@ TEST(RetryDelay, HonoursRetryAfterUpToTheLimit) {
   EXPECT_FALSE(api::retry_delay(p, e, 1, 0.5));
 }
 
+TEST(RetryDelay, RetryAfterWaitsOfOneCallStayUnderTheTotalCap) {
+  // Issue 14: five 429s of Retry-After 300 held a call for 20 minutes.
+  api::RetryPolicy p;
+  auto e = error(429, {971}, api::ErrorKind::rate_limited);
+  e.retry_after = milliseconds(300'000);
+  EXPECT_FALSE(api::retry_delay(p, e, 1, 0.5).has_value());
+  milliseconds total{0};
+  for (int attempt = 1; attempt < p.max_attempts; ++attempt) {
+    e.retry_after = milliseconds(p.max_total_retry_after.count() >> attempt);
+    auto d = api::retry_delay(p, e, attempt, 0.5);
+    ASSERT_TRUE(d.has_value()) << attempt;
+    total += *d;
+    e.retry_after = *e.retry_after + milliseconds(1);
+    EXPECT_FALSE(api::retry_delay(p, e, attempt, 0.5).has_value()) << attempt;
+  }
+  EXPECT_LT(total, p.max_total_retry_after);
+}
+
+TEST(RetryDelay, RefusedAnswersAreNeverRetried) {
+  auto e = error(503, {}, api::ErrorKind::bad_response);
+  EXPECT_FALSE(api::retry_delay(api::RetryPolicy{}, e, 1, 0.5).has_value());
+}
+
 }  // namespace
