@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -27,12 +29,31 @@ struct HttpHandlers {
 // (port 0 = any free port).
 util::Result<std::pair<std::string, int>, std::string> parse_listen(const std::string& listen);
 
-// The metrics/health/status endpoint (cpp-httplib, kept out of this header). GET only; other
-// paths answer 404, other methods 405. Two worker threads; after a connection that served a large
+// What one client may cost the endpoint. Defaults follow Go's net/http advice for an exposed
+// server (ReadHeaderTimeout, MaxHeaderBytes) scaled to four GET routes.
+struct HttpServerLimits {
+  std::size_t max_head_bytes = 8u << 10;             // request line + headers; more is 431
+  std::size_t max_headers = 32;                      // header lines; more is 431
+  std::chrono::milliseconds head_deadline{5'000};    // the whole head, from accept; then closed
+  std::chrono::milliseconds write_deadline{10'000};  // the whole answer; then closed
+  // Open connections at most; a new one closes the oldest still sending its head. 0 = a quarter
+  // of RLIMIT_NOFILE (at most 256), so clients can never take the descriptors the reconcile
+  // loop and state saves need.
+  std::size_t max_connections = 0;
+  std::size_t workers = 2;  // threads running the /metrics /readyz /status handlers
+};
+
+// The metrics/health/status endpoint: its own small HTTP/1.1 server (one poll thread and a few
+// handler threads), because cpp-httplib 0.11 (Debian 12, a compiled library) has no header count
+// limit, no whole-head deadline and no connection cap, and holds a thread per connection.
+// GET and HEAD only: other paths answer 404; another method 405 and a GET with a body 413, both at
+// once and without reading the body. One request per connection (Connection: close). Slow or idle
+// clients cost a descriptor and a few KiB each, never a thread: /healthz is answered on the poll
+// thread itself (its handler must be quick) and the others on `workers` threads. After a large
 // answer (>= 64 KiB) the freed heap is handed back to the kernel (malloc_trim).
 class HttpServer {
  public:
-  explicit HttpServer(HttpHandlers handlers);
+  explicit HttpServer(HttpHandlers handlers, HttpServerLimits limits = {});
   ~HttpServer();  // stop()
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -42,7 +63,7 @@ class HttpServer {
   util::Result<void, std::string> start(const std::string& listen);
   // The bound port (useful with port 0); 0 before start().
   int port() const { return m_port; }
-  // Stops serving and joins the thread. Idempotent.
+  // Stops serving, closes every connection and joins the threads. Idempotent.
   void stop();
 
  private:
