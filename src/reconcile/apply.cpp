@@ -119,6 +119,7 @@ class Executor {
       owned.id = spec.id;
       owned.protect = spec.protect;
       if (created || owned.adopted_at.empty()) owned.adopted_at = now;
+      owned.pending_create = false;
       auto previous_unstable = std::move(owned.unstable);
       owned.unstable.clear();
       for (const auto& [field, value] : digests) {
@@ -134,6 +135,54 @@ class Executor {
       for (const auto& f : unstable)
         if (spec.fields.contains(f)) owned.unstable[f] = digest(spec.fields[f]);
     });
+  }
+
+  // Whether a failed write certainly did not happen (the service refused it) rather than maybe
+  // happened (no answer, a 5xx, an answer that could not be read).
+  static bool surely_not_applied(const api::ApiError& e) {
+    switch (e.kind) {
+      case api::ErrorKind::client:
+      case api::ErrorKind::not_found:
+      case api::ErrorKind::already_exists:
+      case api::ErrorKind::conflict:
+      case api::ErrorKind::auth:
+      case api::ErrorKind::rate_limited:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // Write-ahead ownership: records `spec` as owned (pending_create) and waits for the save
+  // before the create is sent, so a crash or a lost answer never leaves an instance aisearchd
+  // made without a record of it. `existed` says whether a record was already there (then it is
+  // kept as it is). A failed save fails the create before anything is sent.
+  MaybeError record_intent(const manifest::InstanceSpec& spec, bool& existed) {
+    std::string now = util::format_rfc3339(m_clock.now());
+    auto saved = m_state.update([&](state::State& s) {
+      auto it = s.owned.find(spec.address());
+      existed = it != s.owned.end();
+      if (existed) return;
+      auto& owned = s.owned[spec.address()];
+      owned.ns = spec.ns;
+      owned.id = spec.id;
+      owned.protect = spec.protect;
+      owned.adopted_at = now;
+      owned.pending_create = true;
+    });
+    if (!saved)
+      return api::ApiError{api::ErrorKind::client, 0, {},
+                           "state save failed before the create was sent: " + saved.error(), {}};
+    return std::nullopt;
+  }
+
+  // The create failed: a record made by record_intent goes when the create surely did not
+  // happen, or when the instance there is someone else's (adopt_conflict).
+  void abandon_intent(const manifest::InstanceSpec& spec, bool existed, const api::ApiError& e) {
+    if (!surely_not_applied(e)) return;
+    const bool not_ours = e.message.rfind("adopt_conflict", 0) == 0;
+    if (existed && !not_ours) return;
+    save([&](state::State& s) { s.owned.erase(spec.address()); });
   }
 
   static std::set<std::string> keys_of(const json& body) {
@@ -224,16 +273,30 @@ class Executor {
         return std::nullopt;
       }
       case Action::move: {
+        // Write-ahead: the destination is recorded (a copy of the source's record) before the
+        // PATCH, so a crash after it still knows the instance as ours where it went.
+        const std::string from = change.from_ns + "/" + change.id;
+        bool existed = false;
+        auto pre = m_state.update([&](state::State& s) {
+          existed = s.owned.count(change.address()) > 0;
+          if (existed) return;
+          auto it = s.owned.find(from);
+          state::OwnedInstance record = it != s.owned.end() ? it->second : state::OwnedInstance{};
+          record.ns = change.ns;
+          record.id = change.id;
+          s.owned[change.address()] = record;
+        });
+        if (!pre)
+          return api::ApiError{api::ErrorKind::client, 0, {},
+                               "state save failed before the move was sent: " + pre.error(), {}};
         auto r = m_client.move_instance(change.from_ns, change.id, change.ns);
-        if (!r) return r.error();
+        if (!r) {
+          if (surely_not_applied(r.error()) && !existed)
+            save([&](state::State& s) { s.owned.erase(change.address()); });
+          return r.error();
+        }
         save([&](state::State& s) {
-          std::string from = change.from_ns + "/" + change.id;
-          if (auto it = s.owned.find(from); it != s.owned.end()) {
-            auto owned = it->second;
-            s.owned.erase(it);
-            owned.ns = change.ns;
-            s.owned[change.address()] = owned;
-          }
+          s.owned.erase(from);
           if (auto it = s.sync.find(from); it != s.sync.end()) {
             s.sync[change.address()] = it->second;
             s.sync.erase(from);
@@ -247,9 +310,14 @@ class Executor {
       }
       case Action::create: {
         if (!spec) return api::ApiError{api::ErrorKind::client, 0, {}, "not in the manifest", {}};
+        bool existed = false;
+        if (auto pre = record_intent(*spec, existed)) return pre;
         std::set<std::string> sent;
         auto e = create(*spec, change, out.unstable, 0, sent);
-        if (e) return e;
+        if (e) {
+          abandon_intent(*spec, existed, *e);
+          return e;
+        }
         record_applied(*spec, out.unstable, true, sent);
         notify_indexing(change, true);
         return std::nullopt;
@@ -272,13 +340,24 @@ class Executor {
         const std::string old_ns = change.from_ns.empty() ? change.ns : change.from_ns;
         auto d = m_client.delete_instance(old_ns, change.id);
         if (!d && d.error().kind != api::ErrorKind::not_found) return d.error();
-        save([&](state::State& s) {
-          s.owned.erase(old_ns + "/" + change.id);
-          if (old_ns != change.ns) s.sync.erase(old_ns + "/" + change.id);
-        });
+        // In place, the record stays (protect, history) and waits for the new instance; after a
+        // move it goes with the old instance. Either way the create is recorded before it is sent.
+        if (old_ns != change.ns) {
+          save([&](state::State& s) {
+            s.owned.erase(old_ns + "/" + change.id);
+            s.sync.erase(old_ns + "/" + change.id);
+          });
+        } else {
+          save([&](state::State& s) {
+            if (auto it = s.owned.find(change.address()); it != s.owned.end())
+              it->second.pending_create = true;
+          });
+        }
+        bool existed = false;
+        if (auto pre = record_intent(*spec, existed)) return pre;
         std::set<std::string> sent;
         auto e = create(*spec, change, out.unstable, 5, sent);
-        if (e) return e;
+        if (e) return e;  // the record stays pending: the next plan creates it again (config)
         record_applied(*spec, out.unstable, true, sent);
         notify_indexing(change, true);
         return std::nullopt;
@@ -338,7 +417,11 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
       for (const auto& address : plan.adopt) {
         auto slash = address.find('/');
         const auto* spec = find_spec(desired, address.substr(0, slash), address.substr(slash + 1));
-        if (!spec || s.owned.count(address)) continue;
+        if (auto it = s.owned.find(address); it != s.owned.end()) {
+          it->second.pending_create = false;  // a create whose answer was lost: it happened
+          continue;
+        }
+        if (!spec) continue;
         auto& owned = s.owned[address];
         owned.ns = spec->ns;
         owned.id = spec->id;

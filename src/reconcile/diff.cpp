@@ -366,13 +366,16 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
             plan.changes.push_back(std::move(c));
             continue;
           }
+          // An owned record of an instance that is not there: deleted outside aisearchd
+          // (drift), unless its create was never confirmed (pending_create: config).
+          const bool deleted_outside = owned && !owned->pending_create;
           Change c;
           c.action = Action::create;
-          c.reason = owned ? Reason::drift : Reason::config;
+          c.reason = deleted_outside ? Reason::drift : Reason::config;
           c.ns = ns_name;
           c.id = id;
           create_change(ispec, c);
-          if (owned) {
+          if (deleted_outside) {
             if (options.correct_drift) {
               plan.warnings.push_back(ispec.address() +
                                       " was deleted outside aisearchd: it is created again");
@@ -402,7 +405,8 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
           plan.changes.push_back(std::move(c));
           continue;
         }
-        if (!owned) plan.adopt.push_back(ispec.address());
+        // Adopted (or, for a create whose answer was lost, confirmed) on apply.
+        if (!owned || owned->pending_create) plan.adopt.push_back(ispec.address());
         for (const auto& f : d.unstable)
           plan.warnings.push_back(
               ispec.address() + ": field " + f +

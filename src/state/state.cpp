@@ -68,6 +68,7 @@ json State::to_json() const {
                             {"adopted_at", o.adopted_at},
                             {"applied_digests", o.applied_digests},
                             {"unstable", o.unstable}};
+    if (o.pending_create) owned_j[address]["pending_create"] = true;
   }
   j["owned"] = owned_j;
   json sync_j = json::object();
@@ -88,7 +89,12 @@ util::Result<State, std::string> State::from_json(const json& j) {
   try {
     if (!j.is_object()) return util::Err(std::string("state is not a JSON object"));
     State s;
-    s.version = j.value("version", 1);
+    // The format version identifies the file: a JSON object without it is someone else's.
+    const auto version = j.find("version");
+    if (version == j.end() || !version->is_number_integer()) {
+      return util::Err(std::string("not an aisearchd state file (no integer \"version\")"));
+    }
+    s.version = version->get<int>();
     if (s.version != 1) return util::Err("unsupported state version " + std::to_string(s.version));
     if (j.contains("owned")) {
       for (const auto& [address, o] : j.at("owned").items()) {
@@ -99,6 +105,7 @@ util::Result<State, std::string> State::from_json(const json& j) {
         get_opt(o, "adopted_at", oi.adopted_at);
         get_opt(o, "applied_digests", oi.applied_digests);
         get_opt(o, "unstable", oi.unstable);
+        get_opt(o, "pending_create", oi.pending_create);
         s.owned[oi.address()] = std::move(oi);
       }
     }

@@ -37,6 +37,11 @@ struct OwnedInstance {
   // Fields the API did not take on the last apply: reported, not re-sent every cycle.
   // field -> digest of the desired value that did not stick.
   std::map<std::string, std::string> unstable;
+  // Recorded before the create was sent (write-ahead), not yet confirmed by an answer or a list:
+  // a crash or a lost answer leaves the record, so the instance it made is still known as ours.
+  // When the instance is not there, the create did not happen (a create again is config, not
+  // drift).
+  bool pending_create = false;
   std::string address() const { return ns + "/" + id; }
 };
 

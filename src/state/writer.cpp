@@ -5,8 +5,12 @@
 
 namespace state {
 
-StateWriter::StateWriter(StateStore& store, State initial, std::chrono::milliseconds deferred_delay)
-    : m_store(store), m_deferred_delay(deferred_delay), m_state(std::move(initial)) {}
+StateWriter::StateWriter(StateStore& store, State initial, std::chrono::milliseconds deferred_delay,
+                         bool background)
+    : m_store(store),
+      m_deferred_delay(deferred_delay),
+      m_background(background),
+      m_state(std::move(initial)) {}
 
 StateWriter::~StateWriter() {
   {
@@ -68,7 +72,7 @@ void StateWriter::update_deferred(const std::function<void(State&)>& mutate) {
   mutate(m_state);
   m_deferred_generation = ++m_generation;
   m_deferred_waiting = true;
-  if (!m_saver.joinable() && !m_stopping) {
+  if (m_background && !m_saver.joinable() && !m_stopping) {
     try {
       m_saver = std::thread([this] { run_background_saver(); });
     } catch (const std::system_error&) {

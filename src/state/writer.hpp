@@ -24,8 +24,11 @@ class StateWriter {
  public:
   // `deferred_delay`: the background saver waits this long after a save before the next one, so
   // one save covers the deferred mutations of that whole span (fewer, larger group commits).
+  // `background`: false keeps deferred mutations in memory until the next update() or flush()
+  // saves them (no thread): the harshest crash model, used by the model-based safety checker.
   StateWriter(StateStore& store, State initial,
-              std::chrono::milliseconds deferred_delay = k_default_deferred_delay);
+              std::chrono::milliseconds deferred_delay = k_default_deferred_delay,
+              bool background = true);
   static constexpr std::chrono::milliseconds k_default_deferred_delay{100};
   // Stops the background saver after one last attempt to save deferred mutations (its failure is
   // lost: call flush() first to see it).
@@ -71,6 +74,7 @@ class StateWriter {
 
   StateStore& m_store;
   const std::chrono::milliseconds m_deferred_delay;
+  const bool m_background;
   mutable std::mutex m_mutex;
   std::condition_variable m_saved_cv;  // a save finished
   std::condition_variable m_work_cv;   // a deferred mutation waits, or stopping

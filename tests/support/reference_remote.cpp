@@ -1,6 +1,7 @@
 #include "support/reference_remote.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "support/fake_transport.hpp"
 
@@ -174,18 +175,21 @@ std::vector<ReferenceRemote::Write> ReferenceRemote::writes() const {
 void ReferenceRemote::clear_writes() {
   std::lock_guard lock(m_mutex);
   m_writes.clear();
-  m_faulted_lists.clear();
-  m_namespace_list_faulted = false;
+  m_list_pages.clear();
 }
 
-std::set<std::string> ReferenceRemote::faulted_lists() const {
+std::set<std::string> ReferenceRemote::incomplete_lists() const {
   std::lock_guard lock(m_mutex);
-  return m_faulted_lists;
+  std::set<std::string> out;
+  for (const auto& [list, pages] : m_list_pages)
+    for (const auto& [page, answered] : pages)
+      if (!answered) out.insert(list);
+  return out;
 }
 
-bool ReferenceRemote::namespace_list_faulted() const {
+void ReferenceRemote::on_kill(std::function<void()> hook) {
   std::lock_guard lock(m_mutex);
-  return m_namespace_list_faulted;
+  m_on_kill = std::move(hook);
 }
 
 util::Result<api::HttpResponse, api::TransportError> ReferenceRemote::send(
@@ -199,21 +203,24 @@ util::Result<api::HttpResponse, api::TransportError> ReferenceRemote::send(
   const std::size_t index = m_requests++;
   Fault fault = Fault::none;
   if (auto it = m_faults.find(index); it != m_faults.end()) fault = it->second;
-  if (fault == Fault::kill) m_killed = true;
-
-  // Which list this request reads, for faulted_lists().
-  const bool is_list = r.method == "GET" && path.size() == 6 && path[5] == "instances";
-  const bool is_ns_list = r.method == "GET" && path.size() == 4 && path[3] == "namespaces";
-  if (fault != Fault::none || m_killed) {
-    if (is_list) m_faulted_lists.insert(path[4]);
-    if (is_ns_list) m_namespace_list_faulted = true;
+  if (fault == Fault::kill && !m_killed) {
+    m_killed = true;
+    if (m_on_kill) m_on_kill();
   }
+
+  // Which list page this request reads, for incomplete_lists().
+  std::optional<std::string> list;
+  if (r.method == "GET" && path.size() == 6 && path[5] == "instances") list = path[4];
+  if (r.method == "GET" && path.size() == 4 && path[3] == "namespaces") list = "";
+  if (list) m_list_pages[*list][number(query, "page", 1)] = fault == Fault::none && !m_killed;
   if (m_killed) return util::Err(api::TransportError{api::TransportError::Kind::network,
                                                      "connection refused (process killed)"});
   if (fault == Fault::fail) return error(500, 10001, "Internal server error");
 
   bool applied = false;
   api::HttpResponse response = handle(r.method, path, query, body, fault, applied);
+  // A short fault on a page with nothing to leave out changes nothing: that page is complete.
+  if (list && fault == Fault::short_page && !applied) m_list_pages[*list][number(query, "page", 1)] = true;
   if (fault == Fault::lost && r.method != "GET")
     return util::Err(
         api::TransportError{api::TransportError::Kind::network, "connection reset by peer"});
@@ -237,7 +244,10 @@ api::HttpResponse ReferenceRemote::handle(const std::string& method,
     json items = json::array();
     const std::size_t from = static_cast<std::size_t>(page - 1) * per_page;
     for (std::size_t i = from; i < all.size() && i < from + per_page; ++i) items.push_back(all[i]);
-    if (fault == Fault::short_page && !items.empty()) items.erase(items.begin());
+    if (fault == Fault::short_page && !items.empty()) {
+      items.erase(items.begin());
+      applied = true;  // the fault took effect
+    }
     return ok(items, {{"page", page},
                       {"per_page", per_page},
                       {"count", items.size()},

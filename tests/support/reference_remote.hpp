@@ -19,12 +19,14 @@
 // Faults are scheduled by request number (0-based, every request counts):
 //   fail   the request is not applied and answers 500 (the client may retry it);
 //   lost   a write is applied, then the connection drops: the client sees a transport error;
-//   short  a list page leaves one item out while total_count stays the same;
+//   short  a list page leaves one item out while total_count stays the same (an empty page has
+//          nothing to leave out: it answers as it is);
 //   kill   the process dies here: this and every later request fails without being applied,
 //          until revive() (a new process).
 // Every applied write is recorded (writes()). Thread-safe.
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -71,10 +73,12 @@ class ReferenceRemote final : public api::Transport {
   void revive();
   std::vector<Write> writes() const;
   void clear_writes();
-  // The namespaces whose instance list met a fault (fail, lost, short, kill) since the last
-  // clear_writes(), and whether the namespace list itself did.
-  std::set<std::string> faulted_lists() const;
-  bool namespace_list_faulted() const;
+  // The namespaces whose instance list the client did not receive completely since the last
+  // clear_writes(): a page whose last answer was a fault (fail, lost, short, kill), even if a
+  // later page answered. "" stands for the namespace list itself.
+  std::set<std::string> incomplete_lists() const;
+  // Called (with the remote's lock held: it must not call back) when a kill fault fires.
+  void on_kill(std::function<void()> hook);
 
  private:
   struct Stored {
@@ -93,8 +97,8 @@ class ReferenceRemote final : public api::Transport {
   std::size_t m_requests = 0;
   bool m_killed = false;
   std::vector<Write> m_writes;
-  std::set<std::string> m_faulted_lists;
-  bool m_namespace_list_faulted = false;
+  std::map<std::string, std::map<int, bool>> m_list_pages;  // list -> page -> last answer ok
+  std::function<void()> m_on_kill;
   int m_clock = 0;  // a logical modified_at
 };
 
