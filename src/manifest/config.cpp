@@ -49,12 +49,15 @@ std::string check_url(std::string_view url, bool allow_plain_http_anywhere = fal
   return {};
 }
 
-// "HOST:PORT" (HOST may be empty, a name, an IPv4 address or [IPv6]); "" or an error message.
+// "HOST:PORT" (HOST a name, an IPv4 address or [IPv6]), as `run` accepts it; "" or an error
+// message.
 std::string check_listen(std::string_view addr) {
   auto colon = addr.rfind(':');
   if (colon == std::string_view::npos) return "expected HOST:PORT such as 127.0.0.1:9464";
   std::string_view host = addr.substr(0, colon);
   std::string_view port = addr.substr(colon + 1);
+  if (host.empty() || host == "[]")
+    return "has no host: write 127.0.0.1:PORT (this machine) or 0.0.0.0:PORT (every address)";
   if (host.find(':') != std::string_view::npos &&
       !(host.size() >= 2 && host.front() == '[' && host.back() == ']'))
     return "an IPv6 address must be written in brackets, e.g. [::1]:9464";
