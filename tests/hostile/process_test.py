@@ -23,7 +23,9 @@ def core_dump(work, base):
         def allow_cores():
             resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
 
-        env = dict(os.environ, CLOUDFLARE_API_TOKEN=h.TOKEN, NO_COLOR="1")
+        # Under ASan the signal must reach the process as it would without it.
+        env = dict(os.environ, CLOUDFLARE_API_TOKEN=h.TOKEN, NO_COLOR="1",
+                   ASAN_OPTIONS="handle_segv=0:handle_abort=0")
         proc = subprocess.Popen(
             [h.AISEARCHD, "run", "--api-url", f"{base}/client/v4", "--account-id", h.ACCOUNT,
              "--state-dir", os.path.join(work, "state"), "-m", os.path.join(work, "manifest.yaml"),

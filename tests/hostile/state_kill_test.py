@@ -114,6 +114,10 @@ def state_parses(path):
 
 
 def main():
+    if not h.CHECK_RSS:
+        # Sanitizer builds: ASan intercepts write/fsync/rename itself and wants to come first.
+        print("skipped under sanitizers (the plain build runs it)")
+        return
     work = tempfile.mkdtemp(prefix="aisearchd-hostile-kill-")
     emulator, base = h.start_emulator(work)
     try:
@@ -129,7 +133,7 @@ def main():
             for count in (1, 2):
                 marker = os.path.join(work, f"stalled-{point}-{count}")
                 stall_env = dict(env, LD_PRELOAD=shim, STALL_POINT=point, STALL_COUNT=str(count),
-                                 STALL_MARKER=marker, ASAN_OPTIONS="verify_asan_link_order=0")
+                                 STALL_MARKER=marker)
                 proc = subprocess.Popen(apply_cmd(base, work), env=stall_env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 deadline = time.monotonic() + 60
