@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include <cctype>
+
 #include "util/duration.hpp"
 #include "util/strings.hpp"
 
@@ -19,6 +21,10 @@ std::string to_string(FaultKind kind) {
       return "timeout";
     case FaultKind::Truncate:
       return "truncate";
+    case FaultKind::Short:
+      return "short";
+    case FaultKind::Lost:
+      return "lost";
   }
   return "?";
 }
@@ -40,9 +46,13 @@ util::Result<std::vector<FaultKind>, std::string> parse_faults(const std::string
       kinds.push_back(FaultKind::Timeout);
     } else if (part == "truncate") {
       kinds.push_back(FaultKind::Truncate);
+    } else if (part == "short") {
+      kinds.push_back(FaultKind::Short);
+    } else if (part == "lost") {
+      kinds.push_back(FaultKind::Lost);
     } else {
       return util::Err("unknown fault kind '" + part +
-                       "' (expected 500, 503, 429, reset, timeout, truncate)");
+                       "' (expected 500, 503, 429, reset, timeout, truncate, short, lost)");
     }
   }
   return kinds;
@@ -115,6 +125,8 @@ nlohmann::json config_to_json(const Config& config) {
           {"fault_rate", config.fault_rate},
           {"faults", faults},
           {"timeout_hold_ms", config.timeout_hold.count()},
+          {"fault_path", config.fault_path},
+          {"fault_methods", config.fault_methods},
           {"rate_limit", format_rate_limit(config.rate_limit)},
           {"job_duration_ms", config.job_duration.count()},
           {"job_outcome", to_string(config.job_outcome)},
@@ -177,6 +189,32 @@ util::Result<void, std::string> apply_config_patch(Config& config, const nlohman
       auto kinds = parse_faults(text);
       if (!kinds) return util::Err("faults: " + kinds.error());
       next.faults = *kinds;
+    } else if (key == "fault_path") {
+      if (!v.is_string()) return util::Err(std::string("fault_path: expected a string"));
+      next.fault_path = v.get<std::string>();
+    } else if (key == "fault_methods") {
+      std::vector<std::string> methods;
+      if (v.is_string()) {
+        for (const auto& raw : util::split(v.get<std::string>(), ',')) {
+          if (!util::trim(raw).empty()) methods.push_back(util::trim(raw));
+        }
+      } else if (v.is_array()) {
+        for (const auto& item : v) {
+          if (!item.is_string()) return util::Err(std::string("fault_methods: expected strings"));
+          methods.push_back(item.get<std::string>());
+        }
+      } else if (!v.is_null()) {
+        return util::Err(std::string("fault_methods: expected a list of methods"));
+      }
+      for (auto& method : methods) {
+        for (auto& ch : method)
+          ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        if (method != "GET" && method != "POST" && method != "PUT" && method != "PATCH" &&
+            method != "DELETE") {
+          return util::Err("fault_methods: unknown method '" + method + "'");
+        }
+      }
+      next.fault_methods = std::move(methods);
     } else if (key == "rate_limit") {
       if (!v.is_string() && !v.is_null()) {
         return util::Err(std::string("rate_limit: expected \"N/SECONDS\" or \"off\""));

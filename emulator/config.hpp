@@ -12,11 +12,15 @@
 namespace emulator {
 
 // The kinds of injected faults (--faults).
-enum class FaultKind { Http500, Http503, Http429, Reset, Timeout, Truncate };
+// Short: a list page answered with one item missing while its result_info (total_count,
+// count) stays as if it were whole. Lost: the write is applied, then the connection is reset,
+// so the answer is lost.
+enum class FaultKind { Http500, Http503, Http429, Reset, Timeout, Truncate, Short, Lost };
 
 std::string to_string(FaultKind kind);
 
-// Parses "500,503,429,reset,timeout,truncate" (any subset, any order). Fails on an unknown kind.
+// Parses "500,503,429,reset,timeout,truncate,short,lost" (any subset, any order). Fails on an
+// unknown kind.
 util::Result<std::vector<FaultKind>, std::string> parse_faults(const std::string& text);
 
 // A global request limit: `requests` per `window` (--rate-limit N/SECONDS, e.g. "1200/300").
@@ -51,6 +55,10 @@ struct Config {
   std::vector<FaultKind> faults = {FaultKind::Http500, FaultKind::Http503, FaultKind::Reset,
                                    FaultKind::Timeout, FaultKind::Truncate};
   std::chrono::milliseconds timeout_hold{60000};  // how long a "timeout" fault holds a request
+  // Fault targeting: a fault is drawn only for a request whose path contains `fault_path` (""
+  // = any path) and whose method is in `fault_methods` (empty = any method).
+  std::string fault_path;
+  std::vector<std::string> fault_methods;
   RateLimit rate_limit;
   std::chrono::milliseconds job_duration{3000};
   JobOutcome job_outcome = JobOutcome::Ok;

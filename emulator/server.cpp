@@ -106,7 +106,8 @@ struct Server::Impl {
   std::mt19937_64 fault_rng;
 
   std::mutex rate_mutex;
-  std::chrono::steady_clock::time_point window_start{};
+  long long window_start_ms = 0;  // on rate_clock_ms(window_manual)
+  bool window_manual = false;
   int window_count = 0;
 
   // The request log, in arrival order: an entry (and its `seq`) is taken when a request arrives
@@ -173,26 +174,48 @@ struct Server::Impl {
     return !stop_cv.wait_for(lock, d, [this] { return stopping; });
   }
 
+  // The rate window's time in ms: the emulator's clock when it is manual (so a test moves the
+  // window as it moves jobs), else the monotonic clock.
+  long long rate_clock_ms(bool manual) const {
+    if (manual) {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(now().time_since_epoch())
+          .count();
+    }
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
   // Fixed-window global limit. Returns 0 when allowed, else the Retry-After seconds.
-  long long rate_check(const RateLimit& limit) {
+  long long rate_check(const RateLimit& limit, bool manual) {
     if (limit.requests <= 0) return 0;
     std::lock_guard lock(rate_mutex);
-    auto t = std::chrono::steady_clock::now();
-    if (window_count == 0 || t - window_start >= limit.window) {
-      window_start = t;
+    const long long t = rate_clock_ms(manual);
+    if (window_count == 0 || window_manual != manual ||
+        t - window_start_ms >= limit.window.count()) {
+      window_start_ms = t;
+      window_manual = manual;
       window_count = 0;
     }
     if (window_count < limit.requests) {
       ++window_count;
       return 0;
     }
-    auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(window_start + limit.window - t);
-    return std::max<long long>(1, (left.count() + 999) / 1000);
+    const long long left = window_start_ms + limit.window.count() - t;
+    return std::max<long long>(1, (left + 999) / 1000);
   }
 
-  std::optional<FaultKind> draw_fault(const Config& c) {
+  // A fault for this request, or none. Only requests that match the targeting (fault_path,
+  // fault_methods) draw, so the sequence of faults among them stays deterministic.
+  std::optional<FaultKind> draw_fault(const Config& c, const httplib::Request& req) {
     if (c.fault_rate <= 0.0 || c.faults.empty()) return std::nullopt;
+    if (!c.fault_path.empty() && req.path.find(c.fault_path) == std::string::npos) {
+      return std::nullopt;
+    }
+    if (!c.fault_methods.empty() && std::find(c.fault_methods.begin(), c.fault_methods.end(),
+                                              req.method) == c.fault_methods.end()) {
+      return std::nullopt;
+    }
     std::lock_guard lock(fault_mutex);
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     if (unit(fault_rng) >= c.fault_rate) return std::nullopt;
@@ -203,9 +226,9 @@ struct Server::Impl {
   // Takes the request's place in the log as it arrives; `status` and `duration_ms` stay null
   // until log_outcome. Returns the entry's key.
   std::uint64_t log_arrival(const httplib::Request& req, long long arrival_ms) {
-    json entry = {{"method", req.method},          {"path", req.path},
-                  {"query", first_query_string(req.target)}, {"status", nullptr},
-                  {"time_ms", arrival_ms},          {"duration_ms", nullptr}};
+    json entry = {
+        {"method", req.method}, {"path", req.path},      {"query", first_query_string(req.target)},
+        {"status", nullptr},    {"time_ms", arrival_ms}, {"duration_ms", nullptr}};
     if (req.has_header("User-Agent")) entry["user_agent"] = req.get_header_value("User-Agent");
     std::lock_guard lock(log_mutex);
     entry["seq"] = next_request_seq++;
@@ -248,7 +271,7 @@ struct Server::Impl {
     const Config c = config_snapshot();
     if (c.latency.count() > 0) hold(c.latency);
 
-    if (long long retry = rate_check(c.rate_limit); retry > 0) {
+    if (long long retry = rate_check(c.rate_limit, c.manual_clock); retry > 0) {
       Reply r = error_reply(429, 971, "Please wait and consider throttling your request speed");
       r.headers.emplace_back("Retry-After", std::to_string(retry));
       write_reply(res, r);
@@ -256,7 +279,7 @@ struct Server::Impl {
       return;
     }
 
-    const auto fault = draw_fault(c);
+    const auto fault = draw_fault(c, req);
     if (fault == FaultKind::Http500) {
       write_reply(res, error_reply(500, 10001, "Internal server error"));
       log_outcome(log_key, 500, elapsed(), fault);
@@ -295,6 +318,24 @@ struct Server::Impl {
       hold(c.timeout_hold);
       write_reply(res, error_reply(504, 10002, "Gateway timeout"));
       log_outcome(log_key, 504, elapsed(), fault);
+      return;
+    }
+    if (fault == FaultKind::Lost) {
+      // The write (if any) is applied; the connection dies before the answer leaves.
+      log_outcome(log_key, 0, elapsed(), fault);
+      reset_connection(req);
+      return;
+    }
+    if (fault == FaultKind::Short && reply.status / 100 == 2 && reply.body.is_object() &&
+        reply.body.contains("result_info") && reply.body["result"].is_array() &&
+        !reply.body["result"].empty()) {
+      // One item of the page goes missing; `count` says what was sent, `total_count` is as if
+      // nothing were missing (an item lost between the count and the listing).
+      json& items = reply.body["result"];
+      items.erase(items.begin() + static_cast<std::ptrdiff_t>(items.size() / 2));
+      reply.body["result_info"]["count"] = items.size();
+      write_reply(res, reply);
+      log_outcome(log_key, reply.status, elapsed(), fault);
       return;
     }
     if (fault == FaultKind::Truncate) {

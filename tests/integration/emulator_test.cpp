@@ -675,7 +675,8 @@ TEST_F(EmulatorTest, TheRequestLogIsInArrivalOrder) {
   // and B, sent after A arrived, comes after it.
   emu.control("PUT", "config",
               {{"fault_rate", 1.0}, {"faults", {"timeout"}}, {"timeout_hold_ms", 60000}});
-  std::thread held([&] { http.call("GET", "/instances/held", nullptr, EmulatorProcess::k_token, 1); });
+  std::thread held(
+      [&] { http.call("GET", "/instances/held", nullptr, EmulatorProcess::k_token, 1); });
   json log;
   support::poll_until(
       [&] {
@@ -718,7 +719,9 @@ TEST_F(EmulatorTest, TruncateAndTimeoutApplyTheWriteThenFailTheAnswer) {
   EXPECT_TRUE(a.body.is_null()) << "body should be cut mid-way: " << a.raw;
   EXPECT_FALSE(a.raw.empty());
 
-  emu.control("PUT", "config", {{"faults", {"timeout"}}, {"timeout_hold_ms", 4000}});
+  // Held far longer than the client waits (released when the emulator stops), so a slow
+  // machine cannot see the 504 before its own timeout.
+  emu.control("PUT", "config", {{"faults", {"timeout"}}, {"timeout_hold_ms", 600000}});
   auto start = std::chrono::steady_clock::now();
   auto b = http.call("POST", "/instances", {{"id", "kb"}}, EmulatorProcess::k_token, 1);
   EXPECT_EQ(b.status, 0) << "the client should time out";
@@ -729,6 +732,90 @@ TEST_F(EmulatorTest, TruncateAndTimeoutApplyTheWriteThenFailTheAnswer) {
   EXPECT_EQ(http.call("GET", "/instances/kb").status, 200);
   // A retried create now meets the duplicate: what makes duplicate-create bugs visible.
   EXPECT_EQ(error_code(http.call("POST", "/instances", {{"id", "docs"}})), 7022);
+}
+
+TEST_F(EmulatorTest, ShortFaultDropsOneListItemAndKeepsTheTotal) {
+  for (const char* id : {"a1", "a2", "a3", "a4", "a5"}) create(id);
+  emu.control("PUT", "config", {{"fault_rate", 1.0}, {"faults", {"short"}}});
+  auto page = http.call("GET", "/instances?per_page=3");
+  ASSERT_EQ(page.status, 200) << page.raw;
+  EXPECT_EQ(page.body["result"].size(), 2u) << page.raw;
+  EXPECT_EQ(page.body["result_info"]["total_count"], 5) << page.raw;
+  EXPECT_EQ(page.body["result_info"]["count"], 2) << page.raw;
+  EXPECT_EQ(page.body["result_info"]["page"], 1) << page.raw;
+  // Anything but a non-empty list page is answered whole, and logged without a fault.
+  auto one = http.call("GET", "/instances/a1");
+  EXPECT_EQ(one.status, 200);
+  EXPECT_EQ(one.body["result"]["id"], "a1");
+  auto log = emu.control("GET", "requests");
+  ASSERT_GE(log.size(), 7u);
+  EXPECT_EQ(log[5]["fault"], "short");
+  EXPECT_EQ(log[5]["status"], 200);
+  EXPECT_FALSE(log[6].contains("fault")) << log[6];
+  emu.control("PUT", "config", {{"fault_rate", 0.0}});
+  EXPECT_EQ(http.call("GET", "/instances?per_page=3").body["result"].size(), 3u);
+}
+
+TEST_F(EmulatorTest, LostFaultAppliesTheWriteAndResetsTheConnection) {
+  emu.control("PUT", "config", {{"fault_rate", 1.0}, {"faults", {"lost"}}});
+  auto lost = http.call("POST", "/instances", {{"id", "docs"}});
+  EXPECT_EQ(lost.status, 0) << "the answer must be lost: " << lost.raw;
+  EXPECT_FALSE(lost.error.empty());
+  emu.control("PUT", "config", {{"fault_rate", 0.0}});
+  EXPECT_EQ(http.call("GET", "/instances/docs").status, 200) << "the write was applied";
+  auto log = emu.control("GET", "requests");
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0]["fault"], "lost");
+  EXPECT_EQ(log[0]["status"], 0);
+  // A retried create then meets the duplicate.
+  EXPECT_EQ(error_code(http.call("POST", "/instances", {{"id", "docs"}})), 7022);
+}
+
+TEST_F(EmulatorTest, FaultsCanTargetOnePathAndSomeMethods) {
+  for (const char* ns : {"team-a", "team-b"})
+    ASSERT_EQ(http.call("POST", "/namespaces", {{"name", ns}}).status, 201) << ns;
+  create("one", json::object(), "team-a");
+  create("two", json::object(), "team-b");
+  auto config = emu.control("PUT", "config",
+                            {{"fault_rate", 1.0},
+                             {"faults", {"500"}},
+                             {"fault_path", "/namespaces/team-a/instances"},
+                             {"fault_methods", {"get"}}});
+  EXPECT_EQ(config["fault_path"], "/namespaces/team-a/instances");
+  EXPECT_EQ(config["fault_methods"], json::array({"GET"}));
+  emu.control("DELETE", "requests");
+  EXPECT_EQ(http.call("GET", "/namespaces/team-a/instances").status, 500);
+  EXPECT_EQ(http.call("GET", "/namespaces/team-a/instances/one").status, 500);
+  EXPECT_EQ(http.call("GET", "/namespaces/team-b/instances").status, 200);
+  EXPECT_EQ(http.call("GET", "/namespaces").status, 200);
+  EXPECT_EQ(http.call("POST", "/namespaces/team-a/instances", {{"id", "three"}}).status, 200)
+      << "POST is not a targeted method";
+  auto log = emu.control("GET", "requests");
+  ASSERT_EQ(log.size(), 5u);
+  EXPECT_EQ(log[0]["fault"], "500");
+  EXPECT_EQ(log[1]["fault"], "500");
+  for (std::size_t i = 2; i < log.size(); ++i) EXPECT_FALSE(log[i].contains("fault")) << log[i];
+  // Cleared targeting faults every request again; a bad method is refused.
+  emu.control("PUT", "config", {{"fault_path", ""}, {"fault_methods", json::array()}});
+  EXPECT_EQ(http.call("POST", "/namespaces/team-b/instances", {{"id", "four"}}).status, 500);
+  EXPECT_THROW(emu.control("PUT", "config", {{"fault_methods", {"FETCH"}}}), std::runtime_error);
+}
+
+TEST_F(EmulatorTest, TheRateWindowRunsOnTheManualClock) {
+  // On the manual clock the window ends when the test says, however slowly requests come.
+  emu.control("PUT", "config", {{"rate_limit", "2/10"}});
+  EXPECT_EQ(http.call("GET", "/instances").status, 200);
+  EXPECT_EQ(http.call("GET", "/instances").status, 200);
+  auto limited = http.call("GET", "/instances");
+  ASSERT_EQ(limited.status, 429);
+  ASSERT_TRUE(limited.headers.count("Retry-After"));
+  EXPECT_EQ(limited.headers.find("Retry-After")->second, "10");
+  advance(9000);
+  limited = http.call("GET", "/instances");
+  ASSERT_EQ(limited.status, 429);
+  EXPECT_EQ(limited.headers.find("Retry-After")->second, "1");
+  advance(1000);
+  EXPECT_EQ(http.call("GET", "/instances").status, 200);
 }
 
 TEST(EmulatorFaults, SameSeedSameFaults) {
