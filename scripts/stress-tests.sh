@@ -7,8 +7,10 @@
 # how many of the N rounds it failed. A tool for developers, not a CI stage.
 #
 #   scripts/stress-tests.sh [N]            N rounds per build (default 5)
-# Env: STRESS_BUILDS="build build-asan" (which builds), STRESS_JOBS=6 (ctest -j),
-#      STRESS_LOAD=<cores> (busy loops beside the suite; 0 = none), STRESS_FILTER (ctest -R).
+# Env: STRESS_BUILDS="build build-asan" (which builds; a name containing "asan" is configured
+#      with -DAISEARCHD_SANITIZE=ON), STRESS_JOBS=6 (ctest -j), STRESS_LOAD=<cores> (busy loops
+#      beside the suite; 0 = none), STRESS_FILTER (ctest -R), STRESS_EXCLUDE (ctest -E),
+#      STRESS_BUILD_JOBS=<cores> (cmake --build -j).
 # Exit 0 when no test failed in any round; 1 otherwise (the summary names each failure).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +22,8 @@ builds=${STRESS_BUILDS:-build build-asan}
 jobs=${STRESS_JOBS:-6}
 load=${STRESS_LOAD:-$(nproc)}
 filter=${STRESS_FILTER:-}
+exclude=${STRESS_EXCLUDE:-}
+build_jobs=${STRESS_BUILD_JOBS:-$(nproc)}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
@@ -36,9 +40,9 @@ trap 'exit 130' INT TERM
 configure_and_build() {
   local dir=$1
   local flags=(-DAISEARCHD_WERROR=ON)
-  [[ "$dir" == build-asan ]] && flags+=(-DAISEARCHD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
+  [[ "$dir" == *asan* ]] && flags+=(-DAISEARCHD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
   cmake -S . -B "$dir" -G Ninja "${flags[@]}" >/dev/null
-  cmake --build "$dir" -j "$(nproc)" >/dev/null
+  cmake --build "$dir" -j "$build_jobs" >/dev/null
 }
 
 # One busy loop per requested core; each ends by itself after `seconds` if not killed before.
@@ -62,6 +66,7 @@ for dir in $builds; do
     log="$logs/$dir.$round.log"
     args=(-j "$jobs" --timeout 900 --output-on-failure)
     [[ -n "$filter" ]] && args+=(-R "$filter")
+    [[ -n "$exclude" ]] && args+=(-E "$exclude")
     t0=$(date +%s)
     (cd "$dir" && ctest "${args[@]}") >"$log" 2>&1 && status=0 || status=$?
     stop_load
@@ -85,7 +90,7 @@ for dir in $builds; do
   done
 done
 
-echo "== stress summary: $rounds round(s) per build, ctest -j $jobs, $load busy loop(s), $(( $(date +%s) - started )) s"
+echo "== stress summary: $rounds round(s) per build ($builds), ctest -j $jobs, $load busy loop(s), $(( $(date +%s) - started )) s"
 if ((total_failed == 0)); then
   echo "no test failed"
   exit 0

@@ -175,10 +175,13 @@ TEST(ApplyIntegration, RandomManifestAndRemoteStatesConvergeInOneApply) {
 }
 
 TEST(ApplyIntegration, FaultsConvergeWithinFiveAppliesWithoutDuplicatesOrUnownedDeletes) {
-  support::EmulatorProcess emulator({"--seed", "42"});
+  // A "timeout" fault holds its answer longer than the client waits (5 s), so it is always a
+  // client timeout; and 5 s is long enough that a busy machine's slow answer is not taken for
+  // one.
+  support::EmulatorProcess emulator({"--seed", "42", "--timeout-hold", "6s"});
   TempDir dir;
   state::FileStateStore store(dir.path);
-  Harness h(emulator, 0, std::chrono::milliseconds(1500));
+  Harness h(emulator, 0, std::chrono::milliseconds(5000));
   manifest::Manifest m;
   for (int k = 0; k < 40; ++k)
     declare(m, k % 2 ? "default" : "faulty", "inst-" + std::to_string(k),
@@ -226,12 +229,14 @@ TEST(ApplyIntegration, FaultsConvergeWithinFiveAppliesWithoutDuplicatesOrUnowned
 }
 
 TEST(ApplyIntegration, BudgetBelowTheServerLimitCausesNo429) {
-  // The server allows 100 requests per second; the client's budget is 50 per second. A full
-  // bucket plus a period's refill never exceeds the server's window (as 600/5m under 1200/5m).
+  // The server allows 100 requests per second; the client's budget is 35 per second. Any second
+  // of the server's window sees at most a full bucket plus a second's refill (70) plus the
+  // requests that left earlier and arrive late (at most the 8 in flight): 78, well under 100
+  // however the machine delays them (as 600/5m under Cloudflare's 1200/5m).
   support::EmulatorProcess emulator({"--rate-limit", "100/1"});
   TempDir dir;
   state::FileStateStore store(dir.path);
-  Harness h(emulator, 50);
+  Harness h(emulator, 35);
   manifest::Manifest m;
   for (int k = 0; k < 300; ++k)
     declare(m, "default", "c" + std::to_string(k), {{"source", "b"}, {"type", "r2"}});

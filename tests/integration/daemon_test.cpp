@@ -22,6 +22,7 @@
 
 #include "support/daemon_process.hpp"
 #include "support/emulator_process.hpp"
+#include "support/ports.hpp"
 #include "support/test_dir.hpp"
 
 namespace {
@@ -43,6 +44,11 @@ std::string read_file(const fs::path& p) {
 void write_file(const fs::path& p, const std::string& text) {
   std::ofstream(p, std::ios::trunc) << text;
 }
+
+// Deadlines for what the daemon does in its own time: generous, for a busy machine; a test
+// that passes never waits them out.
+constexpr auto k_start = 60s;
+constexpr auto k_react = 30s;
 
 // A datagram socket standing in for systemd's NOTIFY_SOCKET; collects every message.
 class NotifySocket {
@@ -151,17 +157,19 @@ class DaemonProcessTest : public ::testing::Test {
       std::cerr << "daemon log:\n" << read_file(dir / "daemon.log") << "\n";
   }
 
-  void start(std::vector<std::string> extra = {}) {
+  // Starts the daemon against `api_url` (the emulator's when empty).
+  void start(std::vector<std::string> extra = {}, std::string api_url = "") {
+    if (api_url.empty()) api_url = emu.base_url();
     write_file(dir / "config.yaml",
-               "api_url: " + emu.base_url() + "\naccount_id: " + EmulatorProcess::k_account +
+               "api_url: " + api_url + "\naccount_id: " + EmulatorProcess::k_account +
                    "\nstate_dir: " + (dir / "state").string() + "\nmanifest: " + manifest.string() +
-                   "\nreconcile_interval: 10s\nlisten: 127.0.0.1:0\n" +
+                   "\nreconcile_interval: " + interval + "\nlisten: 127.0.0.1:0\n" +
                    "request_budget: 1000/1m\n");
     daemon = std::make_unique<support::DaemonProcess>(
         dir / "config.yaml", dir / "daemon.log", extra,
         std::vector<std::pair<std::string, std::string>>{
             {"NOTIFY_SOCKET", (dir / "notify.sock").string()}});
-    ASSERT_TRUE(daemon->wait_listening(20s)) << read_file(dir / "daemon.log");
+    ASSERT_TRUE(daemon->wait_listening(k_start)) << read_file(dir / "daemon.log");
     port = daemon->port();
     pid = daemon->pid();
   }
@@ -179,6 +187,7 @@ class DaemonProcessTest : public ::testing::Test {
   }
 
   EmulatorProcess emu;
+  std::string interval = "10s";  // reconcile_interval
   fs::path dir, manifest;
   std::unique_ptr<NotifySocket> notify;
   std::unique_ptr<support::DaemonProcess> daemon;
@@ -188,19 +197,23 @@ class DaemonProcessTest : public ::testing::Test {
 
 TEST_F(DaemonProcessTest, ReadyAfterFirstReconcileReloadOnSighupAndCleanStop) {
   start();
-  ASSERT_GE(notify->wait_for("READY=1", 0, 30s), 0) << read_file(dir / "daemon.log");
+  ASSERT_GE(notify->wait_for("READY=1", 0, k_start), 0) << read_file(dir / "daemon.log");
   // READY=1 comes after the first reconcile: the instance exists by then.
   EXPECT_FALSE(instance("docs").is_null());
-  bool status_ok = false;
-  for (const auto& msg : notify->messages())
-    status_ok = status_ok || msg.rfind("STATUS=apply: 1 instance(s); reconcile ok", 0) == 0;
-  EXPECT_TRUE(status_ok);
+  // The STATUS line may travel in its own datagram: wait for it.
+  EXPECT_TRUE(poll_until(
+      [&] {
+        for (const auto& msg : notify->messages())
+          if (msg.rfind("STATUS=apply: 1 instance(s); reconcile ok", 0) == 0) return true;
+        return false;
+      },
+      k_react));
   auto ready_at = static_cast<std::size_t>(notify->find("READY=1"));
 
   ::kill(pid, SIGHUP);
-  int reloading = notify->wait_for("RELOADING=1", ready_at + 1, 10s);
+  int reloading = notify->wait_for("RELOADING=1", ready_at + 1, k_react);
   ASSERT_GE(reloading, 0);
-  EXPECT_GE(notify->wait_for("READY=1", static_cast<std::size_t>(reloading) + 1, 10s), 0);
+  EXPECT_GE(notify->wait_for("READY=1", static_cast<std::size_t>(reloading) + 1, k_react), 0);
 
   auto r = get(port, "/readyz");
   EXPECT_EQ(r.status, 200) << r.body;
@@ -210,41 +223,47 @@ TEST_F(DaemonProcessTest, ReadyAfterFirstReconcileReloadOnSighupAndCleanStop) {
   ASSERT_EQ(status["instances"].size(), 1u);
   EXPECT_EQ(status["instances"][0]["owned"], true);
 
-  auto t0 = Clock::now();
   ::kill(pid, SIGTERM);
-  EXPECT_EQ(wait_exit(10s), 0);
-  EXPECT_LT(Clock::now() - t0, 10s);
+  EXPECT_EQ(wait_exit(k_react), 0);  // -1: still running after the deadline
   auto state = json::parse(read_file(dir / "state" / "state.json"));
   EXPECT_TRUE(state["owned"].contains("default/docs")) << state.dump();
   EXPECT_GE(notify->find("STOPPING=1"), 0);
 }
 
-TEST_F(DaemonProcessTest, ManifestEditsInPlaceAndByRenameApplyWithin3s) {
+TEST_F(DaemonProcessTest, ManifestEditsInPlaceAndByRenameApplyWithoutWaitingForTheInterval) {
+  // An edit is applied when the watcher sees it: with an hour between reconciles, nothing else
+  // would apply it within the deadline. How soon is a figure (printed), not a pass condition.
+  interval = "1h";
   start();
-  ASSERT_GE(notify->wait_for("READY=1", 0, 30s), 0);
+  ASSERT_GE(notify->wait_for("READY=1", 0, k_start), 0);
   ASSERT_FALSE(instance("docs").is_null());
 
   write_file(manifest, with_instance("kb"));  // in place
   auto t0 = Clock::now();
-  ASSERT_TRUE(poll_until([&] { return !instance("kb").is_null(); }, 3s))
+  ASSERT_TRUE(poll_until([&] { return !instance("kb").is_null(); }, k_react))
       << read_file(dir / "daemon.log");
-  EXPECT_LT(Clock::now() - t0, 3s);
+  std::cerr << "in-place edit applied after "
+            << std::chrono::duration<double>(Clock::now() - t0).count() << " s\n";
 
   auto tmp = dir / "manifest" / ".aisearch.yaml.tmp";
   write_file(tmp, with_instance("wiki"));  // kb leaves, wiki comes: as git does
+  t0 = Clock::now();
   fs::rename(tmp, manifest);
-  ASSERT_TRUE(poll_until([&] { return !instance("wiki").is_null(); }, 3s))
+  ASSERT_TRUE(poll_until([&] { return !instance("wiki").is_null(); }, k_react))
       << read_file(dir / "daemon.log");
-  EXPECT_TRUE(poll_until([&] { return instance("kb").is_null(); }, 3s));  // pruned (owned)
+  std::cerr << "renamed edit applied after "
+            << std::chrono::duration<double>(Clock::now() - t0).count() << " s\n";
+  EXPECT_TRUE(poll_until([&] { return instance("kb").is_null(); }, k_react));  // pruned (owned)
 }
 
 TEST_F(DaemonProcessTest, InvalidEditKeepsLastGoodManifestAndFlipsReadyz) {
+  interval = "1h";  // only the watcher notices the edits within the deadlines
   start();
-  ASSERT_GE(notify->wait_for("READY=1", 0, 30s), 0);
-  ASSERT_TRUE(poll_until([&] { return get(port, "/readyz").status == 200; }, 5s));
+  ASSERT_GE(notify->wait_for("READY=1", 0, k_start), 0);
+  ASSERT_TRUE(poll_until([&] { return get(port, "/readyz").status == 200; }, k_react));
 
   write_file(manifest, std::string(k_manifest) + "        chunk_sise: 512\n");
-  ASSERT_TRUE(poll_until([&] { return get(port, "/readyz").status == 503; }, 3s));
+  ASSERT_TRUE(poll_until([&] { return get(port, "/readyz").status == 503; }, k_react));
   auto r = get(port, "/readyz");
   EXPECT_NE(r.body.find("aisearch.yaml:10:9: unknown key \"chunk_sise\""), std::string::npos)
       << r.body;
@@ -254,13 +273,13 @@ TEST_F(DaemonProcessTest, InvalidEditKeepsLastGoodManifestAndFlipsReadyz) {
   EXPECT_FALSE(instance("docs").is_null());
 
   write_file(manifest, with_instance("kb"));
-  ASSERT_TRUE(poll_until([&] { return get(port, "/readyz").status == 200; }, 3s));
-  EXPECT_TRUE(poll_until([&] { return !instance("kb").is_null(); }, 3s));
+  ASSERT_TRUE(poll_until([&] { return get(port, "/readyz").status == 200; }, k_react));
+  EXPECT_TRUE(poll_until([&] { return !instance("kb").is_null(); }, k_react));
 }
 
 TEST_F(DaemonProcessTest, MetricsPassPromtool) {
   start();
-  ASSERT_GE(notify->wait_for("READY=1", 0, 30s), 0);
+  ASSERT_GE(notify->wait_for("READY=1", 0, k_start), 0);
   auto m = get(port, "/metrics");
   ASSERT_EQ(m.status, 200);
   for (const char* name :
@@ -284,27 +303,33 @@ TEST_F(DaemonProcessTest, MetricsPassPromtool) {
 
 TEST_F(DaemonProcessTest, DryRunObservesWithoutWriting) {
   start({"--dry-run"});
-  ASSERT_GE(notify->wait_for("READY=1", 0, 30s), 0);
+  ASSERT_GE(notify->wait_for("READY=1", 0, k_start), 0);
   EXPECT_TRUE(instance("docs").is_null());
   EXPECT_NE(read_file(dir / "daemon.log").find("plan action=create address=default/docs"),
             std::string::npos);
   EXPECT_FALSE(fs::exists(dir / "state" / "state.json"));
   ::kill(pid, SIGINT);
-  EXPECT_EQ(wait_exit(10s), 0);
+  EXPECT_EQ(wait_exit(k_react), 0);
 }
 
 TEST_F(DaemonProcessTest, ApiDownIsRetriedAndTheProcessKeepsRunning) {
-  emu.stop();  // nothing listens on the API port any more
-  start();
-  ASSERT_GE(notify->wait_for("READY=1", 0, 60s), 0) << read_file(dir / "daemon.log");
+  // Nothing listens on the API port: one held bound and never listened on (a stopped
+  // emulator's port could be taken by another test's server meanwhile).
+  support::RefusingPort nobody;
+  start({}, nobody.url() + "/client/v4");
+  ASSERT_GE(notify->wait_for("READY=1", 0, k_start), 0) << read_file(dir / "daemon.log");
   auto r = get(port, "/readyz");
   EXPECT_EQ(r.status, 503);
   EXPECT_NE(r.body.find("API unreachable"), std::string::npos) << r.body;
   EXPECT_TRUE(daemon->running());
-  EXPECT_NE(get(port, "/metrics").body.find("aisearchd_reconciles_total{result=\"failure\"} 1"),
-            std::string::npos);
+  // At least the first reconcile failed; how many more did by now depends on the machine.
+  const std::string metrics = get(port, "/metrics").body;
+  const std::string failures = "aisearchd_reconciles_total{result=\"failure\"} ";
+  const auto at = metrics.find(failures);
+  ASSERT_NE(at, std::string::npos) << metrics;
+  EXPECT_GE(std::atoi(metrics.c_str() + at + failures.size()), 1) << metrics;
   ::kill(pid, SIGTERM);
-  EXPECT_EQ(wait_exit(10s), 0);
+  EXPECT_EQ(wait_exit(k_react), 0);
 }
 
 }  // namespace

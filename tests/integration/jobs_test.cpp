@@ -1,5 +1,10 @@
 // Sync jobs against the emulator: every outcome for real, forbid vs replace, the cooldown, the
 // timeout cancel, Cloudflare-started jobs, and the webhook against a local receiver.
+//
+// Time is the emulator's manual clock, shared with the code under test through
+// support::EmulatorClock: the runner's waits move the emulator's clock instead of sleeping, so a
+// job ends (and a cooldown passes) after the waits the runner made, never because the machine
+// was slow between two requests.
 
 #include <algorithm>
 #include <atomic>
@@ -17,8 +22,9 @@
 #include "jobs/sync_manager.hpp"
 #include "jobs/webhook.hpp"
 #include "state/writer.hpp"
+#include "support/emulator_clock.hpp"
 #include "support/emulator_process.hpp"
-#include "util/clock.hpp"
+#include "support/poll.hpp"
 
 namespace {
 
@@ -54,22 +60,17 @@ class Recorder final : public jobs::Reporter {
   std::vector<std::string> m_stalls;
 };
 
-// Polls `pred` until it holds or 10 s pass.
+// Polls `pred` (what another thread or process does) until it holds, for up to 30 s.
 template <typename Pred>
 bool eventually(Pred pred) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
+  return support::poll_until(pred, 30s, 10ms);
 }
 
 class JobsIntegration : public ::testing::Test {
  protected:
   JobsIntegration()
-      : emulator({"--job-duration", "300ms", "--job-cooldown", "1s"}),
-        clock(std::make_shared<util::SystemClock>()),
+      : emulator({"--job-duration", "300ms", "--job-cooldown", "1s", "--clock", "manual"}),
+        clock(std::make_shared<support::EmulatorClock>(emulator)),
         client(config(emulator), api::make_curl_transport(api::CurlOptions{}), clock),
         writer(store, state::State{}) {
     emulator.control("POST", "seed",
@@ -123,7 +124,7 @@ class JobsIntegration : public ::testing::Test {
   }
 
   support::EmulatorProcess emulator;
-  std::shared_ptr<util::SystemClock> clock;
+  std::shared_ptr<support::EmulatorClock> clock;
   api::Client client;
   MemoryStore store;
   state::StateWriter writer;
@@ -137,7 +138,7 @@ TEST_F(JobsIntegration, Succeeded) {
   auto r = runner.run("default", "docs", policy(), "manual", true, nullptr);
   EXPECT_EQ(r.outcome, "succeeded");
   EXPECT_EQ(r.end_reason, "completed");
-  EXPECT_NEAR(r.duration_seconds, 0.3, 0.1);
+  EXPECT_NEAR(r.duration_seconds, 0.3, 0.001);  // the emulator's clock: exactly the job's run
   const auto s = writer.snapshot().sync.at("default/docs");
   EXPECT_EQ(s.history.size(), 1u);
   EXPECT_EQ(s.last_success, r.ended_at);
@@ -166,8 +167,9 @@ TEST_F(JobsIntegration, CooldownIsWaitedOut) {
   EXPECT_EQ(r.outcome, "succeeded");
   const auto posts = requests("POST", "/instances/docs/jobs");
   ASSERT_EQ(posts.size(), 3u);
-  EXPECT_EQ(posts[1]["status"], 429);
-  EXPECT_EQ(posts[2]["status"], 200);
+  EXPECT_EQ(support::logged_status(posts[0]), 200);
+  EXPECT_EQ(support::logged_status(posts[1]), 429);  // in the cooldown: waited out on the clock
+  EXPECT_EQ(support::logged_status(posts[2]), 200);
 }
 
 TEST_F(JobsIntegration, TimeoutCancelsAStalledJob) {
@@ -181,15 +183,22 @@ TEST_F(JobsIntegration, TimeoutCancelsAStalledJob) {
   EXPECT_EQ(recorder.stalls(), 1u);  // before the timeout
   const auto patches = requests("PATCH", "/jobs/" + r.job_id);
   ASSERT_EQ(patches.size(), 1u);
+  EXPECT_EQ(support::logged_status(patches[0]), 200);
+  EXPECT_GE(clock->advanced(), 1500ms);  // cancelled once the runner had waited its timeout
 }
 
 TEST_F(JobsIntegration, SupersededByCloudflaresSchedule) {
-  emulator.control("PUT", "config", {{"job_duration_ms", 3000}});
+  // The job never ends by itself (a stall), so it is still running, however long the follower
+  // has waited, when Cloudflare's schedule starts the next one.
+  emulator.control("PUT", "config", {{"job_outcomes", {{"default/docs", "stall"}}}});
   jobs::Runner runner(client, *clock, writer, reporters, fast());
   state::JobRecord r;
   std::thread follower(
       [&] { r = runner.run("default", "docs", policy(), "schedule", true, nullptr); });
-  ASSERT_TRUE(eventually([&] { return !requests("POST", "/instances/docs/jobs").empty(); }));
+  ASSERT_TRUE(eventually([&] {
+    const auto posts = requests("POST", "/instances/docs/jobs");
+    return !posts.empty() && support::logged_status(posts[0]) == 200;
+  }));
   emulator.control("POST", "instances/default/docs/schedule-job");
   follower.join();
   EXPECT_EQ(r.outcome, "superseded");
@@ -197,6 +206,7 @@ TEST_F(JobsIntegration, SupersededByCloudflaresSchedule) {
 }
 
 TEST_F(JobsIntegration, ForbidSkipsAndReplaceSupersedes) {
+  // On the manual clock Cloudflare's job runs until the replace ends it.
   emulator.control("PUT", "config", {{"job_duration_ms", 2000}});
   emulator.control("POST", "instances/default/docs/schedule-job");
   jobs::Runner runner(client, *clock, writer, reporters, fast());
@@ -241,7 +251,7 @@ TEST_F(JobsIntegration, CloudflareStartedJobsAreReported) {
   EXPECT_EQ(rec.trigger, "cloudflare");
   EXPECT_EQ(rec.source, "schedule");
   EXPECT_EQ(rec.outcome, "succeeded");
-  manager.stop(1s);
+  manager.stop(30s);
 }
 
 TEST_F(JobsIntegration, WebhookPostsOutcomesToALocalReceiver) {
@@ -271,7 +281,8 @@ TEST_F(JobsIntegration, WebhookPostsOutcomesToALocalReceiver) {
     std::lock_guard lock(mutex);
     return events.size() >= 2;
   }));
-  webhook.stop(1s);
+  ASSERT_TRUE(eventually([&] { return webhook.counters().delivered == 1u; }));
+  webhook.stop(30s);
   receiver.stop();
   server.join();
   std::lock_guard lock(mutex);

@@ -20,8 +20,8 @@ def start_emulator(work):
     out = open(os.path.join(work, "emulator.out"), "w+")
     proc = subprocess.Popen([EMULATOR, "--port", "0", "--token", "kill-token", "--account-id", "acc",
                              "--latency-ms", "15"], stdout=out, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while time.time() < deadline:
+    deadline = time.monotonic() + 60  # for a busy machine
+    while time.monotonic() < deadline:
         out.seek(0)
         line = out.readline()
         if line.startswith("listening on "):
@@ -50,7 +50,7 @@ def write_manifest(path, chunk_size):
 def run(args, env, base, work, **kw):
     cmd = [AISEARCHD, "--api-url", f"{base}/client/v4", "--account-id", "acc", "--state-dir",
            os.path.join(work, "state"), "-m", os.path.join(work, "manifest.yaml"), "--log-level", "error"] + args
-    return subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120, **kw)
+    return subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300, **kw)
 
 
 def main():

@@ -11,7 +11,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 "$EMULATOR_BIN" --port 0 --token flow-token --account-id flow --job-duration 300ms --job-cooldown 0s \
   >"$work/emulator.out" 2>/dev/null &
 emulator_pid=$!
-for _ in $(seq 100); do grep -q '^listening on ' "$work/emulator.out" && break; sleep 0.1; done
+for _ in $(seq 600); do grep -q '^listening on ' "$work/emulator.out" && break; sleep 0.1; done  # 60 s, for a busy machine
 base=$(sed -n 's/^listening on //p' "$work/emulator.out")
 [[ -n "$base" ]] || fail "emulator did not start"
 export CLOUDFLARE_API_TOKEN=flow-token NO_COLOR=1

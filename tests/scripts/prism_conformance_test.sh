@@ -52,7 +52,7 @@ trap 'exit 130' INT TERM
   >"$tmp/emulator.out" 2>"$tmp/emulator.err" &
 emulator_pid=$!
 emu_port=""
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do  # 60 s, for a busy machine
   if line=$(head -n1 "$tmp/emulator.out" 2>/dev/null) && [[ "$line" == "listening on http://"* ]]; then
     emu_port=${line##*:}
     break

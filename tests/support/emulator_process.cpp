@@ -93,7 +93,7 @@ EmulatorProcess::EmulatorProcess(std::vector<std::string> extra_args) {
   ::close(fds[1]);
   m_pid = pid;
   std::string line =
-      read_first_line(fds[0], std::chrono::steady_clock::now() + std::chrono::seconds(10));
+      read_first_line(fds[0], std::chrono::steady_clock::now() + std::chrono::seconds(60));
   ::close(fds[0]);
   const std::string prefix = "listening on http://";
   auto colon = line.rfind(':');
@@ -118,10 +118,10 @@ int EmulatorProcess::stop() {
   m_stopped = true;
   ::kill(m_pid, SIGTERM);
   bool exited = false;
-  m_status = wait_with_deadline(m_pid, std::chrono::seconds(5), exited);
+  m_status = wait_with_deadline(m_pid, std::chrono::seconds(30), exited);
   if (!exited) {
     ::kill(m_pid, SIGKILL);
-    m_status = wait_with_deadline(m_pid, std::chrono::seconds(5), exited);
+    m_status = wait_with_deadline(m_pid, std::chrono::seconds(30), exited);
   }
   return m_status;
 }

@@ -12,9 +12,9 @@ namespace support {
 //
 // Starts EMULATOR_BIN (the environment variable of that name wins over the build's path) on
 // 127.0.0.1 --port 0 with --token test-token --account-id test-account plus `extra_args`, and
-// waits for its "listening on http://HOST:PORT" line (10 s deadline; throws std::runtime_error
-// when the process cannot start, exits early or says nothing in time). The destructor stops it:
-// SIGTERM, then SIGKILL after 5 s.
+// waits for its "listening on http://HOST:PORT" line (60 s deadline, for a busy machine; throws
+// std::runtime_error when the process cannot start, exits early or says nothing in time). The
+// destructor stops it: SIGTERM, then SIGKILL after 30 s.
 // The HTTP status of one entry of the emulator's request log: 0 while the request is still held
 // (a "timeout" fault or latency: the log takes an entry when the request arrives and its status
 // only when the answer is decided) and for a "reset" fault.
@@ -41,7 +41,7 @@ class EmulatorProcess {
 
   pid_t pid() const;
 
-  // Stops the process now (SIGTERM, SIGKILL after 5 s) and returns its exit status as
+  // Stops the process now (SIGTERM, SIGKILL after 30 s) and returns its exit status as
   // waitpid reports it; later calls return the same. The destructor then does nothing.
   int stop();
 

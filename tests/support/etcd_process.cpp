@@ -23,24 +23,6 @@ std::string etcd_binary() {
   return "/usr/bin/etcd";
 }
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error("etcd: socket failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("etcd: no free port");
-  }
-  int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
-
 // GET /health over a plain socket; true when etcd says {"health":"true"}.
 bool healthy(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -75,10 +57,8 @@ EtcdProcess::EtcdProcess() {
   m_dir = std::filesystem::temp_directory_path() /
           ("aisearchd-etcd-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
   std::filesystem::create_directories(m_dir);
-  m_client_port = free_port();
-  do {
-    m_peer_port = free_port();
-  } while (m_peer_port == m_client_port);
+  m_client_port = m_client_reservation.port();
+  m_peer_port = m_peer_reservation.port();
   start();
 }
 
@@ -129,7 +109,7 @@ void EtcdProcess::start() {
     _exit(127);
   }
   m_pid = pid;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
     if (::waitpid(m_pid, &status, WNOHANG) == m_pid) {
@@ -141,7 +121,7 @@ void EtcdProcess::start() {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   stop();
-  throw std::runtime_error("etcd did not become healthy within 15 s (" + args[0] + ")");
+  throw std::runtime_error("etcd did not become healthy within 60 s (" + args[0] + ")");
 }
 
 void EtcdProcess::stop() {

@@ -5,12 +5,15 @@
 #include <filesystem>
 #include <string>
 
+#include "support/ports.hpp"
+
 namespace support {
 
 // A single-node `etcd` (Debian etcd-server; $ETCD_BIN wins over /usr/bin/etcd) for integration
-// tests: free 127.0.0.1 client and peer ports, a temporary data dir, ready when its /health says
-// so (15 s deadline; throws std::runtime_error otherwise). The destructor kills it (SIGKILL) and
-// removes the data dir. stop() / start() keep the ports and the data, so a test can take etcd
+// tests: 127.0.0.1 client and peer ports reserved for it (support::ReservedPort: no other
+// process takes them, also while it is stopped), a temporary data dir, ready when its /health
+// says so (60 s deadline; throws std::runtime_error otherwise). The destructor kills it (SIGKILL)
+// and removes the data dir. stop() / start() keep the ports and the data, so a test can take etcd
 // away under a running daemon and bring it back.
 class EtcdProcess {
  public:
@@ -30,6 +33,8 @@ class EtcdProcess {
 
  private:
   std::filesystem::path m_dir;
+  ReservedPort m_client_reservation;
+  ReservedPort m_peer_reservation;
   int m_client_port = 0;
   int m_peer_port = 0;
   pid_t m_pid = -1;

@@ -8,15 +8,15 @@
 #include <chrono>
 #include <thread>
 
+#include "support/poll.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
 
+// Polls until `v` is `want` (30 s deadline, for a busy machine).
 bool wait_until(const std::atomic<int>& v, int want) {
-  auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (v.load() != want && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(5ms);
-  return v.load() == want;
+  return support::poll_until([&] { return v.load() == want; }, 30s, 5ms);
 }
 
 TEST(Signals, DeliveredToTheCallbackOnItsOwnThread) {

@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/poll.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -140,9 +142,7 @@ TEST(StateWriter, FlushReportsAFailedBackgroundSaveOnceEvenAfterALaterSaveSuccee
   writer.update_deferred([](state::State& s) { own(s, "a"); });
   ASSERT_TRUE(store.wait_started(1));
   // Poll until the failed background save is over (the writer then has nothing in flight).
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (store.saves() < 1 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::yield();
+  ASSERT_TRUE(support::poll_until([&] { return store.saves() >= 1; }, 30s, 1ms));
   store.fail_with(std::nullopt);
   auto flushed = writer.flush();
   ASSERT_FALSE(flushed.ok());
