@@ -258,8 +258,8 @@ struct Client::Impl {
   }
 
   util::Result<Envelope, ApiError> call(const std::string& method, const std::string& path,
-                                        const std::string& query, const json* body,
-                                        ResultNeed need) {
+                                        const std::string& query, const json* body, ResultNeed need,
+                                        bool once = false) {
     if (url_error) {
       ApiError e;
       e.kind = ErrorKind::client;
@@ -270,6 +270,7 @@ struct Client::Impl {
     request.method = method;
     request.url = base + path + (query.empty() ? "" : "?" + query);
     request.timeout = config.http_timeout;
+    request.fresh_connection = once;  // never re-sent by the transport either
     request.headers.emplace_back("Authorization", "Bearer " + config.token);
     request.headers.emplace_back("Accept", "application/json");
     request.headers.emplace_back("User-Agent", user_agent);
@@ -278,7 +279,7 @@ struct Client::Impl {
       request.body = body->dump(-1, ' ', false, json::error_handler_t::replace);
     }
     const std::string log_path = base_path + path;
-    const int max_attempts = std::max(1, config.retry.max_attempts);
+    const int max_attempts = once ? 1 : std::max(1, config.retry.max_attempts);
     for (int attempt = 1;; ++attempt) {
       auto result = attempt_once(request, log_path, need, attempt);
       if (result.ok()) return result;
@@ -540,7 +541,8 @@ ApiResult<Job> Client::create_job(const std::string& ns, const std::string& id,
                                   const std::optional<std::string>& description) {
   json body = json::object();
   if (description) body["description"] = *description;
-  auto env = m_impl->call("POST", m_impl->jobs_path(ns, id), "", &body, ResultNeed::object);
+  auto env = m_impl->call("POST", m_impl->jobs_path(ns, id), "", &body, ResultNeed::object,
+                          /*once=*/true);
   return m_impl->typed<Job>(std::move(env), [](const json& j) { return parse_job(j); });
 }
 
@@ -581,6 +583,60 @@ ApiResult<std::vector<JobLogEntry>> Client::job_logs(const std::string& ns, cons
   std::stable_sort(entries.value().begin(), entries.value().end(),
                    [](const JobLogEntry& a, const JobLogEntry& b) { return a.id < b.id; });
   return entries;
+}
+
+ApiResult<std::vector<JobLogEntry>> Client::job_logs_tail(const std::string& ns,
+                                                          const std::string& id,
+                                                          const std::string& job_id,
+                                                          std::size_t n) {
+  if (n == 0) return std::vector<JobLogEntry>{};
+  const std::string path = m_impl->jobs_path(ns, id) + join_path({job_id}) + "/logs";
+  const int per_page =
+      static_cast<int>(std::min<std::size_t>(n, static_cast<std::size_t>(k_max_logs_per_page)));
+  // One page: its entries, and total_count when the server says it.
+  const auto page_of = [&](int page) -> ApiResult<std::pair<std::vector<JobLogEntry>,
+                                                             std::optional<std::int64_t>>> {
+    auto env = m_impl->call(
+        "GET", path, "page=" + std::to_string(page) + "&per_page=" + std::to_string(per_page),
+        nullptr, ResultNeed::array);
+    if (!env.ok()) return util::Err(env.error());
+    std::vector<JobLogEntry> entries;
+    for (const auto& item : env.value().result) {
+      auto parsed = parse_job_log_entry(item);
+      if (!parsed.ok()) return util::Err(m_impl->finish(bad_response(parsed.error())));
+      entries.push_back(std::move(parsed.value()));
+    }
+    std::optional<std::int64_t> total;
+    if (auto info = parse_page_info(env.value().result_info); info.ok())
+      total = info.value().total_count;
+    return std::make_pair(std::move(entries), total);
+  };
+  auto first = page_of(1);
+  if (!first.ok()) return util::Err(first.error());
+  std::vector<JobLogEntry> out = std::move(first.value().first);
+  const auto total = first.value().second;
+  if (total && *total > per_page) {
+    const std::int64_t last = (*total + per_page - 1) / per_page;
+    if (last > 2) out.clear();  // page 1 is not among the last two
+    for (std::int64_t page = std::max<std::int64_t>(2, last - 1); page <= last; ++page) {
+      auto more = page_of(static_cast<int>(page));
+      if (!more.ok()) return util::Err(more.error());
+      out.insert(out.end(), more.value().first.begin(), more.value().first.end());
+    }
+  } else if (!total && out.size() == static_cast<std::size_t>(per_page)) {
+    // No total_count: read on until a short or empty page, keeping the latest entries.
+    for (int page = 2; page <= 10000; ++page) {
+      auto more = page_of(page);
+      if (!more.ok()) return util::Err(more.error());
+      out.insert(out.end(), more.value().first.begin(), more.value().first.end());
+      if (out.size() > n) out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(n));
+      if (more.value().first.size() < static_cast<std::size_t>(per_page)) break;
+    }
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const JobLogEntry& a, const JobLogEntry& b) { return a.id < b.id; });
+  if (out.size() > n) out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(n));
+  return out;
 }
 
 }  // namespace api

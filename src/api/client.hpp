@@ -137,6 +137,9 @@ class Client {
   ApiResult<void> delete_namespace(const std::string& name);
 
   // Jobs. list_jobs returns newest first as the server orders them, up to `max_pages` pages.
+  // create_job is sent once, never retried: POST jobs is not idempotent (a retry after a lost
+  // answer starts a second job that supersedes the first), so the caller settles an unclear
+  // answer (timeout, reset, 5xx) from the job list before sending another (jobs::Runner).
   ApiResult<Job> create_job(const std::string& ns, const std::string& id,
                             const std::optional<std::string>& description);
   ApiResult<std::vector<Job>> list_jobs(const std::string& ns, const std::string& id,
@@ -148,6 +151,11 @@ class Client {
   ApiResult<std::vector<JobLogEntry>> job_logs(const std::string& ns, const std::string& id,
                                                const std::string& job_id,
                                                std::size_t max_entries = 500);
+
+  // The last `n` log entries of a job in id order, however long its log: page 1 (for
+  // total_count), then the last page or two; without a total_count, every page.
+  ApiResult<std::vector<JobLogEntry>> job_logs_tail(const std::string& ns, const std::string& id,
+                                                    const std::string& job_id, std::size_t n);
 
   ClientCounters counters() const;
   // Tokens left in the request budget right now.

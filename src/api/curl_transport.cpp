@@ -231,6 +231,7 @@ class CurlTransport final : public Transport {
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(m_options.connect_timeout.count()));
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (request.fresh_connection) curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
     if (!m_options.user_agent.empty()) {
       curl_easy_setopt(h, CURLOPT_USERAGENT, m_options.user_agent.c_str());

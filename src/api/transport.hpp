@@ -20,6 +20,10 @@ struct HttpRequest {
   Headers headers;
   std::string body;
   std::chrono::milliseconds timeout{30'000};
+  // Send on a new connection. libcurl sends a request again, unasked, when the reused
+  // connection it went out on closes before any answer; a request that is not idempotent (POST
+  // jobs) must never be sent twice, so it does not ride a reused connection.
+  bool fresh_connection = false;
 };
 
 // Any HTTP answer, 4xx and 5xx included: those are responses, not transport errors.

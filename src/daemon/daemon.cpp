@@ -97,6 +97,7 @@ Daemon::Daemon(DaemonOptions options, manifest::Manifest manifest,
   if (!m_options.observe && !cfg.notify_webhook.empty()) {
     jobs::WebhookOptions wo;
     wo.url = cfg.notify_webhook;
+    wo.signing_secret = cfg.notify_secret;
     wo.notify_on = cfg.notify_on == manifest::DaemonConfig::NotifyOn::all
                        ? jobs::WebhookOptions::NotifyOn::all
                        : jobs::WebhookOptions::NotifyOn::changes;
@@ -183,6 +184,9 @@ void Daemon::describe_metrics() {
     m.set("aisearchd_sync_outcomes_total", {{"outcome", o}}, 0);
   m.describe("aisearchd_sync_stalled_total", T::counter, "Running jobs reported stalled.");
   m.set("aisearchd_sync_stalled_total", 0);
+  m.describe("aisearchd_sync_jobs_following", T::gauge,
+             "Running sync jobs this node follows (its own and Cloudflare-started ones).");
+  m.set("aisearchd_sync_jobs_following", 0);
   m.describe("aisearchd_sync_paused_total", T::counter,
              "Scheduled instances found paused at Cloudflare.");
   m.set("aisearchd_sync_paused_total", 0);
@@ -211,8 +215,7 @@ void Daemon::describe_metrics() {
 }
 
 void Daemon::seed_webhook(const state::State& state) {
-  for (const auto& [address, sync] : state.sync)
-    if (!sync.history.empty()) m_webhook->seed(address, sync.history.back().outcome);
+  for (const auto& [address, sync] : state.sync) m_webhook->seed_history(address, sync.history);
 }
 
 const char* Daemon::read_only_reason() const {
@@ -225,6 +228,8 @@ std::shared_ptr<jobs::SyncManager> Daemon::make_sync() {
   auto sync =
       std::make_shared<jobs::SyncManager>(*m_runner, *m_client, m_clock, m_writer, *m_reporter, so);
   sync->set_manifest(*manifest_in_force());
+  // Jobs the last process (or leader) left running are followed to their end and recorded.
+  sync->resume();
   return sync;
 }
 
@@ -591,6 +596,10 @@ void Daemon::loop() {
         sync->tick(m_clock.now());
         return true;
       });
+    guarded("freshness", [&] {
+      watch_freshness();
+      return true;
+    });
   }
 }
 
@@ -722,6 +731,32 @@ int Daemon::run() {
   return 0;
 }
 
+void Daemon::watch_freshness() {
+  auto desired = manifest_in_force();
+  auto st = m_writer.snapshot();
+  auto now = m_clock.now();
+  for (const auto& [ns_name, ns] : desired->namespaces) {
+    for (const auto& [id, inst] : ns.instances) {
+      if (!inst.sync || !inst.sync->max_staleness || ns.suspend || inst.suspend) continue;
+      auto it = st.sync.find(inst.address());
+      auto f = jobs::freshness(it == st.sync.end() ? nullptr : &it->second,
+                               inst.sync->max_staleness, now);
+      switch (m_freshness.update(inst.address(), f.healthy)) {
+        case jobs::FreshnessWatch::Change::became_stale:
+          spdlog::warn("sync stale instance={} last_success={} max_staleness={}", inst.address(),
+                       f.age ? util::format_duration(*f.age) + "_ago" : std::string("never"),
+                       util::format_duration(*inst.sync->max_staleness));
+          break;
+        case jobs::FreshnessWatch::Change::became_fresh:
+          spdlog::info("sync fresh again instance={}", inst.address());
+          break;
+        case jobs::FreshnessWatch::Change::none:
+          break;
+      }
+    }
+  }
+}
+
 Readiness Daemon::readiness() const {
   Readiness r;
   auto desired = manifest_in_force();
@@ -736,6 +771,8 @@ Readiness Daemon::readiness() const {
   if (m_options.elector && !m_options.elector->etcd_reachable())
     r.reasons.push_back("etcd unreachable (no writes until it is back): " +
                         m_options.elector->last_error());
+  if (auto sync = sync_manager())
+    for (const auto& problem : sync->schedule_problems()) r.reasons.push_back(problem);
   auto st = m_writer.snapshot();
   auto now = m_clock.now();
   for (const auto& [ns_name, ns] : desired->namespaces) {
@@ -833,6 +870,11 @@ void Daemon::update_scrape_metrics() {
     m_metrics.set("aisearchd_webhook_events_total", {{"result", "delivered"}}, w.delivered);
     m_metrics.set("aisearchd_webhook_events_total", {{"result", "failed"}}, w.failed);
     m_metrics.set("aisearchd_webhook_events_total", {{"result", "dropped"}}, w.dropped);
+  }
+  {
+    auto sync = sync_manager();
+    m_metrics.set("aisearchd_sync_jobs_following",
+                  sync ? static_cast<double>(sync->following()) : 0.0);
   }
   auto desired = manifest_in_force();
   auto st = m_writer.snapshot();

@@ -15,6 +15,7 @@
 #include "api/client.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/notify.hpp"
+#include "jobs/freshness.hpp"
 #include "jobs/runner.hpp"
 #include "manifest/config.hpp"
 #include "manifest/model.hpp"
@@ -121,6 +122,8 @@ class Daemon {
   const char* read_only_reason() const;
   // Tells the webhook each instance's last outcome, so only changes from it are notified.
   void seed_webhook(const state::State& state);
+  // Logs each instance that went stale (a warning) or fresh again since the last call.
+  void watch_freshness();
   // Main loop only: acts on a change of leadership (stops the sync manager on loss; on a win
   // re-reads the state and starts a sync manager). Sets `reconcile_now` on a win.
   void follow_role(bool& reconcile_now);
@@ -177,6 +180,7 @@ class Daemon {
   int m_last_drift = 0;
 
   bool m_role_changed = false;  // the elector reported a change (guarded by m_mutex)
+  jobs::FreshnessWatch m_freshness;
 
   std::atomic<bool> m_stopping{false};       // stop requested
   std::atomic<bool> m_halt{false};           // apply's stop flag: stopping, or leadership lost

@@ -79,6 +79,19 @@ nlohmann::json instances_status(const manifest::Manifest* manifest, const state:
     if (row.spec && row.spec->sync && !row.suspended)
       if (auto due = next_sync_due(address, *row.spec->sync, state, now))
         j["next_due"] = util::format_rfc3339(*due);
+    // Jobs being followed (saved when triggered, cleared when their outcome is recorded).
+    j["running_jobs"] = nlohmann::json::array();
+    if (sync)
+      for (const auto& r : sync->running) j["running_jobs"].push_back(r.job_id);
+    if (row.spec && row.spec->sync) {
+      const auto& s = *row.spec->sync;
+      std::optional<util::Result<schedule::Spec, std::string>> spec;
+      if (s.schedule)
+        spec = schedule::Spec::cron(*s.schedule, s.timezone, s.jitter);
+      else if (s.every)
+        spec = schedule::Spec::every(*s.every, s.jitter);
+      if (spec && !spec->ok()) j["schedule_error"] = spec->error();
+    }
     j["unstable"] = nlohmann::json::array();
     if (owned)
       for (const auto& [field, digest] : owned->unstable) j["unstable"].push_back(field);

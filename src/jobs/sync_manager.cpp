@@ -1,7 +1,5 @@
 #include "jobs/sync_manager.hpp"
 
-#include <set>
-
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
@@ -9,6 +7,8 @@
 
 namespace jobs {
 namespace {
+
+using namespace std::chrono_literals;
 
 std::pair<std::string, std::string> split_address(const std::string& address) {
   const auto slash = address.find('/');
@@ -26,6 +26,16 @@ std::string activity_of(const api::Instance& instance) {
   return out + "|" + instance.status + "|" + instance.modified_at;
 }
 
+std::string trigger_of(const api::Job& job) {
+  return job.source == "schedule" ? "cloudflare" : "external";
+}
+
+util::Clock::SystemTime started_or(const api::Job& job, util::Clock::SystemTime now) {
+  if (job.started_at)
+    if (auto t = util::parse_rfc3339(*job.started_at); t && *t < now) return *t;
+  return now;
+}
+
 }  // namespace
 
 SyncManager::SyncManager(Runner& runner, api::Client& client, util::Clock& clock,
@@ -36,8 +46,7 @@ SyncManager::SyncManager(Runner& runner, api::Client& client, util::Clock& clock
       m_writer(writer),
       m_reporter(reporter),
       m_options(options) {
-  const int n = std::max(1, m_options.workers);
-  for (int i = 0; i < n; ++i) m_threads.emplace_back([this] { worker(); });
+  for (int i = 0; i < m_options.workers; ++i) m_threads.emplace_back([this] { worker(); });
 }
 
 SyncManager::~SyncManager() {
@@ -46,12 +55,14 @@ SyncManager::~SyncManager() {
 
 void SyncManager::set_manifest(const manifest::Manifest& manifest) {
   std::map<std::string, Managed> managed;
+  std::map<std::string, std::string> described;
   std::vector<schedule::Entry> entries;
+  std::vector<std::string> problems;
   for (const auto& [ns_name, ns] : manifest.namespaces) {
     for (const auto& [id, inst] : ns.instances) {
-      if (ns.suspend || inst.suspend) continue;
-      Managed m;
+      const bool left_alone = ns.suspend || inst.suspend;
       const std::string address = inst.address();
+      Managed m;
       if (inst.sync) {
         m.spec = *inst.sync;
         m.spec.where = {};  // not reported from here; one file name less per instance
@@ -64,69 +75,139 @@ void SyncManager::set_manifest(const manifest::Manifest& manifest) {
           spec = schedule::Spec::every(*sync.every, sync.jitter);
         }
         if (spec && spec->ok()) {
+          const bool suspended = left_alone || sync.suspend;
           m.scheduled = true;
-          entries.push_back({address, spec->value(), sync.suspend});
+          m.schedule = suspended ? "suspended" : spec->value().describe();
+          described[address] = m.schedule;
+          entries.push_back({address, spec->value(), suspended});
         } else if (spec) {
           spdlog::error("sync instance={}: schedule not usable: {}", address, spec->error());
+          problems.push_back(address + ": schedule not usable: " + spec->error());
         }
       }
+      if (left_alone) continue;
       managed.emplace(address, std::move(m));
     }
   }
   const state::State snapshot = m_writer.snapshot();
   std::lock_guard lock(m_mutex);
+  std::vector<std::string> fresh;
+  for (const auto& e : entries)
+    if (!m_scheduler.known(e.key)) fresh.push_back(e.key);
   m_managed = std::move(managed);
+  m_schedule_desc = std::move(described);
+  m_schedule_problems = std::move(problems);
   m_scheduler.set_entries(entries);
-  for (const auto& e : entries) {
-    auto it = snapshot.sync.find(e.key);
+  for (const auto& key : fresh) {
+    auto it = snapshot.sync.find(key);
     if (it == snapshot.sync.end()) continue;
-    if (!it->second.last_slot.empty()) {
-      if (auto t = util::parse_rfc3339(it->second.last_slot))
-        m_scheduler.restore_last_slot(e.key, *t);
-    } else if (!it->second.first_seen.empty()) {
-      if (auto t = util::parse_rfc3339(it->second.first_seen))
-        m_scheduler.restore_first_seen(e.key, *t);
+    const state::SyncState& ss = it->second;
+    if (!ss.last_slot.empty()) {
+      if (auto t = util::parse_rfc3339(ss.last_slot)) m_scheduler.restore_last_slot(key, *t);
+    } else if (!ss.first_seen.empty()) {
+      if (auto t = util::parse_rfc3339(ss.first_seen)) m_scheduler.restore_first_seen(key, *t);
     }
+    // Changed or suspended while no process ran it: start afresh, never catch up.
+    if (!ss.schedule.empty() && ss.schedule != m_schedule_desc[key]) m_scheduler.rebase(key);
+    m_recorded_schedule[key] = ss.schedule;
   }
-  for (auto it = m_slots.begin(); it != m_slots.end();) {
-    const bool busy = it->second.queued || it->second.running;
-    if (!busy && m_managed.count(it->first) == 0) {
-      it = m_slots.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  for (const auto& [address, ss] : snapshot.sync)
+    if (!ss.since.empty()) m_since_known.insert(address);
 }
 
-SyncManager::TriggerResult SyncManager::trigger(const std::string& address,
-                                                const std::string& reason) {
-  std::lock_guard lock(m_mutex);
+manifest::SyncSpec SyncManager::policy_of_locked(const std::string& address) const {
+  auto it = m_managed.find(address);
+  return it == m_managed.end() ? manifest::SyncSpec{} : it->second.spec;
+}
+
+void SyncManager::push_locked(util::Clock::SteadyTime at, Task task) {
+  m_tasks.emplace(at, std::move(task));
+  m_cv.notify_one();
+}
+
+void SyncManager::start_trigger_locked(const std::string& address, const std::string& reason,
+                                       const std::string& slot, bool check_running) {
+  Inst& in = m_inst[address];
+  auto t = std::make_shared<TriggerTask>();
+  std::tie(t->ns, t->id) = split_address(address);
+  t->policy = policy_of_locked(address);
+  t->trigger = reason;
+  t->slot = slot;
+  t->check_running = check_running;
+  in.triggering = true;
+  in.known_idle = false;
+  Task task;
+  task.kind = Task::Kind::trigger;
+  task.address = address;
+  task.trigger = std::move(t);
+  push_locked(m_clock.steady_now(), std::move(task));
+}
+
+void SyncManager::add_follow_locked(FollowTask follow, std::chrono::milliseconds delay) {
+  const std::string address = follow.address();
+  Inst& in = m_inst[address];
+  if (!in.jobs.insert(follow.job.id).second) return;
+  in.known_idle = false;
+  Task task;
+  task.kind = Task::Kind::poll;
+  task.address = address;
+  task.follow = std::make_shared<FollowTask>(std::move(follow));
+  push_locked(m_clock.steady_now() + delay, std::move(task));
+}
+
+SyncManager::TriggerResult SyncManager::request_locked(const std::string& address,
+                                                       const std::string& reason,
+                                                       const std::string& slot,
+                                                       std::optional<state::JobRecord>& skip) {
   if (m_stop.load()) return TriggerResult::ignored;
   auto it = m_managed.find(address);
   if (it == m_managed.end() || !it->second.has_sync) {
     if (reason != "manual" || split_address(address).first.empty()) return TriggerResult::ignored;
-  } else if (reason == "on_change" && !it->second.spec.on_change) {
-    return TriggerResult::ignored;
+  } else {
+    if (it->second.spec.suspend) return TriggerResult::ignored;
+    if (reason == "on_change" && !it->second.spec.on_change) return TriggerResult::ignored;
   }
-  const bool coalesced = m_slots[address].queued || m_slots[address].running;
-  enqueue_locked(address, reason);
-  return coalesced ? TriggerResult::coalesced : TriggerResult::queued;
+  const manifest::SyncSpec policy = policy_of_locked(address);
+  Inst& in = m_inst[address];
+  const bool running = !in.jobs.empty();
+  const bool forbid = policy.concurrency == manifest::SyncSpec::Concurrency::forbid;
+  if (!in.triggering && !running) {
+    start_trigger_locked(address, reason, slot, forbid && !in.known_idle);
+    return TriggerResult::queued;
+  }
+  if (!forbid && !in.triggering) {
+    spdlog::info("sync instance={}: replacing the running job (concurrency replace)", address);
+    start_trigger_locked(address, reason, slot, false);
+    return TriggerResult::queued;
+  }
+  if (reason == "schedule") {
+    if (!in.triggering) {
+      // What we know may be a poll old: the job list decides (skipped if a job runs).
+      start_trigger_locked(address, reason, slot, true);
+      return TriggerResult::queued;
+    }
+    state::JobRecord r;
+    r.outcome = to_string(Outcome::skipped);
+    r.trigger = reason;
+    r.slot = slot;
+    r.end_reason = "trigger_in_progress";
+    skip = std::move(r);
+    return TriggerResult::skipped;
+  }
+  if (!in.follow_up) in.follow_up = reason;
+  return TriggerResult::coalesced;
 }
 
-void SyncManager::enqueue_locked(const std::string& address, const std::string& reason,
-                                 const std::string& schedule_slot) {
-  Slot& slot = m_slots[address];
-  if (slot.queued || slot.running) {
-    // One follow-up at most; a real trigger outranks an observation.
-    if (!slot.pending || *slot.pending == "observe") {
-      slot.pending = reason;
-      slot.pending_slot = schedule_slot;
-    }
-    return;
+SyncManager::TriggerResult SyncManager::trigger(const std::string& address,
+                                                const std::string& reason) {
+  std::optional<state::JobRecord> skip;
+  TriggerResult result;
+  {
+    std::lock_guard lock(m_mutex);
+    result = request_locked(address, reason, "", skip);
   }
-  slot.queued = true;
-  m_queue.push_back({address, reason, schedule_slot});
-  m_cv.notify_one();
+  if (skip) m_runner.store_and_report(address, *skip);
+  return result;
 }
 
 std::optional<std::chrono::system_clock::time_point> SyncManager::next_due() const {
@@ -137,15 +218,22 @@ std::optional<std::chrono::system_clock::time_point> SyncManager::next_due() con
 void SyncManager::tick(std::chrono::system_clock::time_point now) {
   std::vector<schedule::Scheduler::Due> due;
   std::vector<std::pair<std::string, schedule::TimePoint>> first_sights;
+  std::vector<std::pair<std::string, std::string>> schedules;  // to record
+  std::vector<std::string> sightings;                          // `since` to record
   {
     std::lock_guard lock(m_mutex);
     if (m_stop.load()) return;
     due = m_scheduler.run_due(now);
     first_sights = m_scheduler.take_first_sights();
+    for (const auto& [address, desc] : m_schedule_desc)
+      if (m_recorded_schedule[address] != desc) schedules.emplace_back(address, desc);
+    for (const auto& [address, m] : m_managed)
+      if (m.has_sync && m_since_known.count(address) == 0) sightings.push_back(address);
   }
-  if (due.empty() && first_sights.empty()) return;
+  if (due.empty() && first_sights.empty() && schedules.empty() && sightings.empty()) return;
   // Persist the slots first: a crash after this neither re-runs nor skips them. First sights
   // too, so a restart or a new leader keeps the schedule's baseline.
+  const std::string now_text = util::format_rfc3339(now);
   auto saved = m_writer.update([&](state::State& s) {
     for (const auto& [key, at] : first_sights) {
       auto& sync = s.sync[key];
@@ -157,7 +245,17 @@ void SyncManager::tick(std::chrono::system_clock::time_point now) {
       sync.last_slot = util::format_rfc3339(d.slot);
       sync.first_seen.clear();
     }
+    for (const auto& [key, desc] : schedules) s.sync[key].schedule = desc;
+    for (const auto& key : sightings) {
+      auto& sync = s.sync[key];
+      if (sync.since.empty()) sync.since = now_text;
+    }
   });
+  if (saved.ok()) {
+    std::lock_guard lock(m_mutex);
+    for (const auto& [key, desc] : schedules) m_recorded_schedule[key] = desc;
+    for (const auto& key : sightings) m_since_known.insert(key);
+  }
   if (due.empty()) {
     if (!saved.ok()) spdlog::warn("sync: schedule baselines not saved: {}", saved.error());
     return;
@@ -170,11 +268,53 @@ void SyncManager::tick(std::chrono::system_clock::time_point now) {
     return;
   }
   spdlog::info("sync: {} scheduled run(s) due, their slots recorded", due.size());
-  std::lock_guard lock(m_mutex);
-  for (const auto& d : due) {
-    if (m_managed.count(d.key) == 0) continue;
-    enqueue_locked(d.key, "schedule", util::format_rfc3339(d.slot));
+  std::vector<std::pair<std::string, state::JobRecord>> skips;
+  {
+    std::lock_guard lock(m_mutex);
+    for (const auto& d : due) {
+      if (m_managed.count(d.key) == 0) continue;
+      std::optional<state::JobRecord> skip;
+      request_locked(d.key, "schedule", util::format_rfc3339(d.slot), skip);
+      if (skip) skips.emplace_back(d.key, std::move(*skip));
+    }
   }
+  for (const auto& [address, record] : skips) m_runner.store_and_report(address, record);
+}
+
+void SyncManager::resume() {
+  const state::State snapshot = m_writer.snapshot();
+  const auto now = m_clock.now();
+  std::vector<FollowTask> follows;
+  std::vector<std::pair<std::string, std::vector<state::PendingTrigger>>> pending;
+  {
+    std::lock_guard lock(m_mutex);
+    for (const auto& [address, ss] : snapshot.sync) {
+      const auto [ns, id] = split_address(address);
+      for (const auto& rj : ss.running) {
+        if (ss.recorded(rj.job_id)) continue;
+        api::Job job;
+        job.id = rj.job_id;
+        auto since = util::parse_rfc3339(rj.since);
+        follows.push_back(m_runner.make_follow(ns, id, job, policy_of_locked(address), rj.trigger,
+                                               rj.slot, since.value_or(now), &ss));
+        if (!rj.cancelled_at.empty())
+          follows.back().cancelled_at = util::parse_rfc3339(rj.cancelled_at);
+      }
+      if (!ss.triggers.empty()) pending.emplace_back(address, ss.triggers);
+    }
+    for (auto& f : follows) add_follow_locked(std::move(f), std::chrono::milliseconds(0));
+    for (auto& [address, triggers] : pending) {
+      Task task;
+      task.kind = Task::Kind::settle;
+      task.address = address;
+      task.pending = std::move(triggers);
+      m_inst[address].triggering = true;
+      push_locked(m_clock.steady_now(), std::move(task));
+    }
+  }
+  if (!follows.empty() || !pending.empty())
+    spdlog::info("sync: resuming {} running job(s) and settling {} unanswered trigger(s)",
+                 follows.size(), pending.size());
 }
 
 void SyncManager::observe_instances(const std::vector<api::Instance>& instances) {
@@ -186,130 +326,316 @@ void SyncManager::observe_instances(const std::vector<api::Instance>& instances)
       const std::string address = inst.ns + "/" + inst.id;
       auto it = m_managed.find(address);
       if (it == m_managed.end()) continue;
-      Slot& slot = m_slots[address];
+      Inst& in = m_inst[address];
       if (it->second.scheduled && inst.paused) {
-        if (!slot.paused_reported) newly_paused.push_back(address);
-        slot.paused_reported = true;
+        if (!in.paused_reported) newly_paused.push_back(address);
+        in.paused_reported = true;
       } else if (!inst.paused) {
-        slot.paused_reported = false;
+        in.paused_reported = false;
       }
       const std::string activity = activity_of(inst);
-      if (slot.queued || slot.running) {
-        slot.rebaseline = true;  // our own work moves it
+      if (in.triggering || !in.jobs.empty() || in.observing) {
+        in.rebaseline = true;  // our own work moves it
         continue;
       }
-      if (slot.seen_activity.empty() || slot.rebaseline) {
-        slot.seen_activity = activity;
-        slot.rebaseline = false;
+      if (in.seen_activity.empty() || in.rebaseline) {
+        in.seen_activity = activity;
+        in.rebaseline = false;
         continue;
       }
-      if (activity == slot.seen_activity) continue;
-      slot.seen_activity = activity;
-      enqueue_locked(address, "observe");
+      if (activity == in.seen_activity) continue;
+      in.seen_activity = activity;
+      in.known_idle = false;
+      in.observing = true;
+      Task task;
+      task.kind = Task::Kind::observe;
+      task.address = address;
+      push_locked(m_clock.steady_now(), std::move(task));
     }
   }
   for (const auto& address : newly_paused) m_reporter.paused(address);
 }
 
-void SyncManager::observe_jobs(const std::string& ns, const std::string& id,
-                               const manifest::SyncSpec& policy) {
-  const std::string address = ns + "/" + id;
+void SyncManager::observe_jobs(const std::string& address) {
+  const auto [ns, id] = split_address(address);
   auto listed = m_client.list_jobs(ns, id, 1);
   if (!listed.ok()) {
     spdlog::debug("sync instance={}: job list failed: {}", address, listed.error().describe());
     return;
   }
+  const state::State snapshot = m_writer.snapshot();
+  const state::SyncState* ss = nullptr;
+  if (auto it = snapshot.sync.find(address); it != snapshot.sync.end()) ss = &it->second;
   std::set<std::string> known;
+  manifest::SyncSpec policy;
   {
-    const state::State snapshot = m_writer.snapshot();
-    if (auto it = snapshot.sync.find(address); it != snapshot.sync.end()) {
-      if (!it->second.last_job_id.empty()) known.insert(it->second.last_job_id);
-      for (const auto& r : it->second.history) {
-        if (!r.job_id.empty()) known.insert(r.job_id);
-      }
-    }
+    std::lock_guard lock(m_mutex);
+    known = m_inst[address].jobs;
+    policy = policy_of_locked(address);
+  }
+  if (ss) {
+    if (!ss->last_job_id.empty()) known.insert(ss->last_job_id);
+    for (const auto& r : ss->history)
+      if (!r.job_id.empty()) known.insert(r.job_id);
+    for (const auto& r : ss->running) known.insert(r.job_id);
   }
   // Newest first: everything before the first known job is new. With nothing known, only the
   // newest job is taken (older ones predate aisearchd).
   std::vector<api::Job> fresh;
+  bool any_running = false;
   for (const auto& job : listed.value()) {
+    if (!job.finished()) any_running = true;
     if (known.count(job.id) != 0) break;
     fresh.push_back(job);
     if (known.empty()) break;
   }
+  const auto now = m_clock.now();
   for (auto it = fresh.rbegin(); it != fresh.rend(); ++it) {
     if (m_stop.load()) return;
     if (it->pending()) continue;  // seen again once it starts
-    const std::string trigger = it->source == "schedule" ? "cloudflare" : "external";
-    m_runner.follow_existing(ns, id, *it, policy, trigger, &m_stop);
+    FollowTask f =
+        m_runner.make_follow(ns, id, *it, policy, trigger_of(*it), "", started_or(*it, now), ss);
+    if (it->finished()) {
+      m_runner.finish(f);
+      continue;
+    }
+    m_runner.save_running(f);
+    const auto delay = m_runner.first_wait(f);
+    std::lock_guard lock(m_mutex);
+    add_follow_locked(std::move(f), delay);
   }
+  std::lock_guard lock(m_mutex);
+  Inst& in = m_inst[address];
+  if (!any_running && in.jobs.empty() && !in.triggering) in.known_idle = true;
 }
 
-void SyncManager::execute(const Work& work) {
-  const auto [ns, id] = split_address(work.address);
+void SyncManager::settle(const std::string& address,
+                         const std::vector<state::PendingTrigger>& pending) {
+  const auto [ns, id] = split_address(address);
+  auto listed = m_client.list_jobs(ns, id, 1);
+  if (!listed.ok()) {
+    spdlog::warn("sync instance={}: cannot list jobs to settle {} unanswered trigger(s): {}",
+                 address, pending.size(), listed.error().describe());
+    std::lock_guard lock(m_mutex);
+    Task task;
+    task.kind = Task::Kind::settle;
+    task.address = address;
+    task.pending = pending;
+    push_locked(m_clock.steady_now() + m_runner.options().poll_max, std::move(task));
+    return;
+  }
+  const state::State snapshot = m_writer.snapshot();
+  const state::SyncState* ss = nullptr;
+  if (auto it = snapshot.sync.find(address); it != snapshot.sync.end()) ss = &it->second;
   manifest::SyncSpec policy;
   {
     std::lock_guard lock(m_mutex);
-    auto it = m_managed.find(work.address);
-    if (it == m_managed.end() && work.reason != "manual") return;  // left the manifest
-    if (it != m_managed.end()) policy = it->second.spec;
+    policy = policy_of_locked(address);
   }
-  if (work.reason == "observe") {
-    observe_jobs(ns, id, policy);
-  } else {
-    m_runner.run(ns, id, policy, work.reason, true, &m_stop, work.slot);
+  const auto now = m_clock.now();
+  for (const auto& t : pending) {
+    const std::string mark = "trigger " + t.trigger_id;
+    const api::Job* found = nullptr;
+    for (const auto& job : listed.value())
+      if (job.description && job.description->find(mark) != std::string::npos) found = &job;
+    if (!found) {
+      spdlog::warn(
+          "sync instance={}: trigger {} ({}{}) made no job before the last owner stopped; not "
+          "sent again (at most one job per slot)",
+          address, t.trigger_id, t.trigger, t.slot.empty() ? "" : " slot " + t.slot);
+      continue;
+    }
+    if (ss && ss->recorded(found->id)) continue;
+    FollowTask f = m_runner.make_follow(ns, id, *found, policy, t.trigger, t.slot,
+                                        util::parse_rfc3339(t.at).value_or(now), ss);
+    if (found->finished()) {
+      m_runner.finish(f);
+      continue;
+    }
+    m_runner.save_running(f);
+    std::lock_guard lock(m_mutex);
+    add_follow_locked(std::move(f), std::chrono::milliseconds(0));
+  }
+  auto saved = m_writer.update([&](state::State& s) {
+    auto& triggers = s.sync[address].triggers;
+    for (const auto& t : pending)
+      std::erase_if(triggers,
+                    [&](const state::PendingTrigger& p) { return p.trigger_id == t.trigger_id; });
+  });
+  if (!saved.ok()) spdlog::warn("sync instance={}: state not saved: {}", address, saved.error());
+}
+
+void SyncManager::after_locked(const std::string& address) {
+  Inst& in = m_inst[address];
+  if (in.triggering || !in.jobs.empty() || !in.follow_up || m_stop.load()) return;
+  const std::string reason = *in.follow_up;
+  in.follow_up.reset();
+  start_trigger_locked(address, reason, "", false);
+}
+
+void SyncManager::execute(Task& task) {
+  const std::string& address = task.address;
+  switch (task.kind) {
+    case Task::Kind::trigger: {
+      Step step = m_runner.trigger_step(*task.trigger);
+      std::optional<FollowTask> other;  // a running job found by the forbid check
+      {
+        std::lock_guard lock(m_mutex);
+        Inst& in = m_inst[address];
+        if (step.kind == Step::Kind::again) {
+          if (!m_stop.load()) push_locked(m_clock.steady_now() + step.delay, std::move(task));
+          return;
+        }
+        in.triggering = false;
+        if (step.kind == Step::Kind::follow) {
+          add_follow_locked(std::move(*step.follow), step.delay);
+          return;
+        }
+        if (step.follow && in.jobs.count(step.follow->job.id) == 0) other = std::move(step.follow);
+        if (!other) after_locked(address);
+      }
+      if (other) {
+        // Someone else's job: followed and reported when it ends.
+        m_runner.save_running(*other);
+        std::lock_guard lock(m_mutex);
+        const auto delay = m_runner.first_wait(*other);
+        add_follow_locked(std::move(*other), delay);
+      }
+      return;
+    }
+    case Task::Kind::poll: {
+      Step step = m_runner.poll_step(*task.follow);
+      std::lock_guard lock(m_mutex);
+      Inst& in = m_inst[address];
+      if (step.kind == Step::Kind::again) {
+        if (!m_stop.load()) push_locked(m_clock.steady_now() + step.delay, std::move(task));
+        return;
+      }
+      in.jobs.erase(task.follow->job.id);
+      const bool superseded_by_someone = step.record &&
+                                         step.record->outcome == to_string(Outcome::superseded) &&
+                                         in.jobs.empty() && !in.triggering;
+      if (superseded_by_someone && !in.observing && !m_stop.load()) {
+        // A newer job we did not start: find it and follow it.
+        in.observing = true;
+        Task observe;
+        observe.kind = Task::Kind::observe;
+        observe.address = address;
+        push_locked(m_clock.steady_now(), std::move(observe));
+      }
+      if (in.jobs.empty() && !in.triggering)
+        in.known_idle = step.record.has_value() && !superseded_by_someone;
+      after_locked(address);
+      return;
+    }
+    case Task::Kind::observe: {
+      observe_jobs(address);
+      std::lock_guard lock(m_mutex);
+      m_inst[address].observing = false;
+      after_locked(address);
+      return;
+    }
+    case Task::Kind::settle: {
+      settle(address, task.pending);
+      std::lock_guard lock(m_mutex);
+      m_inst[address].triggering = false;
+      after_locked(address);
+      return;
+    }
   }
 }
 
 void SyncManager::worker() {
   std::unique_lock lock(m_mutex);
   for (;;) {
-    m_cv.wait(lock, [&] { return m_stop.load() || !m_queue.empty(); });
     if (m_stop.load()) return;
-    Work work = std::move(m_queue.front());
-    m_queue.pop_front();
-    Slot& slot = m_slots[work.address];
-    slot.queued = false;
-    slot.running = true;
+    if (m_tasks.empty()) {
+      m_cv.wait(lock);
+      continue;
+    }
+    auto it = m_tasks.begin();
+    const auto now = m_clock.steady_now();
+    if (it->first > now) {
+      const auto due = it->first;
+      const auto wait = std::min<std::chrono::steady_clock::duration>(due - now, 1s);
+      if (m_cv.wait_for(lock, wait) == std::cv_status::timeout && !m_stop.load() &&
+          m_clock.steady_now() == now && !m_tasks.empty() && m_tasks.begin()->first == due) {
+        // The clock did not move while real time passed: a manual clock (a test's). Move it
+        // to the task, as the daemon's clock would have.
+        lock.unlock();
+        m_clock.sleep_for(std::chrono::ceil<std::chrono::milliseconds>(due - now));
+        lock.lock();
+      }
+      continue;
+    }
+    Task task = std::move(it->second);
+    m_tasks.erase(it);
+    ++m_running_tasks;
     lock.unlock();
     try {
-      execute(work);
+      execute(task);
     } catch (const std::exception& e) {
-      spdlog::error("sync instance={}: {}", work.address, e.what());
+      spdlog::error("sync instance={}: {}", task.address, e.what());
     }
     lock.lock();
-    Slot& after = m_slots[work.address];
-    after.running = false;
-    after.rebaseline = true;
-    if (after.pending && !m_stop.load()) {
-      const std::string reason = *after.pending;
-      const std::string pending_slot = std::move(after.pending_slot);
-      after.pending.reset();
-      after.pending_slot.clear();
-      enqueue_locked(work.address, reason, pending_slot);
-    }
+    --m_running_tasks;
   }
 }
 
+std::size_t SyncManager::run_due_work() {
+  std::size_t ran = 0;
+  for (;;) {
+    Task task;
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_stop.load() || m_tasks.empty()) break;
+      auto it = m_tasks.begin();
+      if (it->first > m_clock.steady_now()) break;
+      task = std::move(it->second);
+      m_tasks.erase(it);
+      ++m_running_tasks;
+    }
+    try {
+      execute(task);
+    } catch (const std::exception& e) {
+      spdlog::error("sync instance={}: {}", task.address, e.what());
+    }
+    {
+      std::lock_guard lock(m_mutex);
+      --m_running_tasks;
+    }
+    ++ran;
+  }
+  return ran;
+}
+
+std::optional<util::Clock::SteadyTime> SyncManager::next_work() const {
+  std::lock_guard lock(m_mutex);
+  if (m_tasks.empty()) return std::nullopt;
+  return m_tasks.begin()->first;
+}
+
 void SyncManager::stop(std::chrono::milliseconds deadline) {
-  (void)deadline;  // follows notice the stop within FollowOptions::wait_slice
+  (void)deadline;  // each worker finishes the one request it is sending
   {
     std::lock_guard lock(m_mutex);
     m_stop = true;
-    m_queue.clear();
+    m_tasks.clear();
   }
   m_cv.notify_all();
   for (auto& t : m_threads) {
     if (t.joinable()) t.join();
   }
   m_threads.clear();
+  std::lock_guard lock(m_mutex);
+  m_inst.clear();  // followed jobs stay recorded as running in state
 }
 
 bool SyncManager::idle() const {
   std::lock_guard lock(m_mutex);
-  if (!m_queue.empty()) return false;
-  for (const auto& [address, slot] : m_slots) {
-    if (slot.queued || slot.running) return false;
+  if (m_running_tasks != 0) return false;
+  for (const auto& [address, in] : m_inst) {
+    if (in.triggering || !in.jobs.empty() || in.observing) return false;
   }
   return true;
 }
@@ -317,10 +643,22 @@ bool SyncManager::idle() const {
 std::vector<std::string> SyncManager::active() const {
   std::lock_guard lock(m_mutex);
   std::vector<std::string> out;
-  for (const auto& [address, slot] : m_slots) {
-    if (slot.queued || slot.running) out.push_back(address);
+  for (const auto& [address, in] : m_inst) {
+    if (in.triggering || !in.jobs.empty()) out.push_back(address);
   }
   return out;
+}
+
+std::size_t SyncManager::following() const {
+  std::lock_guard lock(m_mutex);
+  std::size_t n = 0;
+  for (const auto& [address, in] : m_inst) n += in.jobs.size();
+  return n;
+}
+
+std::vector<std::string> SyncManager::schedule_problems() const {
+  std::lock_guard lock(m_mutex);
+  return m_schedule_problems;
 }
 
 }  // namespace jobs

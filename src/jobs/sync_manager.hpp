@@ -3,10 +3,11 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,28 +21,44 @@
 namespace jobs {
 
 struct SyncManagerOptions {
-  int workers = 4;  // instances followed at once at most (threads)
+  // Threads that send the requests of triggers, polls and job checks. However many jobs run,
+  // these are all the threads the sync work uses. 0: none; the caller runs the work with
+  // run_due_work() (tests, on a fake clock).
+  int workers = 4;
 };
 
-// The daemon's sync coordinator: the scheduler, the Runner, coalescing of triggers, on_change, and
-// jobs started by Cloudflare's own schedule (PRODUCT.md §7, §8).
+// The daemon's sync engine (PRODUCT.md §7, §11): the scheduler, the policies, on_change, the
+// jobs Cloudflare's own schedule starts, and the follow of every running job.
 //
-// - One operation at a time per instance: a trigger for an instance that is queued or running is
-//   coalesced into ONE follow-up run after the current one (never a queue of runs); the Runner
-//   waits out a sync cooldown before that run starts.
-// - Each schedule slot taken by tick() is persisted (SyncState::last_slot) before its job starts,
-//   so a restart neither re-runs nor skips it; missed slots run once (schedule::Scheduler). A
-//   slot whose save failed is not run (at most once per slot, also across a failover).
+// Work is a queue of tasks ordered by due time (a trigger step, a poll of one followed job, a
+// job-list check), run by `workers` threads; no thread is held by a job, so a stalled or
+// endless job never delays another instance's trigger.
+//
+// Per instance:
+// - A schedule slot taken by tick() is persisted (SyncState::last_slot) before anything else,
+//   then a trigger. `forbid` with a job of the instance followed (ours, or one someone else
+//   started) asks the job list first: a running job makes the slot `skipped` (end_reason
+//   job_already_running; one record per slot, never run later). `replace` triggers at once (the
+//   running job ends `superseded`). A slot that comes while a trigger of the instance is still
+//   on its way is recorded `skipped` (trigger_in_progress).
+// - on_change and manual triggers: with a job running under `forbid` (or a trigger on its way),
+//   they coalesce into ONE run after the job ends; under `replace` they supersede it.
+// - `sync.suspend` (or a suspended instance or namespace) ignores every trigger.
+// - Running jobs are saved in state (SyncState::running) and resume() follows them again in a
+//   new process or on a new leader; a trigger saved but never answered is settled from the job
+//   list (its id is in the job's description), never sent again.
 // - Cloudflare-started jobs cost nothing per cycle: observe_instances() compares each managed
 //   instance's `last_activity` (then `status`, `modified_at`) with the last value seen and only
 //   when it moved (and the instance is not ours to follow right now) spends one list_jobs; jobs
 //   not yet in the instance's history are followed or recorded (trigger "cloudflare" for
-//   source schedule, "external" otherwise).
-// Thread-safe. Work runs on `workers` threads; tick(), trigger() and observe_instances() only
-// enqueue and return.
+//   source schedule, "external" otherwise). A running job found by a forbid check is followed
+//   too, and a job of ours superseded by someone else makes the engine look for the newer job.
+// - forbid lists the instance's jobs before a trigger only when the engine does not know the
+//   instance is idle (it followed the last job to its end and the activity did not move since).
+// Thread-safe.
 class SyncManager {
  public:
-  enum class TriggerResult { queued, coalesced, ignored };
+  enum class TriggerResult { queued, coalesced, skipped, ignored };
 
   SyncManager(Runner& runner, api::Client& client, util::Clock& clock, state::StateWriter& writer,
               Reporter& reporter, SyncManagerOptions options);
@@ -49,55 +66,92 @@ class SyncManager {
   SyncManager(const SyncManager&) = delete;
   SyncManager& operator=(const SyncManager&) = delete;
 
-  // Takes the instances with `sync:` (not suspended) as schedule entries; last slots are
-  // restored from state. Instances that left the manifest are no longer scheduled or observed.
+  // Takes the instances with `sync:` as schedule entries (suspended ones as suspended entries).
+  // A schedule new to this engine continues from state (last slot or first sight); one whose
+  // recorded schedule differs (it changed or was suspended while no process ran it) starts
+  // afresh: no slot from before now runs. Instances that left the manifest are no longer
+  // scheduled or observed (jobs already followed are followed to their end).
   void set_manifest(const manifest::Manifest& manifest);
 
-  // A run for `address` ("ns/id") now. reason "on_change" is ignored unless the instance's sync
-  // has on_change: true; any reason is ignored for an address without `sync:` in the manifest
-  // except "manual". Coalesced when the instance is queued or running.
+  // Follows the jobs state records as running and settles the triggers state records as sent
+  // but unanswered (list the instance's jobs, follow the one carrying the trigger's id). Call
+  // once after the first set_manifest() (a new process, a new leader).
+  void resume();
+
+  // A run for `address` ("ns/id") now, per the policies above. reason "on_change" is ignored
+  // unless the instance's sync has on_change: true; any reason is ignored for an address without
+  // `sync:` in the manifest except "manual", and for a suspended one.
   TriggerResult trigger(const std::string& address, const std::string& reason);
 
   // Earliest schedule due time (may be in the past), std::nullopt when nothing is scheduled.
   std::optional<std::chrono::system_clock::time_point> next_due() const;
 
-  // Takes every slot due at `now`, persists it, queues its run. Never blocks on the network.
+  // Takes every slot due at `now`, persists it, then acts on it (above). Never blocks on the
+  // network (a forbid skip is one state save).
   void tick(std::chrono::system_clock::time_point now);
 
   // Called with each reconcile's instance lists (see class comment); also warns once (Reporter::
   // paused) when an instance with a schedule of ours is `paused` at Cloudflare.
   void observe_instances(const std::vector<api::Instance>& instances);
 
-  // Stops starting work, abandons follows at their next wait and joins the workers. In-flight
-  // API calls finish (bounded by the client's http timeout). Idempotent.
+  // Stops starting work and joins the workers (each finishes the request it is sending). Jobs
+  // being followed stay recorded as running in state. Idempotent.
   void stop(std::chrono::milliseconds deadline);
 
-  // True when nothing is queued or running (for tests and the status page).
+  // workers == 0: runs every task due at the clock's steady time on this thread; returns how
+  // many ran.
+  std::size_t run_due_work();
+  // When the next task is due (steady clock), std::nullopt when none is queued.
+  std::optional<util::Clock::SteadyTime> next_work() const;
+
+  // True when no trigger is on its way and no job is followed.
   bool idle() const;
-  // Addresses queued or running.
+  // Addresses with a trigger on its way or a job followed.
   std::vector<std::string> active() const;
+  // Jobs followed right now.
+  std::size_t following() const;
+  // Schedules that could not be used ("ns/id: why"); empty normally (validate rejects them).
+  std::vector<std::string> schedule_problems() const;
 
  private:
-  struct Work {
+  struct Task {
+    enum class Kind { trigger, poll, observe, settle } kind = Kind::trigger;
     std::string address;
-    std::string reason;  // trigger, or "observe" for a Cloudflare-job check
-    std::string slot;    // RFC 3339 of the schedule slot (reason "schedule"), else ""
+    std::shared_ptr<TriggerTask> trigger;
+    std::shared_ptr<FollowTask> follow;
+    std::vector<state::PendingTrigger> pending;  // settle: the triggers to settle
   };
-  struct Slot {  // per address
-    bool queued = false;
-    bool running = false;
-    std::optional<std::string> pending;  // coalesced follow-up reason
-    std::string pending_slot;            // its schedule slot, if any
-    std::string seen_activity;           // last_activity|status|modified_at last observed
-    bool rebaseline = false;             // our job moved it: the next observation is the base
+  struct Inst {
+    bool triggering = false;               // a trigger task is queued or running
+    std::set<std::string> jobs;            // job ids followed
+    std::optional<std::string> follow_up;  // a coalesced on_change/manual run after the job
+    bool known_idle = false;               // no job runs (the last one was followed to its end)
+    bool observing = false;                // an observe task is queued or running
+    std::string seen_activity;             // last_activity|status|modified_at last observed
+    bool rebaseline = false;               // our job moved it: the next observation is the base
     bool paused_reported = false;
   };
+  struct Managed {            // a manifest instance (not suspended)
+    manifest::SyncSpec spec;  // its sync: (defaults when it has none)
+    bool has_sync = false;
+    bool scheduled = false;  // schedule or every set
+    std::string schedule;    // what SyncState::schedule records for it
+  };
 
-  void enqueue_locked(const std::string& address, const std::string& reason,
-                      const std::string& slot = "");
+  // Decides what a trigger does (under m_mutex); a skip record to store is put in `skip`.
+  TriggerResult request_locked(const std::string& address, const std::string& reason,
+                               const std::string& slot, std::optional<state::JobRecord>& skip);
+  void start_trigger_locked(const std::string& address, const std::string& reason,
+                            const std::string& slot, bool check_running);
+  void add_follow_locked(FollowTask follow, std::chrono::milliseconds delay);
+  void push_locked(util::Clock::SteadyTime at, Task task);
+  // After a job or trigger of `address` ended: a coalesced follow-up, if any.
+  void after_locked(const std::string& address);
   void worker();
-  void execute(const Work& work);
-  void observe_jobs(const std::string& ns, const std::string& id, const manifest::SyncSpec& policy);
+  void execute(Task& task);
+  void observe_jobs(const std::string& address);
+  void settle(const std::string& address, const std::vector<state::PendingTrigger>& pending);
+  manifest::SyncSpec policy_of_locked(const std::string& address) const;
 
   Runner& m_runner;
   api::Client& m_client;
@@ -109,14 +163,14 @@ class SyncManager {
   mutable std::mutex m_mutex;
   std::condition_variable m_cv;
   schedule::Scheduler m_scheduler;
-  struct Managed {            // a manifest instance (not suspended)
-    manifest::SyncSpec spec;  // its sync: (defaults when it has none)
-    bool has_sync = false;
-    bool scheduled = false;  // schedule or every set
-  };
-  std::map<std::string, Managed> m_managed;  // by address
-  std::map<std::string, Slot> m_slots;
-  std::deque<Work> m_queue;
+  std::map<std::string, Managed> m_managed;                // by address
+  std::map<std::string, std::string> m_schedule_desc;      // what state should say, by address
+  std::map<std::string, std::string> m_recorded_schedule;  // what state says, by address
+  std::set<std::string> m_since_known;  // addresses whose SyncState::since is set
+  std::vector<std::string> m_schedule_problems;
+  std::map<std::string, Inst> m_inst;
+  std::multimap<util::Clock::SteadyTime, Task> m_tasks;
+  std::size_t m_running_tasks = 0;
   std::atomic<bool> m_stop{false};
   std::vector<std::thread> m_threads;
 };

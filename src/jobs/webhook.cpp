@@ -8,6 +8,7 @@
 
 #include "api/envelope.hpp"
 #include "jobs/outcome.hpp"
+#include "util/hmac.hpp"
 
 namespace jobs {
 
@@ -19,7 +20,13 @@ util::Result<WebhookOptions::NotifyOn, std::string> parse_notify_on(std::string_
   return util::Err("notify_on: expected \"changes\" or \"all\", got \"" + std::string(text) + "\"");
 }
 
+std::string webhook_signature(std::string_view key, std::string_view body) {
+  return "sha256=" + util::hmac_sha256_hex(key, body);
+}
+
 namespace {
+
+constexpr std::size_t k_max_log_lines = 20;
 
 std::pair<std::string, std::string> split_address(const std::string& address) {
   const auto slash = address.find('/');
@@ -56,6 +63,16 @@ void WebhookNotifier::seed(const std::string& address, const std::string& outcom
   m_last[address] = outcome;
 }
 
+void WebhookNotifier::seed_history(const std::string& address,
+                                   const std::deque<state::JobRecord>& history) {
+  for (auto it = history.rbegin(); it != history.rend(); ++it) {
+    if (!health_of(it->outcome).empty()) {
+      seed(address, it->outcome);
+      return;
+    }
+  }
+}
+
 void WebhookNotifier::outcome(const std::string& address, const state::JobRecord& record) {
   const std::string h = health_of(record.outcome);
   std::optional<std::string> previous;
@@ -74,21 +91,28 @@ void WebhookNotifier::outcome(const std::string& address, const state::JobRecord
     }
   }
   const auto [ns, id] = split_address(address);
-  json event = {{"event", "sync_outcome"},
-                {"address", address},
-                {"namespace", ns},
-                {"id", id},
-                {"outcome", record.outcome},
-                {"previous_outcome", previous ? json(*previous) : json()},
-                {"job_id", record.job_id},
-                {"trigger", record.trigger},
-                {"source", record.source},
-                {"started_at", record.started_at},
-                {"ended_at", record.ended_at},
-                {"duration_seconds", record.duration_seconds},
-                {"end_reason", record.end_reason},
-                {"log_tail", record.log_tail},
-                {"error_counts", record.error_counts}};
+  json log_tail = json::array();
+  const std::size_t from =
+      record.log_tail.size() > k_max_log_lines ? record.log_tail.size() - k_max_log_lines : 0;
+  for (std::size_t i = from; i < record.log_tail.size(); ++i)
+    log_tail.push_back(
+        api::sanitize_text(record.log_tail[i], m_options.secret, api::k_max_message));
+  json event = {
+      {"event", "sync_outcome"},
+      {"address", address},
+      {"namespace", ns},
+      {"id", id},
+      {"outcome", record.outcome},
+      {"previous_outcome", previous ? json(*previous) : json()},
+      {"job_id", record.job_id},
+      {"trigger", record.trigger},
+      {"source", record.source},
+      {"started_at", record.started_at},
+      {"ended_at", record.ended_at},
+      {"duration_seconds", record.duration_seconds},
+      {"end_reason", api::sanitize_text(record.end_reason, m_options.secret, api::k_max_message)},
+      {"log_tail", std::move(log_tail)},
+      {"error_counts", record.error_counts}};
   enqueue(event.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
@@ -204,6 +228,9 @@ void WebhookNotifier::run() {
       request.method = "POST";
       request.url = m_options.url;
       request.headers = {{"Content-Type", "application/json"}};
+      if (!m_options.signing_secret.empty())
+        request.headers.emplace_back("X-Aisearchd-Signature",
+                                     webhook_signature(m_options.signing_secret, body));
       request.body = body;
       request.timeout = m_options.timeout;
       auto response = m_transport->send(request);

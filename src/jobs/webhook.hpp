@@ -27,10 +27,18 @@ struct WebhookOptions {
   std::chrono::milliseconds base_delay{1000};  // doubled per retry ...
   std::chrono::milliseconds max_delay{60000};  // ... up to this
   std::chrono::milliseconds timeout{10000};    // per POST
-  // Never sent: replaced by "[redacted]" in any free text of an event (a reconcile error), as is
-  // any "Bearer <credential>". The daemon passes the API token here.
+  // Never sent: replaced by "[redacted]" in any free text of an event (a reconcile error, a
+  // job's end_reason and log lines), as is any "Bearer <credential>". The daemon passes the API
+  // token here.
   std::string secret;
+  // When set, every POST carries `X-Aisearchd-Signature: sha256=<hex>`, the HMAC-SHA256 of the
+  // exact body under this key, so the receiver can tell the event came from this daemon
+  // (config `notify_secret`).
+  std::string signing_secret;
 };
+
+// The signature header's value for `body` under `key`: "sha256=" + 64 hex digits.
+std::string webhook_signature(std::string_view key, std::string_view body);
 
 // Parses the config's notify_on: "changes" | "all".
 util::Result<WebhookOptions::NotifyOn, std::string> parse_notify_on(std::string_view text);
@@ -40,6 +48,8 @@ util::Result<WebhookOptions::NotifyOn, std::string> parse_notify_on(std::string_
 //    "outcome": "failed", "previous_outcome": "succeeded" | null, "job_id", "trigger", "source",
 //    "started_at", "ended_at", "duration_seconds", "end_reason", "log_tail": [...],
 //    "error_counts": {...}}
+// (end_reason and each of the at most 20 log_tail lines sanitized: `secret` and Bearer
+// credentials redacted, cut to 300 bytes)
 // and, with notify_on all, {"event": "sync_stalled", "address", "namespace", "id", "job_id"}.
 // Daemon-wide reconcile events carry no address and nothing node-specific:
 //   {"event": "reconcile_failed", "error": "...", "consecutive_failures": 3}
@@ -57,6 +67,10 @@ class WebhookNotifier final : public Reporter {
   // Tells the change filter the last known outcome of an instance (from state history at start),
   // so a restart neither re-announces a known failure nor misses a recovery.
   void seed(const std::string& address, const std::string& outcome);
+  // seed() with the newest outcome in `history` that says something about the index's health
+  // (succeeded, failed, timed_out), so a skipped or superseded run after a failure does not hide
+  // the failure from the next success (the recovery is still sent after a restart).
+  void seed_history(const std::string& address, const std::deque<state::JobRecord>& history);
 
   void outcome(const std::string& address, const state::JobRecord& record) override;
   void stalled(const std::string& address, const std::string& job_id) override;

@@ -80,7 +80,7 @@ class ConfigReader {
         "state_dir",  "mode",           "reconcile_interval", "reconcile_jitter",
         "drift",      "request_budget", "concurrency",        "http_timeout",
         "listen",     "notify_webhook", "notify_on",          "log_level",
-        "log_format", "state_backend",  "node_name"};
+        "log_format", "state_backend",  "node_name",          "notify_secret"};
     for (const auto& e : m_r.entries(root, nullptr, "config")) {
       if (std::find(keys.begin(), keys.end(), e.key) == keys.end()) {
         m_r.unknown_key(e, "the daemon config", keys);
@@ -207,6 +207,12 @@ class ConfigReader {
       if (!v->empty())
         if (auto why = check_url(*v, true); !why.empty()) return fail(e, k + ": " + why);
       m_c.notify_webhook = *v;
+      return true;
+    }
+    if (k == "notify_secret") {
+      auto v = m_r.string(e, k);
+      if (!v) return false;
+      m_c.notify_secret = *v;
       return true;
     }
     if (k == "state_backend") return read_state_backend(e);

@@ -61,6 +61,9 @@ struct DaemonConfig {
   std::string listen = "127.0.0.1:9464";  // "" disables; otherwise HOST:PORT
   std::string notify_webhook;             // "" disables; otherwise an http(s) URL
   NotifyOn notify_on = NotifyOn::changes;
+  // Signs each webhook body (HMAC-SHA256, header X-Aisearchd-Signature); "" = unsigned. Usually
+  // "${AISEARCHD_NOTIFY_SECRET}"; never printed.
+  std::string notify_secret;
   std::string log_level = "info";   // trace debug info warn error
   std::string log_format = "text";  // text json
   StateBackendConfig state_backend;

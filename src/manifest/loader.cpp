@@ -8,7 +8,9 @@
 #include "manifest/yaml_reader.hpp"
 #include "model/instance_fields.hpp"
 #include "schedule/cron.hpp"
+#include "schedule/spec.hpp"
 #include "schedule/timezone.hpp"
+#include "util/duration.hpp"
 #include "util/files.hpp"
 #include "util/strings.hpp"
 
@@ -167,6 +169,19 @@ class Catalogue {
     return m_timezones.emplace(tz, std::move(problem)).first->second;
   }
 
+  // The shortest time between two slots of a cron schedule in a zone (std::nullopt: none, or
+  // the schedule is unusable, which other checks report). Cached like cron_problem.
+  std::optional<std::chrono::milliseconds> cron_gap(const std::string& text,
+                                                    const std::string& tz) {
+    const std::string key = text + "\n" + tz;
+    auto it = m_cron_gaps.find(key);
+    if (it != m_cron_gaps.end()) return it->second;
+    std::optional<std::chrono::milliseconds> gap;
+    if (auto spec = schedule::Spec::cron(text, tz, std::chrono::milliseconds(0)))
+      gap = spec->shortest_interval();
+    return m_cron_gaps.emplace(key, gap).first->second;
+  }
+
   bool matches_pattern(const FieldSpec& spec, const std::string& value) {
     auto it = m_patterns.find(&spec);
     if (it == m_patterns.end()) it = m_patterns.emplace(&spec, std::regex(*spec.pattern)).first;
@@ -178,6 +193,7 @@ class Catalogue {
   std::unordered_map<const FieldSpec*, std::vector<std::string>> m_child_names;
   std::unordered_map<const FieldSpec*, std::regex> m_patterns;
   std::unordered_map<std::string, std::optional<std::string>> m_cron, m_timezones;
+  std::unordered_map<std::string, std::optional<std::chrono::milliseconds>> m_cron_gaps;
 };
 
 // A dotted path to a value ("source_params.web_crawler", "custom_metadata[2].field_name"),
@@ -724,6 +740,18 @@ class DocumentReader {
       m_r.error(e.key_node->mark,
                 "sync: needs schedule (a cron expression) or every (an interval)");
       ok = false;
+    }
+    if (ok && sync.jitter.count() > 0) {
+      // The jitter must be shorter than the schedule's shortest interval, or a run could pass
+      // the next slot (PRODUCT.md §7).
+      std::optional<std::chrono::milliseconds> gap = sync.every;
+      if (sync.schedule) gap = m_c.cron_gap(*sync.schedule, sync.timezone);
+      if (gap && sync.jitter >= *gap) {
+        m_r.error(e.key_node->mark, "sync.jitter: " + util::format_duration(sync.jitter) +
+                                        " is not shorter than the schedule's shortest interval " +
+                                        util::format_duration(*gap));
+        ok = false;
+      }
     }
     if (!ok) return std::nullopt;
     return sync;

@@ -62,7 +62,8 @@ void Scheduler::set_entries(std::vector<Entry> entries) {
     KeyState& state = m_states[key];
     const bool is_new = !state.spec.has_value();
     const bool resumed = !is_new && state.suspended && !entry.suspended;
-    if ((is_new && !state.last_slot) || resumed) {
+    const bool changed = !is_new && !(*state.spec == entry.spec);
+    if ((is_new && !state.last_slot) || resumed || changed) {
       state.awaiting_first_sight = true;
       state.not_before.reset();
     }
@@ -79,6 +80,19 @@ void Scheduler::restore_last_slot(const std::string& key, TimePoint slot) {
   state.awaiting_first_sight = false;
   state.not_before.reset();
   recompute(key, state);
+}
+
+void Scheduler::rebase(const std::string& key) {
+  auto it = m_states.find(key);
+  if (it == m_states.end()) return;
+  it->second.awaiting_first_sight = true;
+  it->second.not_before.reset();
+  recompute(key, it->second);
+}
+
+bool Scheduler::known(const std::string& key) const {
+  auto it = m_states.find(key);
+  return it != m_states.end() && it->second.spec.has_value();
 }
 
 void Scheduler::restore_first_seen(const std::string& key, TimePoint at) {

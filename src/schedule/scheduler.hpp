@@ -30,8 +30,8 @@ struct Entry {
 //   as due immediately, so the caller's loop calls run_due() at once.
 // - Leaving suspension is treated like first sight: slots that passed while suspended are skipped,
 //   not caught up.
-// - A key whose spec changes on reload keeps its last slot: the new spec's next slot after it is
-//   due (a schedule made more frequent may therefore run once right away for its latest slot).
+// - A key whose spec changes on reload is seen for the first time again (its last slot is kept,
+//   so no slot runs twice): the new spec's slots from the reload on are due, none from before.
 // Not thread-safe: one owner (the daemon loop) calls it.
 class Scheduler {
  public:
@@ -57,6 +57,14 @@ class Scheduler {
   // Every key due at `now` (due time <= now), with the slot it runs for, ordered by due time then
   // key. Marks those slots consumed, so a second call at the same time returns nothing.
   std::vector<Due> run_due(TimePoint now);
+
+  // Treats a known key as seen for the first time at the next run_due(now): slots before it are
+  // not due (its last slot is kept). For a schedule that changed or left suspension while no
+  // process ran it.
+  void rebase(const std::string& key);
+
+  // True when set_entries() listed the key (suspended or not).
+  bool known(const std::string& key) const;
 
   // A key without a last slot was first seen at `at` (by an earlier process): slots before it
   // are not due, as if run_due(at) had seen it. Ignored once the key has a last slot.

@@ -76,6 +76,38 @@ util::Result<Spec, std::string> Spec::cron(std::string_view expr, std::string_vi
   return spec;
 }
 
+std::optional<std::string> Spec::jitter_problem() const {
+  if (m_jitter <= milliseconds::zero()) return std::nullopt;
+  const auto gap = shortest_interval();
+  if (!gap || m_jitter < *gap) return std::nullopt;
+  if (m_kind == Kind::every)
+    return "jitter " + util::format_duration(m_jitter) + " is not shorter than the interval " +
+           util::format_duration(*gap);
+  return "jitter " + util::format_duration(m_jitter) +
+         " is not shorter than the schedule's shortest interval " + util::format_duration(*gap);
+}
+
+std::optional<milliseconds> Spec::shortest_interval() const {
+  if (m_kind == Kind::every) return m_interval;
+  // Slots from a fixed instant (deterministic), far enough for yearly and leap-day schedules
+  // and for the DST days of daily ones.
+  constexpr int k_max_slots = 3000;
+  const TimePoint from{std::chrono::duration_cast<Ticks>(seconds(1'767'225'600))};  // 2026-01-01
+  const TimePoint until =
+      from + std::chrono::duration_cast<Ticks>(std::chrono::hours(24 * 366 * 9));
+  std::optional<milliseconds> shortest;
+  std::optional<TimePoint> previous = next_slot(from);
+  for (int i = 0; previous && *previous < until && i < k_max_slots; ++i) {
+    const auto next = next_slot(*previous);
+    if (!next) break;
+    const auto gap = std::chrono::duration_cast<milliseconds>(*next - *previous);
+    if (!shortest || gap < *shortest) shortest = gap;
+    if (*shortest <= std::chrono::minutes(1)) break;  // cron's finest step
+    previous = next;
+  }
+  return shortest;
+}
+
 util::Result<Spec, std::string> Spec::every(milliseconds interval, milliseconds jitter) {
   if (interval < k_min_interval) {
     return util::Err("interval " + util::format_duration(interval) + " is shorter than " +
@@ -86,9 +118,9 @@ util::Result<Spec, std::string> Spec::every(milliseconds interval, milliseconds 
                      util::format_duration(k_max_interval));
   }
   if (jitter < milliseconds::zero()) return util::Err(std::string("jitter must not be negative"));
-  if (jitter > interval) {
-    return util::Err("jitter " + util::format_duration(jitter) + " is longer than the interval " +
-                     util::format_duration(interval));
+  if (jitter > milliseconds::zero() && jitter >= interval) {
+    return util::Err("jitter " + util::format_duration(jitter) +
+                     " is not shorter than the interval " + util::format_duration(interval));
   }
   Spec spec;
   spec.m_kind = Kind::every;

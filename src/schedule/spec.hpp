@@ -24,9 +24,11 @@ class Spec {
 
   // Fails (with a message for the manifest error) on a bad expression, an unknown time zone
   // (with a "did you mean" when close), a negative jitter, or an expression that never fires.
+  // (A jitter too long for the schedule is jitter_problem(), checked by the manifest loader.)
   static util::Result<Spec, std::string> cron(std::string_view expr, std::string_view timezone,
                                               std::chrono::milliseconds jitter);
-  // Fails on a non-positive interval, a negative jitter, or a jitter longer than the interval.
+  // Fails on a non-positive interval, a negative jitter, or a jitter not shorter than the
+  // interval.
   static util::Result<Spec, std::string> every(std::chrono::milliseconds interval,
                                                std::chrono::milliseconds jitter);
 
@@ -48,6 +50,14 @@ class Spec {
   // Deterministic jitter in [0, jitter) for a key (e.g. "ns/id"), from util::fnv1a of the key:
   // stable across restarts, machines and Spec instances; spread across keys. 0 without jitter.
   std::chrono::milliseconds jitter_for(std::string_view key) const;
+
+  // The shortest time between two consecutive slots: the interval, or for cron the shortest gap
+  // over nine years of slots from 2026 (at most 3,000 slots: milliseconds of work, so callers
+  // cache it per expression); std::nullopt if it never fires twice.
+  std::optional<std::chrono::milliseconds> shortest_interval() const;
+  // Why the jitter does not fit the schedule: it must be shorter than shortest_interval(), or a
+  // run could pass the next slot. std::nullopt when it fits.
+  std::optional<std::string> jitter_problem() const;
 
   // `cron "0 2 * * *" Europe/Berlin, jitter 5m` / `every 6h` / `every 6h, jitter 10m`.
   std::string describe() const;

@@ -13,6 +13,13 @@ const OwnedInstance* State::find(const std::string& ns, const std::string& id) c
   return it == owned.end() ? nullptr : &it->second;
 }
 
+const JobRecord* SyncState::recorded(const std::string& job_id) const {
+  if (job_id.empty()) return nullptr;
+  for (const auto& r : history)
+    if (r.job_id == job_id && r.outcome != "skipped") return &r;
+  return nullptr;
+}
+
 void State::add_job_record(const std::string& address, JobRecord record) {
   auto& s = sync[address];
   s.history.push_back(std::move(record));
@@ -20,16 +27,18 @@ void State::add_job_record(const std::string& address, JobRecord record) {
 }
 
 json job_record_json(const JobRecord& r) {
-  return json{{"job_id", r.job_id},
-              {"outcome", r.outcome},
-              {"trigger", r.trigger},
-              {"source", r.source},
-              {"started_at", r.started_at},
-              {"ended_at", r.ended_at},
-              {"duration_seconds", r.duration_seconds},
-              {"end_reason", r.end_reason},
-              {"log_tail", r.log_tail},
-              {"error_counts", r.error_counts}};
+  json j{{"job_id", r.job_id},
+         {"outcome", r.outcome},
+         {"trigger", r.trigger},
+         {"source", r.source},
+         {"started_at", r.started_at},
+         {"ended_at", r.ended_at},
+         {"duration_seconds", r.duration_seconds},
+         {"end_reason", r.end_reason},
+         {"log_tail", r.log_tail},
+         {"error_counts", r.error_counts}};
+  if (!r.slot.empty()) j["slot"] = r.slot;
+  return j;
 }
 
 namespace {
@@ -44,6 +53,7 @@ JobRecord record_from_json(const json& j) {
   get_opt(j, "job_id", r.job_id);
   get_opt(j, "outcome", r.outcome);
   get_opt(j, "trigger", r.trigger);
+  get_opt(j, "slot", r.slot);
   get_opt(j, "source", r.source);
   get_opt(j, "started_at", r.started_at);
   get_opt(j, "ended_at", r.ended_at);
@@ -75,11 +85,32 @@ json State::to_json() const {
   for (const auto& [address, s] : sync) {
     json history = json::array();
     for (const auto& r : s.history) history.push_back(job_record_json(r));
-    sync_j[address] = json{{"last_slot", s.last_slot},
-                           {"first_seen", s.first_seen},
-                           {"last_success", s.last_success},
-                           {"last_job_id", s.last_job_id},
-                           {"history", history}};
+    json entry = json{{"last_slot", s.last_slot},
+                      {"first_seen", s.first_seen},
+                      {"last_success", s.last_success},
+                      {"last_job_id", s.last_job_id},
+                      {"history", history}};
+    // Written only when set: a state without running jobs reads as before.
+    if (!s.since.empty()) entry["since"] = s.since;
+    if (!s.schedule.empty()) entry["schedule"] = s.schedule;
+    if (!s.running.empty()) {
+      json running = json::array();
+      for (const auto& r : s.running)
+        running.push_back(json{{"job_id", r.job_id},
+                               {"trigger", r.trigger},
+                               {"slot", r.slot},
+                               {"since", r.since},
+                               {"cancelled_at", r.cancelled_at}});
+      entry["running"] = std::move(running);
+    }
+    if (!s.triggers.empty()) {
+      json triggers = json::array();
+      for (const auto& t : s.triggers)
+        triggers.push_back(json{
+            {"trigger_id", t.trigger_id}, {"trigger", t.trigger}, {"slot", t.slot}, {"at", t.at}});
+      entry["triggers"] = std::move(triggers);
+    }
+    sync_j[address] = std::move(entry);
   }
   j["sync"] = sync_j;
   return j;
@@ -118,6 +149,29 @@ util::Result<State, std::string> State::from_json(const json& j) {
         get_opt(v, "last_job_id", ss.last_job_id);
         if (v.contains("history"))
           for (const auto& r : v.at("history")) ss.history.push_back(record_from_json(r));
+        get_opt(v, "since", ss.since);
+        get_opt(v, "schedule", ss.schedule);
+        if (v.contains("running") && v["running"].is_array()) {
+          for (const auto& r : v["running"]) {
+            RunningJob rj;
+            get_opt(r, "job_id", rj.job_id);
+            get_opt(r, "trigger", rj.trigger);
+            get_opt(r, "slot", rj.slot);
+            get_opt(r, "since", rj.since);
+            get_opt(r, "cancelled_at", rj.cancelled_at);
+            if (!rj.job_id.empty()) ss.running.push_back(std::move(rj));
+          }
+        }
+        if (v.contains("triggers") && v["triggers"].is_array()) {
+          for (const auto& t : v["triggers"]) {
+            PendingTrigger pt;
+            get_opt(t, "trigger_id", pt.trigger_id);
+            get_opt(t, "trigger", pt.trigger);
+            get_opt(t, "slot", pt.slot);
+            get_opt(t, "at", pt.at);
+            if (!pt.trigger_id.empty()) ss.triggers.push_back(std::move(pt));
+          }
+        }
         s.sync[address] = std::move(ss);
       }
     }

@@ -17,7 +17,8 @@ namespace state {
 struct JobRecord {
   std::string job_id;
   std::string outcome;               // succeeded failed superseded cancelled timed_out skipped
-  std::string trigger;               // schedule on_change manual cloudflare
+  std::string trigger;               // schedule on_change manual cloudflare external
+  std::string slot;                  // the schedule slot it served (or skipped), "" for none
   std::string source;                // the API's job source: user | schedule
   std::string started_at, ended_at;  // RFC 3339, empty when unknown
   double duration_seconds = 0;
@@ -45,6 +46,27 @@ struct OwnedInstance {
   std::string address() const { return ns + "/" + id; }
 };
 
+// A sync job being followed (PRODUCT.md §7). Saved when its trigger answers (or when a job someone
+// else started is first seen running) and removed by the same save that records its outcome, so
+// a restart or a new leader follows it to its end and records it exactly once.
+struct RunningJob {
+  std::string job_id;
+  std::string trigger;       // schedule on_change manual cloudflare external
+  std::string slot;          // the schedule slot it serves (RFC 3339), "" for none
+  std::string since;         // RFC 3339 on this node's clock: its timeout counts from here
+  std::string cancelled_at;  // RFC 3339: when the cancel for its timeout was sent, "" if none
+};
+
+// A trigger about to be sent (POST jobs is not idempotent): saved before the POST and removed
+// when its job is known. Its id is in the job's description, so after an unclear answer or a
+// crash the job list tells whether the trigger made a job.
+struct PendingTrigger {
+  std::string trigger_id;
+  std::string trigger;  // schedule on_change manual
+  std::string slot;     // RFC 3339, "" for none
+  std::string at;       // RFC 3339: when it was saved
+};
+
 // The sync bookkeeping of one instance (owned or not).
 struct SyncState {
   std::string last_slot;  // RFC 3339 of the last schedule slot that was run (or skipped)
@@ -54,6 +76,17 @@ struct SyncState {
   std::string last_success;       // RFC 3339 end time of the last succeeded job
   std::string last_job_id;        // the last job seen, so a Cloudflare-started job is reported once
   std::deque<JobRecord> history;  // newest last, at most k_history_length
+  // RFC 3339: when aisearchd first saw the instance's sync (never cleared): freshness counts
+  // from it while no job has succeeded.
+  std::string since;
+  // The schedule last in force (schedule::Spec::describe(), or "suspended"): a new process that
+  // finds another one in force starts that schedule afresh instead of catching up old slots.
+  std::string schedule;
+  std::vector<RunningJob> running;
+  std::vector<PendingTrigger> triggers;
+
+  // The job with this id in history (with an outcome other than skipped), or null.
+  const JobRecord* recorded(const std::string& job_id) const;
 };
 
 inline constexpr std::size_t k_history_length = 20;

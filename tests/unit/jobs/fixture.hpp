@@ -85,10 +85,10 @@ inline util::Clock::SystemTime t0() {
 }
 
 struct Harness {
-  explicit Harness(jobs::FollowOptions options = {})
+  explicit Harness(jobs::FollowOptions options = {}, api::ClientConfig config = make_config())
       : clock(std::make_shared<util::FakeClock>(t0())),
         sim(std::make_shared<SimApi>(*clock)),
-        client(make_config(), sim, clock),
+        client(config, sim, clock),
         writer(store, state::State{}),
         runner(client, *clock, writer, reporter, options) {}
 

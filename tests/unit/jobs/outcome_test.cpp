@@ -71,9 +71,10 @@ TEST(Outcome, NamesRoundTrip) {
 TEST(Freshness, AgeAndHealthFollowTheLastSuccess) {
   const auto now = *util::parse_rfc3339("2026-11-28T12:00:00Z");
   state::SyncState s;
-  EXPECT_TRUE(jobs::freshness(&s, 26h, now).healthy);  // never ran: not stale yet
+  EXPECT_TRUE(jobs::freshness(&s, 26h, now).healthy);  // never seen: not stale yet
+  s.since = "2026-11-27T00:00:00Z";
   s.history.push_back({});
-  EXPECT_FALSE(jobs::freshness(&s, 26h, now).healthy);  // ran, never succeeded
+  EXPECT_FALSE(jobs::freshness(&s, 26h, now).healthy);  // seen 36 h ago, never succeeded
   s.last_success = "2026-11-28T10:00:00Z";
   auto f = jobs::freshness(&s, 26h, now);
   ASSERT_TRUE(f.age.has_value());

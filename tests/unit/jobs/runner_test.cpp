@@ -50,9 +50,10 @@ TEST(Runner, PollsLessOnceTheUsualDurationIsKnown) {
   h.sim->reset_counts();
   auto r = h.runner.run("default", "docs", policy(), "schedule", true, nullptr);
   EXPECT_EQ(r.outcome, "succeeded");
-  // Polls at most 60 s apart, one on the expected end (300 s): 60, 120, 180, 240, 300.
-  EXPECT_EQ(h.sim->count("get_job"), 5u);
-  EXPECT_EQ(h.sim->total(), 7u);
+  // One poll at the expected end (the median and the longest of the history: 300 s); the
+  // forbid check and the trigger: 3 requests.
+  EXPECT_EQ(h.sim->count("get_job"), 1u);
+  EXPECT_EQ(h.sim->total(), 3u);
 }
 
 TEST(Runner, ForbidSkipsWhenAJobIsRunning) {
@@ -118,7 +119,9 @@ TEST(Runner, CooldownLongerThanTheWaitLimitIsSkipped) {
 }
 
 TEST(Runner, TimeoutCancelsTheJobAndReportsTimedOutAfterAStall) {
-  Harness h;
+  jobs::FollowOptions options;
+  options.stall_after = 5min;
+  Harness h(options);
   h.sim->set_mode(k_addr, SimApi::Mode::stall);
   auto p = policy();
   p.timeout = 20min;
@@ -152,15 +155,80 @@ TEST(Runner, AFailedJobCarriesItsLastTwentyLogLinesAndErrorCounts) {
   EXPECT_TRUE(h.sync(k_addr)->last_success.empty());
 }
 
-TEST(Runner, AMissingEndReasonIsDecidedByTheStats) {
+TEST(Runner, AMissingEndReasonIsDecidedByTheJobsOwnLogs) {
   Harness h;
   h.sim->set_mode(k_addr, SimApi::Mode::reason, std::nullopt, /*errors=*/false);
   EXPECT_EQ(h.runner.run("default", "docs", policy(), "schedule", true, nullptr).outcome,
             "succeeded");
-  EXPECT_EQ(h.sim->count("stats"), 1u);
   h.clock->advance(1h);
   h.sim->set_mode(k_addr, SimApi::Mode::reason, std::nullopt, /*errors=*/true);
   EXPECT_EQ(h.runner.run("default", "docs", policy(), "schedule", true, nullptr).outcome, "failed");
+}
+
+// Issue 13, defect 4: one bad file in the source shows in the instance-wide stats forever; a job
+// without end_reason whose own logs show no error is a success, not a failure.
+TEST(Runner, AMissingEndReasonIsNotJudgedByInstanceWideStats) {
+  Harness h;
+  h.sim->set_instance_errors(k_addr, 1);
+  h.sim->set_mode(k_addr, SimApi::Mode::reason, std::nullopt, /*errors=*/false);
+  auto r = h.runner.run("default", "docs", policy(), "schedule", true, nullptr);
+  EXPECT_EQ(r.outcome, "succeeded");
+  EXPECT_FALSE(h.sync(k_addr)->last_success.empty());
+}
+
+// Issue 13, defect 5: a job cancelled for its timeout is timed_out whatever end_reason says,
+// null included.
+TEST(Runner, ATimeoutCancelWithANullEndReasonIsTimedOut) {
+  Harness h;
+  h.sim->set_mode(k_addr, SimApi::Mode::stall);
+  h.sim->cancel_end_reason.reset();
+  auto p = policy();
+  p.timeout = 20min;
+  auto r = h.runner.run("default", "docs", p, "schedule", true, nullptr);
+  EXPECT_EQ(r.outcome, "timed_out");
+  EXPECT_TRUE(h.sync(k_addr)->last_success.empty());
+}
+
+// Issue 13, defect 13: the log tail is the job's real last lines, also past 500 entries.
+TEST(Runner, TheLogTailIsTheLastLinesOfALongLog) {
+  Harness h;
+  h.sim->fail_log_lines = 1200;
+  h.sim->set_mode(k_addr, SimApi::Mode::fail);
+  auto r = h.runner.run("default", "docs", policy(), "schedule", true, nullptr);
+  EXPECT_EQ(r.outcome, "failed");
+  ASSERT_EQ(r.log_tail.size(), 20u);
+  EXPECT_EQ(r.log_tail.back(), "Job failed: 1200 errors");
+  EXPECT_EQ(r.log_tail.front(), "failed to fetch page-1182");
+}
+
+// Issue 13, defect 3: a trigger whose answer is lost after the job was made is not sent again
+// blindly: the job list finds the job by the trigger id in its description; one job, its real
+// outcome.
+TEST(Runner, ATriggerWhoseAnswerIsLostLeavesExactlyOneJob) {
+  for (int attempts : {1, 5}) {
+    auto config = Harness::make_config();
+    config.retry.max_attempts = attempts;
+    config.retry.base_delay = 10ms;
+    Harness h({}, config);
+    h.sim->lose_create_answers(1);
+    auto r = h.runner.run("default", "docs", policy(), "manual", true, nullptr);
+    EXPECT_EQ(r.outcome, "succeeded") << "client attempts " << attempts;
+    const auto jobs = h.sim->jobs(k_addr);
+    ASSERT_EQ(jobs.size(), 1u) << "client attempts " << attempts;
+    EXPECT_EQ(r.job_id, jobs[0]["id"]);
+    EXPECT_EQ(h.sim->count("create_job"), 1u);
+  }
+}
+
+// A trigger that certainly made nothing (503, not applied) is tried again after the job list
+// shows no job carrying its id.
+TEST(Runner, ATriggerThatMadeNoJobIsRetriedAfterTheListShowsNone) {
+  Harness h;
+  h.sim->fail_creates(1, 503);
+  auto r = h.runner.run("default", "docs", policy(), "manual", true, nullptr);
+  EXPECT_EQ(r.outcome, "succeeded");
+  EXPECT_EQ(h.sim->jobs(k_addr).size(), 1u);
+  EXPECT_EQ(h.sim->count("create_job"), 2u);
 }
 
 TEST(Runner, AnUnknownEndReasonIsNeverASuccess) {
@@ -188,7 +256,11 @@ TEST(Runner, NoWaitReturnsTheStartedJobWithoutRecordingIt) {
   EXPECT_EQ(r.outcome, "");
   EXPECT_FALSE(r.job_id.empty());
   EXPECT_EQ(h.sim->count("get_job"), 0u);
-  EXPECT_EQ(h.sync(k_addr), nullptr);
+  // No outcome; the job is saved as running (a daemon follows it and records it).
+  ASSERT_NE(h.sync(k_addr), nullptr);
+  EXPECT_TRUE(h.sync(k_addr)->history.empty());
+  ASSERT_EQ(h.sync(k_addr)->running.size(), 1u);
+  EXPECT_EQ(h.sync(k_addr)->running[0].job_id, r.job_id);
   EXPECT_TRUE(h.reporter.outcomes.empty());
 }
 
@@ -198,7 +270,9 @@ TEST(Runner, StopAbandonsTheFollowWithoutRecording) {
   auto r = h.runner.run("default", "docs", policy(), "schedule", true, &stop);
   EXPECT_EQ(r.outcome, "");
   EXPECT_FALSE(r.job_id.empty());
-  EXPECT_EQ(h.sync(k_addr), nullptr);
+  ASSERT_NE(h.sync(k_addr), nullptr);
+  EXPECT_TRUE(h.sync(k_addr)->history.empty());
+  EXPECT_EQ(h.sync(k_addr)->running.size(), 1u);
 }
 
 TEST(Runner, HistoryKeepsTheLastTwenty) {
@@ -222,12 +296,21 @@ TEST(Runner, FollowsAJobCloudflareStarted) {
   job.id = id;
   job.source = "schedule";
   job.started_at = util::format_rfc3339(t0());
-  auto r = h.runner.follow_existing("default", "docs", job, policy(), "cloudflare", nullptr);
+  auto follow = h.runner.make_follow("default", "docs", job, policy(), "cloudflare", "", t0());
+  std::optional<state::JobRecord> r;
+  for (int i = 0; i < 100 && !r; ++i) {
+    auto step = h.runner.poll_step(follow);
+    if (step.kind == jobs::Step::Kind::done) r = step.record;
+    h.clock->advance(step.delay);
+  }
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->outcome, "succeeded");
   EXPECT_EQ(r->source, "schedule");
   EXPECT_EQ(r->trigger, "cloudflare");
   EXPECT_EQ(h.sync(k_addr)->last_job_id, id);
+  // Recorded once: finishing it again records nothing.
+  EXPECT_FALSE(h.runner.finish(follow).has_value());
+  EXPECT_EQ(h.sync(k_addr)->history.size(), 1u);
 }
 
 }  // namespace

@@ -44,6 +44,34 @@ class SimApi : public api::Transport {
   milliseconds duration_spread{0};
   // Called (without the lock) with each request's kind before it is answered; may block.
   std::function<void(const std::string& kind)> before;
+  // Log lines of a failed job ("error" end): that many "failed to fetch page-N" error lines,
+  // then "Job failed: N errors".
+  int fail_log_lines = 24;
+  // What a cancel leaves in end_reason; std::nullopt: null (as some servers answer).
+  std::optional<std::string> cancel_end_reason = std::string("cancelled");
+  // The next `n` job creates are applied, then their answer is lost (a transport timeout).
+  void lose_create_answers(int n) {
+    std::lock_guard lock(m_mutex);
+    m_lose_creates = n;
+  }
+  // The next `n` job creates fail with HTTP `status` and are NOT applied.
+  void fail_creates(int n, int status = 503) {
+    std::lock_guard lock(m_mutex);
+    m_fail_creates = n;
+    m_fail_status = status;
+  }
+  // Stats report `n` errors instance-wide, whatever the jobs did (one bad file in the source).
+  void set_instance_errors(const std::string& address, int n) {
+    std::lock_guard lock(m_mutex);
+    m_instances[address].instance_errors = n;
+  }
+  // Job descriptions as sent, oldest first.
+  std::vector<std::string> descriptions(const std::string& address) {
+    std::lock_guard lock(m_mutex);
+    std::vector<std::string> out;
+    for (const auto& j : m_instances[address].jobs) out.push_back(j.description);
+    return out;
+  }
 
   void set_mode(const std::string& address, Mode mode, std::optional<std::string> reason = {},
                 bool errors = false) {
@@ -131,7 +159,7 @@ class SimApi : public api::Transport {
     if (kind == "list_jobs") {
       std::vector<json> items;
       for (auto it = inst.jobs.rbegin(); it != inst.jobs.rend(); ++it) items.push_back(render(*it));
-      return list(items, page);
+      return list(items, page, query_int(query, "per_page", 20));
     }
     if (kind == "create_job") {
       const auto now = m_clock.now();
@@ -145,7 +173,22 @@ class SimApi : public api::Transport {
         r.value().headers.emplace_back("retry-after", std::to_string((left.count() + 999) / 1000));
         return r;
       }
-      return ok(render(start(inst, "user")));
+      if (m_fail_creates > 0) {
+        --m_fail_creates;
+        return error(m_fail_status, 7017, "Unable to connect to ai search");
+      }
+      auto& job = start(inst, "user");
+      if (!request.body.empty()) {
+        auto body = json::parse(request.body, nullptr, false);
+        if (body.is_object() && body.contains("description") && body["description"].is_string())
+          job.description = body["description"].get<std::string>();
+      }
+      if (m_lose_creates > 0) {
+        --m_lose_creates;
+        return util::Err(
+            api::TransportError{api::TransportError::Kind::timeout, "answer lost (simulated)"});
+      }
+      return ok(render(job));
     }
     if (kind == "stats") {
       bool failed = false;
@@ -159,7 +202,7 @@ class SimApi : public api::Transport {
                 {"completed", 12},
                 {"skipped", 0},
                 {"outdated", 0},
-                {"error", failed ? 3 : 0},
+                {"error", failed ? 3 : inst.instance_errors},
                 {"degraded", false},
                 {"file_embed_errors", json::object()},
                 {"index_source_errors", failed ? json{{"failed to fetch", 3}} : json::object()}};
@@ -173,16 +216,20 @@ class SimApi : public api::Transport {
     if (kind == "get_job") return ok(render(*job));
     if (kind == "cancel_job") {
       m_cancel_bodies.push_back(request.body);
-      if (!job->ended) end(inst, *job, m_clock.now(), "cancelled");
+      if (!job->ended) end(inst, *job, m_clock.now(), cancel_end_reason.value_or("\x01null"));
       return ok(render(*job));
     }
     if (kind == "job_logs") {
       std::vector<json> items;
       for (std::size_t i = 0; i < job->logs.size(); ++i) {
-        items.push_back(
-            {{"id", i + 1}, {"created_at", 0}, {"message", job->logs[i]}, {"message_type", 1}});
+        const bool is_error = util::starts_with(job->logs[i], "failed to fetch") ||
+                              util::starts_with(job->logs[i], "Job failed");
+        items.push_back({{"id", i + 1},
+                         {"created_at", 0},
+                         {"message", job->logs[i]},
+                         {"message_type", is_error ? 3 : 1}});
       }
-      return list(items, page);
+      return list(items, page, query_int(query, "per_page", 20));
     }
     return error(404, 7003, "No route");
   }
@@ -198,6 +245,7 @@ class SimApi : public api::Transport {
     Mode mode = Mode::ok;
     bool errors = false;
     std::vector<std::string> logs;
+    std::string description;
   };
   struct Instance {
     Mode mode = Mode::ok;
@@ -205,6 +253,7 @@ class SimApi : public api::Transport {
     bool custom_errors = false;
     std::vector<Job> jobs;
     std::vector<util::Clock::SystemTime> planned;
+    int instance_errors = 0;
   };
 
   static std::string classify(const std::string& method, const std::vector<std::string>& parts) {
@@ -236,8 +285,9 @@ class SimApi : public api::Transport {
     job.end_reason = reason;
     if (reason == "error") {
       job.errors = true;
-      for (int i = 1; i <= 24; ++i) job.logs.push_back("failed to fetch page-" + std::to_string(i));
-      job.logs.push_back("Job failed: 24 errors");
+      for (int i = 1; i <= fail_log_lines; ++i)
+        job.logs.push_back("failed to fetch page-" + std::to_string(i));
+      job.logs.push_back("Job failed: " + std::to_string(fail_log_lines) + " errors");
     } else {
       job.logs.push_back("Job ended: " + reason);
     }
@@ -302,13 +352,16 @@ class SimApi : public api::Transport {
       } else {
         end(inst, j, finish, inst.custom_reason.value_or(""));
         j.errors = inst.custom_errors;
+        if (inst.custom_errors) j.logs.push_back("failed to fetch page-1");
         if (!inst.custom_reason) j.end_reason = "\x01null";  // rendered as null
       }
     }
   }
 
   json render(const Job& j) const {
-    json out = {{"id", j.id}, {"source", j.source}, {"description", nullptr}};
+    json out = {{"id", j.id},
+                {"source", j.source},
+                {"description", j.description.empty() ? json() : json(j.description)}};
     out["started_at"] = util::format_rfc3339(j.started);
     out["last_seen_at"] = util::format_rfc3339(j.last_seen);
     out["ended_at"] = j.ended ? json(util::format_rfc3339(*j.ended)) : json();
@@ -330,15 +383,22 @@ class SimApi : public api::Transport {
                           {"result", result}});
   }
   static util::Result<api::HttpResponse, api::TransportError> list(const std::vector<json>& items,
-                                                                   int page) {
-    json result = page <= 1 ? json(items) : json::array();
+                                                                   int page, int per_page) {
+    per_page = std::max(per_page, 1);
+    page = std::max(page, 1);
+    json result = json::array();
+    const std::size_t from =
+        static_cast<std::size_t>(page - 1) * static_cast<std::size_t>(per_page);
+    for (std::size_t i = from; i < items.size() && i < from + static_cast<std::size_t>(per_page);
+         ++i)
+      result.push_back(items[i]);
     return response(200, {{"success", true},
                           {"errors", json::array()},
                           {"messages", json::array()},
                           {"result", result},
                           {"result_info",
                            {{"page", page},
-                            {"per_page", std::max<std::size_t>(items.size(), 1)},
+                            {"per_page", per_page},
                             {"count", result.size()},
                             {"total_count", items.size()}}}});
   }
@@ -357,6 +417,9 @@ class SimApi : public api::Transport {
   std::map<std::string, std::size_t> m_counts;
   std::vector<std::string> m_cancel_bodies;
   int m_next_id = 0;
+  int m_lose_creates = 0;
+  int m_fail_creates = 0;
+  int m_fail_status = 503;
 };
 
 }  // namespace jobs_test

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "support/poll.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -24,7 +26,10 @@ class Receiver : public api::Transport {
     ++m_calls;
     if (status == 0)
       return util::Err(api::TransportError{api::TransportError::Kind::network, "refused"});
-    if (status >= 200 && status < 300) m_bodies.push_back(nlohmann::json::parse(r.body));
+    if (status >= 200 && status < 300) {
+      m_bodies.push_back(nlohmann::json::parse(r.body));
+      m_requests.push_back(r);
+    }
     api::HttpResponse resp;
     resp.status = status;
     return resp;
@@ -40,6 +45,10 @@ class Receiver : public api::Transport {
     std::lock_guard lock(m_mutex);
     return m_bodies;
   }
+  std::vector<api::HttpRequest> requests() {
+    std::lock_guard lock(m_mutex);
+    return m_requests;
+  }
   std::size_t calls() {
     std::lock_guard lock(m_mutex);
     return m_calls;
@@ -50,6 +59,7 @@ class Receiver : public api::Transport {
   std::condition_variable m_cv;
   std::size_t m_calls = 0;
   std::vector<nlohmann::json> m_bodies;
+  std::vector<api::HttpRequest> m_requests;
 };
 
 jobs::WebhookOptions options(jobs::WebhookOptions::NotifyOn on) {
@@ -69,14 +79,9 @@ state::JobRecord record(const std::string& outcome) {
   return r;
 }
 
-// Waits (real time, with a deadline) until nothing is pending.
+// Waits (real time, with a deadline for a busy machine) until nothing is pending.
 bool drained(jobs::WebhookNotifier& n) {
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (n.pending() != 0) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
+  return support::poll_until([&] { return n.pending() == 0; }, 30s, 1ms);
 }
 
 TEST(Webhook, ChangesSendsTheFirstFailureAndTheRecoveryOnly) {
@@ -159,10 +164,9 @@ TEST(Webhook, NeverBlocksTheCallerAndStopKeepsItsDeadline) {
   auto opts = options(jobs::WebhookOptions::NotifyOn::all);
   opts.queue_max = 3;
   jobs::WebhookNotifier n(opts, rx);
-  const auto start = std::chrono::steady_clock::now();
+  // The receiver is stuck until release(): an outcome() that waited for it would never return.
   for (int i = 0; i < 10; ++i) n.outcome("default/docs", record("failed"));
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);  // the receiver is stuck
-  EXPECT_LE(n.pending(), 4u);                               // bounded: 3 queued + 1 in flight
+  EXPECT_LE(n.pending(), 4u);  // bounded: 3 queued + 1 in flight
   EXPECT_GE(n.counters().dropped, 6u);
   rx->release();
   n.stop(2s);
@@ -269,6 +273,63 @@ TEST(Webhook, NotifyOnParses) {
   EXPECT_TRUE(jobs::parse_notify_on("changes").ok());
   EXPECT_TRUE(jobs::parse_notify_on("all").ok());
   EXPECT_FALSE(jobs::parse_notify_on("sometimes").ok());
+}
+
+// Issue 13, defect 12: the body is signed with the configured secret (HMAC-SHA256).
+TEST(Webhook, TheBodyIsSignedWithTheSecret) {
+  auto rx = std::make_shared<Receiver>();
+  auto o = options(jobs::WebhookOptions::NotifyOn::all);
+  o.signing_secret = "s3cret";
+  jobs::WebhookNotifier n(o, rx);
+  n.outcome("default/docs", record("failed"));
+  ASSERT_TRUE(drained(n));
+  const auto requests = rx->requests();
+  ASSERT_EQ(requests.size(), 1u);
+  std::string signature;
+  for (const auto& [name, value] : requests[0].headers)
+    if (name == "X-Aisearchd-Signature") signature = value;
+  EXPECT_EQ(signature, jobs::webhook_signature("s3cret", requests[0].body));
+  EXPECT_EQ(signature.rfind("sha256=", 0), 0u);
+  EXPECT_EQ(signature.size(), 7u + 64u);
+  // RFC 4231 test case 2.
+  EXPECT_EQ(jobs::webhook_signature("Jefe", "what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+// Issue 13, defect 12: log lines and end_reason go out redacted and bounded.
+TEST(Webhook, LogTailAndEndReasonAreRedactedAndBounded) {
+  auto rx = std::make_shared<Receiver>();
+  auto o = options(jobs::WebhookOptions::NotifyOn::all);
+  o.secret = "api-token-123";
+  jobs::WebhookNotifier n(o, rx);
+  auto r = record("failed");
+  r.end_reason = "error: Authorization: Bearer api-token-123 refused";
+  for (int i = 0; i < 30; ++i) r.log_tail.push_back("line " + std::to_string(i));
+  r.log_tail.push_back(std::string(5000, 'x'));
+  r.log_tail.push_back("fetch with token api-token-123 failed");
+  n.outcome("default/docs", r);
+  ASSERT_TRUE(drained(n));
+  const auto bodies = rx->bodies();
+  ASSERT_EQ(bodies.size(), 1u);
+  const std::string text = bodies[0].dump();
+  EXPECT_EQ(text.find("api-token-123"), std::string::npos) << text;
+  EXPECT_LE(bodies[0]["log_tail"].size(), 20u);
+  for (const auto& line : bodies[0]["log_tail"]) EXPECT_LE(line.get<std::string>().size(), 303u);
+  EXPECT_EQ(bodies[0]["log_tail"].back(), "fetch with token [redacted] failed");
+}
+
+// Issue 13, defect 12: failed, then skipped, then a restart: the next success is a recovery.
+TEST(Webhook, ARecoveryAfterARestartIsSentPastASkippedRun) {
+  auto rx = std::make_shared<Receiver>();
+  jobs::WebhookNotifier n(options(jobs::WebhookOptions::NotifyOn::changes), rx);
+  std::deque<state::JobRecord> history{record("succeeded"), record("failed"), record("skipped")};
+  n.seed_history("default/docs", history);
+  n.outcome("default/docs", record("succeeded"));
+  ASSERT_TRUE(drained(n));
+  const auto bodies = rx->bodies();
+  ASSERT_EQ(bodies.size(), 1u);
+  EXPECT_EQ(bodies[0]["outcome"], "succeeded");
+  EXPECT_EQ(bodies[0]["previous_outcome"], "failed");
 }
 
 }  // namespace

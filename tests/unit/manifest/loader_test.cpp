@@ -454,3 +454,18 @@ TEST(ManifestLoader, IgnorableFieldPathsCoverNestedFields) {
                         "public_endpoint_params.rate_limit.requests"})
     EXPECT_NE(std::find(paths.begin(), paths.end(), p), paths.end()) << p;
 }
+
+// Issue 13, defect 10: validate rejects a jitter the schedule cannot hold, with its place.
+TEST(ManifestLoader, AJitterLongerThanTheScheduleIntervalIsAnError) {
+  const auto errors = load_errors(std::string(k_header) + R"(namespaces:
+  default:
+    instances:
+      docs:
+        type: r2
+        source: bucket
+        sync: { schedule: "*/5 * * * *", jitter: 10m }
+)");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("m.yaml:8:"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find("shortest interval 5m"), std::string::npos) << errors[0];
+}

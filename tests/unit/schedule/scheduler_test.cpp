@@ -244,10 +244,25 @@ TEST(Scheduler, ChangedSpecKeepsTheLastSlot) {
   EXPECT_EQ(scheduler.run_due(utc(2026, 5, 4, 2)).size(), 1u);
   // Now hourly: the next slot after the last one (02:00) is 03:00.
   scheduler.set_entries({Entry{"a", cron("0 * * * *")}});
+  EXPECT_TRUE(scheduler.run_due(utc(2026, 5, 4, 2)).empty());
   EXPECT_EQ(show_utc(scheduler.next_due_for("a")), "2026-05-04 03:00Z");
   // Back to daily at a later hour: nothing runs twice for the same day by accident.
   scheduler.set_entries({Entry{"a", cron("0 2 * * *")}});
+  EXPECT_TRUE(scheduler.run_due(utc(2026, 5, 4, 2)).empty());
   EXPECT_EQ(show_utc(scheduler.next_due_for("a")), "2026-05-05 02:00Z");
+}
+
+// Issue 13, defect 6: a changed schedule starts afresh; no slot from before the change runs.
+TEST(Scheduler, AChangedSpecNeverCatchesUpASlotFromBeforeTheChange) {
+  Scheduler scheduler;
+  scheduler.set_entries({Entry{"a", cron("0 0 1 1 *")}});
+  scheduler.run_due(utc(2026, 1, 1, 0));  // first sight at the January slot: it runs
+  scheduler.run_due(utc(2026, 6, 1, 0));
+  // In June the schedule becomes "every 1st of the month": May's slot (after the last run) is
+  // from before the change and does not run; July's does.
+  scheduler.set_entries({Entry{"a", cron("0 0 1 * *")}});
+  EXPECT_TRUE(scheduler.run_due(utc(2026, 6, 1, 12)).empty());
+  EXPECT_EQ(show_utc(scheduler.next_due_for("a")), "2026-07-01 00:00Z");
 }
 
 TEST(Scheduler, DuplicateKeysLastOneWins) {

