@@ -171,8 +171,11 @@ class Executor {
       owned.pending_create = true;
     });
     if (!saved)
-      return api::ApiError{api::ErrorKind::client, 0, {},
-                           "state save failed before the create was sent: " + saved.error(), {}};
+      return api::ApiError{api::ErrorKind::client,
+                           0,
+                           {},
+                           "state save failed before the create was sent: " + saved.error(),
+                           {}};
     return std::nullopt;
   }
 
@@ -241,11 +244,14 @@ class Executor {
       if (!current) return current.error();
       auto update = adoption_update(spec, current->raw);
       if (!update)
-        return api::ApiError{api::ErrorKind::client, 0, {},
-                             "adopt_conflict: " + spec.address() +
-                                 " already exists with another type/source; it is not adopted "
-                                 "(fix the manifest, or adopt it explicitly with `aisearchd adopt`)",
-                             {}};
+        return api::ApiError{
+            api::ErrorKind::client,
+            0,
+            {},
+            "adopt_conflict: " + spec.address() +
+                " already exists with another type/source; it is not adopted "
+                "(fix the manifest, or adopt it explicitly with `aisearchd adopt`)",
+            {}};
       spdlog::info("action=adopt namespace={} instance={} reason=already_exists", spec.ns, spec.id);
       sent = keys_of(*update);
       return put_all(spec.ns, spec.id, *update, unstable);
@@ -287,9 +293,21 @@ class Executor {
           s.owned[change.address()] = record;
         });
         if (!pre)
-          return api::ApiError{api::ErrorKind::client, 0, {},
-                               "state save failed before the move was sent: " + pre.error(), {}};
+          return api::ApiError{api::ErrorKind::client,
+                               0,
+                               {},
+                               "state save failed before the move was sent: " + pre.error(),
+                               {}};
         auto r = m_client.move_instance(change.from_ns, change.id, change.ns);
+        if (!r && r.error().kind == api::ErrorKind::not_found) {
+          // "Not found" may be the answer to a retry whose first attempt moved the instance
+          // (its answer was lost): the destination says whether the move happened.
+          auto there = m_client.get_instance(change.ns, change.id);
+          if (there)
+            r = {};
+          else if (there.error().kind != api::ErrorKind::not_found)
+            r = util::Err(there.error());
+        }
         if (!r) {
           if (surely_not_applied(r.error()) && !existed)
             save([&](state::State& s) { s.owned.erase(change.address()); });
@@ -408,10 +426,17 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
   // Bookkeeping first: adoptions, forgotten instances, and `protect` following the manifest for
   // every instance it declares (state remembers it once the instance leaves the manifest).
   {
-    std::set<std::string> changing;
+    // A record whose protect blocked a replace this run stays protected: the replace must show
+    // unblocked in a later plan before it can happen.
+    std::set<std::string> held_by_protect;
     std::map<std::string, std::set<std::string>> changed_fields;
-    for (const auto& c : plan.changes)
+    for (const auto& c : plan.changes) {
       for (const auto& f : c.fields) changed_fields[c.address()].insert(top_level(f.path));
+      if (c.blocked && c.blocked->rail == "protected") {
+        held_by_protect.insert(c.address());
+        if (!c.from_ns.empty()) held_by_protect.insert(c.from_ns + "/" + c.id);
+      }
+    }
     std::string now = util::format_rfc3339(clock.now());
     auto saved = state.update([&](state::State& s) {
       for (const auto& address : plan.adopt) {
@@ -447,7 +472,7 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
       }
       for (auto& [address, owned] : s.owned)
         if (const auto* spec = find_spec(desired, owned.ns, owned.id))
-          owned.protect = spec->protect;
+          if (spec->protect || !held_by_protect.count(address)) owned.protect = spec->protect;
     });
     if (!saved) result.state_errors.push_back(saved.error());
   }

@@ -1,6 +1,7 @@
 #include "reconcile/diff.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include "model/instance_fields.hpp"
 #include "reconcile/compare.hpp"
@@ -34,7 +35,9 @@ struct InstanceDiff {
   std::vector<FieldChange> fields;
   json update_body = json::object();  // changed top-level fields, as a PUT sends them
   bool immutable_changed = false;
+  bool immutable_config = false;  // an immutable field differs because the manifest changed it
   bool any_config = false;
+  std::set<std::string> drift_keys;   // top-level fields that differ only because of drift
   std::vector<std::string> unstable;  // fields skipped because the API did not take them before
 };
 
@@ -98,7 +101,11 @@ InstanceDiff compare_instance(const manifest::InstanceSpec& spec, const json& re
                   changes.end());
     if (changes.empty()) continue;
     if (field && field->immutable) d.immutable_changed = true;
-    if (!manifest_unchanged) d.any_config = true;
+    if (field && field->immutable && !manifest_unchanged) d.immutable_config = true;
+    if (!manifest_unchanged)
+      d.any_config = true;
+    else
+      d.drift_keys.insert(key);
     if (!field || field->on_update) {
       const bool present = have != remote.end() && !write_only_null;
       bool merge = field && field->type == model::FieldType::object && !is_whole_object(field) &&
@@ -265,9 +272,33 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
     }
   }
 
+  // Protected as the manifest says or as state remembers: taking `protect` off releases the
+  // record only in a run that does not also replace it (apply), so the replace is planned and
+  // shown in a later plan, never carried out unseen.
+  // drift: report: a change made for the manifest (or a move) does not send what differs only
+  // by drift; those fields are reported in a warning instead.
+  auto hold_drift = [&](Change& c, const InstanceDiff& d) {
+    if (options.correct_drift || d.drift_keys.empty()) return;
+    std::vector<std::string> held;
+    for (const auto& key : d.drift_keys)
+      if (c.body.contains(key)) c.body.erase(key);
+    std::erase_if(c.fields, [&](const FieldChange& f) {
+      if (!d.drift_keys.count(f.path.substr(0, f.path.find('.')))) return false;
+      held.push_back(f.path);
+      return true;
+    });
+    if (!held.empty())
+      plan.warnings.push_back(c.address() + ": changed outside aisearchd, reported not corrected " +
+                              "(drift: report): " + util::join(held, ", "));
+  };
+
   auto replace_rails = [&](Change& c, const manifest::InstanceSpec& ispec, bool is_protected) {
-    if (is_protected)
+    if (ispec.protect)
       c.blocked = Blocked{"protected", "protected instances are never deleted, so never replaced"};
+    else if (is_protected)
+      c.blocked = Blocked{"protected",
+                          "protected in state: apply protect: false without the type/source "
+                          "change first, then change it (the replace is planned then)"};
     else if (!ispec.allow_replace)
       c.blocked = Blocked{"replace_not_allowed",
                           "type/source changed: replacing deletes and rebuilds the index; set "
@@ -358,10 +389,20 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
               c.reindex = true;
               c.body = create_body(ispec);
               c.followup_update = followup_body(ispec);
-              replace_rails(c, ispec, ispec.protect || (from_owned && from_owned->protect));
+              replace_rails(c, ispec, from_owned && from_owned->protect);
+              // The move is config; a replace for type/source changed outside is drift.
+              if (!d.immutable_config) {
+                c.reason = Reason::drift;
+                c.modified_by = find_remote(from_ns, id)->modified_by;
+              }
+              if (!c.blocked && c.reason == Reason::drift && !options.correct_drift)
+                c.blocked = Blocked{"drift_report",
+                                    "type/source changed outside aisearchd and drift is reported, "
+                                    "not corrected (drift: report): the move waits"};
             } else {
               c.action = Action::move;
               c.body = std::move(d.update_body);
+              hold_drift(c, d);
             }
             plan.changes.push_back(std::move(c));
             continue;
@@ -416,7 +457,9 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
         c.ns = ns_name;
         c.id = id;
         c.fields = std::move(d.fields);
-        c.reason = d.any_config ? Reason::config : Reason::drift;
+        // A replace is config only when the manifest changed type/source.
+        const bool config = d.immutable_changed ? d.immutable_config : d.any_config;
+        c.reason = config ? Reason::config : Reason::drift;
         if (c.reason == Reason::drift) c.modified_by = remote->modified_by;
         for (const auto& f : c.fields) c.reindex = c.reindex || f.reindex;
         if (d.immutable_changed) {
@@ -424,13 +467,15 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
           c.reindex = true;
           c.body = create_body(ispec);
           c.followup_update = followup_body(ispec);
-          replace_rails(c, ispec, ispec.protect || owned->protect);
+          replace_rails(c, ispec, owned->protect);
         } else {
           c.action = Action::update;
           c.body = std::move(d.update_body);
+          if (c.reason == Reason::config) hold_drift(c, d);
         }
         if (!c.blocked && c.reason == Reason::drift && !options.correct_drift)
           c.blocked = Blocked{"drift_report", "drift is reported, not corrected (drift: report)"};
+        if (c.action == Action::update && c.fields.empty()) continue;
         plan.changes.push_back(std::move(c));
       }
     }
@@ -467,10 +512,10 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
               Blocked{"protected",
                       "protected in state: never deleted by aisearchd (forget it to release it)"};
         else if (!elsewhere.empty())
-          c.blocked = Blocked{"declared_elsewhere",
-                              "the manifest declares " + inst_id + " in namespace " +
-                                  util::join(elsewhere, ", ") +
-                                  ": an id the manifest declares is never deleted"};
+          c.blocked =
+              Blocked{"declared_elsewhere", "the manifest declares " + inst_id + " in namespace " +
+                                                util::join(elsewhere, ", ") +
+                                                ": an id the manifest declares is never deleted"};
         else if (!nspec || !nspec->prune)
           c.blocked =
               Blocked{"prune_disabled",
@@ -486,8 +531,7 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
     // Owned instances gone remotely (the namespace is listed completely, or does not exist)
     // that the manifest does not declare here and that did not move.
     for (const auto& [address, owned] : state.owned) {
-      if (owned.ns != ns_name || declared(ns_name, owned.id) || moved_away.count(address))
-        continue;
+      if (owned.ns != ns_name || declared(ns_name, owned.id) || moved_away.count(address)) continue;
       if (!find_remote(ns_name, owned.id)) plan.forget.push_back(address);
     }
   }

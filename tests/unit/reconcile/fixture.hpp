@@ -15,7 +15,6 @@ namespace reconcile_fixture {
 
 using nlohmann::json;
 
-
 inline manifest::InstanceSpec instance(const std::string& ns, const std::string& id, json fields) {
   manifest::InstanceSpec s;
   s.ns = ns;
@@ -50,7 +49,7 @@ inline api::Instance remote(const std::string& ns, const std::string& id, json f
 }
 
 inline reconcile::Observed observed_with(std::vector<api::Instance> instances,
-                                  std::vector<std::string> extra_namespaces = {}) {
+                                         std::vector<std::string> extra_namespaces = {}) {
   reconcile::Observed o;
   o.namespaces["default"].name = "default";
   for (const auto& n : extra_namespaces) o.namespaces[n].name = n;
@@ -63,7 +62,7 @@ inline reconcile::Observed observed_with(std::vector<api::Instance> instances,
 }
 
 inline void own(state::State& s, const std::string& ns, const std::string& id, bool protect = false,
-         std::map<std::string, std::string> digests = {}) {
+                std::map<std::string, std::string> digests = {}) {
   state::OwnedInstance o;
   o.ns = ns;
   o.id = id;
@@ -77,6 +76,5 @@ inline const reconcile::Change* find(const reconcile::Plan& p, const std::string
     if (c.address() == address) return &c;
   return nullptr;
 }
-
 
 }  // namespace reconcile_fixture

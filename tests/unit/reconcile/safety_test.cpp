@@ -116,10 +116,9 @@ TEST(Safety, AMoveThatChangesTypeOrSourceIsAReplaceUnderItsRails) {
   declare(m, instance("b", "x", {{"type", "web-crawler"}, {"source", "https://new.example"}}));
   state::State s;
   own(s, "a", "x");
-  auto obs =
-      observed_with({remote("a", "x", {{"type", "r2"}, {"source", "old-bucket"}}),
-                     remote("a", "keep", {{"type", "r2"}})},
-                    {"b"});
+  auto obs = observed_with({remote("a", "x", {{"type", "r2"}, {"source", "old-bucket"}}),
+                            remote("a", "keep", {{"type", "r2"}})},
+                           {"b"});
   auto plan = reconcile::diff(m, obs, s);
   const auto* c = find(plan, "b/x");
   ASSERT_NE(c, nullptr);
@@ -152,11 +151,11 @@ TEST(Safety, AnIdDeclaredInAnotherNamespaceIsNeverDeleted) {
   state::State s;
   own(s, "a", "x");
   own(s, "b", "x");
-  auto plan = reconcile::diff(m,
-                              observed_with({remote("a", "x", {{"type", "r2"}}),
-                                             remote("a", "keep", {{"type", "r2"}}),
-                                             remote("b", "x", {{"type", "r2"}})}),
-                              s);
+  auto plan = reconcile::diff(
+      m,
+      observed_with({remote("a", "x", {{"type", "r2"}}), remote("a", "keep", {{"type", "r2"}}),
+                     remote("b", "x", {{"type", "r2"}})}),
+      s);
   const auto* c = find(plan, "a/x");
   ASSERT_NE(c, nullptr);
   ASSERT_TRUE(c->blocked);
@@ -251,12 +250,12 @@ TEST(Safety, AnIgnoredPathInsideAWholeComparedMapIsNotPlanned) {
   own(s, "default", "x");
   auto plan = reconcile::diff(
       m,
-      observed_with({remote(
-          "default", "x",
-          {{"source_params",
-            {{"web_crawler",
-              {{"parse_options",
-                {{"include_headers", {{"x-rotating", "b"}, {"x-static", "s"}}}}}}}}}})}),
+      observed_with(
+          {remote("default", "x",
+                  {{"source_params",
+                    {{"web_crawler",
+                      {{"parse_options",
+                        {{"include_headers", {{"x-rotating", "b"}, {"x-static", "s"}}}}}}}}}})}),
       s);
   EXPECT_TRUE(plan.changes.empty());
 }
@@ -272,9 +271,9 @@ TEST(Safety, AnUpdateCarriesTheRemoteValueOfAnIgnoredPath) {
   own(s, "default", "x");
   auto plan = reconcile::diff(
       m,
-      observed_with({remote("default", "x",
-                            {{"source_params",
-                              {{"prefix", "theirs/"}, {"include_items", {"b/**"}}}}})}),
+      observed_with(
+          {remote("default", "x",
+                  {{"source_params", {{"prefix", "theirs/"}, {"include_items", {"b/**"}}}}})}),
       s);
   ASSERT_EQ(plan.changes.size(), 1u);
   EXPECT_EQ(plan.changes[0].body["source_params"]["prefix"], "theirs/");
@@ -287,7 +286,8 @@ TEST(Safety, AnUpdateCarriesTheRemoteValueOfAnIgnoredPath) {
 TEST(Safety, AKeyRemovedFromAFreeFormMapIsRemoved) {
   manifest::Manifest m;
   auto headers = [](json h) {
-    return json{{"source_params", {{"web_crawler", {{"parse_options", {{"include_headers", h}}}}}}}};
+    return json{
+        {"source_params", {{"web_crawler", {{"parse_options", {{"include_headers", h}}}}}}}};
   };
   declare(m, instance("default", "x", headers({{"x-a", "1"}})));
   state::State s;
@@ -295,9 +295,9 @@ TEST(Safety, AKeyRemovedFromAFreeFormMapIsRemoved) {
   auto plan = reconcile::diff(
       m, observed_with({remote("default", "x", headers({{"x-a", "1"}, {"x-secret", "2"}}))}), s);
   ASSERT_EQ(plan.changes.size(), 1u);
-  EXPECT_EQ(plan.changes[0]
-                .body["source_params"]["web_crawler"]["parse_options"]["include_headers"],
-            json({{"x-a", "1"}}));
+  EXPECT_EQ(
+      plan.changes[0].body["source_params"]["web_crawler"]["parse_options"]["include_headers"],
+      json({{"x-a", "1"}}));
 }
 
 // Defect 8: sensitivity is by whole words, not substrings.
@@ -335,8 +335,8 @@ TEST(Safety, ReportModeDoesNotRecreateAndStillReportsTheDifference) {
 // Defect 10: a key the server adds to every array item is not drift.
 TEST(Safety, AKeyTheServerAddsToArrayItemsIsNotDrift) {
   manifest::Manifest m;
-  declare(m, instance("default", "x",
-                      {{"retrieval_options", {{"boost_by", {{{"field", "year"}}}}}}}));
+  declare(m,
+          instance("default", "x", {{"retrieval_options", {{"boost_by", {{{"field", "year"}}}}}}}));
   state::State s;
   own(s, "default", "x");
   auto plan = reconcile::diff(
@@ -355,8 +355,8 @@ TEST(Safety, AWriteOnlyTokenIdReadBackAsNullIsNotDrift) {
   declare(m, instance("default", "x", {{"token_id", token}}));
   state::State s;
   own(s, "default", "x", false, {{"token_id", reconcile::digest(json(token))}});
-  auto plan = reconcile::diff(
-      m, observed_with({remote("default", "x", {{"token_id", nullptr}})}), s);
+  auto plan =
+      reconcile::diff(m, observed_with({remote("default", "x", {{"token_id", nullptr}})}), s);
   EXPECT_TRUE(plan.changes.empty());
 }
 
@@ -366,8 +366,8 @@ TEST(Safety, AlreadyExistsAdoptsOnlyAMatchingInstanceAndSendsOnlyWhatDiffers) {
   auto remote_side = std::make_shared<support::ReferenceRemote>();
   Rig rig(remote_side);
   manifest::Manifest m;
-  declare(m, instance("default", "x",
-                      {{"type", "r2"}, {"source", "mine"}, {"max_num_results", 7}}));
+  declare(m,
+          instance("default", "x", {{"type", "r2"}, {"source", "mine"}, {"max_num_results", 7}}));
   auto plan = rig.plan(m, {});
   ASSERT_EQ(plan.summary().create, 1);
 
@@ -496,4 +496,115 @@ TEST(Safety, AnAllowedReplacingMoveDeletesTheSourceAndCreatesTheTarget) {
   EXPECT_TRUE(saved.owns("b", "x"));
   EXPECT_FALSE(saved.owns("a", "x"));
   EXPECT_FALSE(rig.plan(m, saved).has_changes());
+}
+
+// A move whose answer was lost is retried; the retry meets "not found" because the first attempt
+// moved it. The move happened: the destination stays ours (found by the model checker).
+TEST(Safety, AMoveWhoseAnswerWasLostStaysOwnedWhereItWent) {
+  auto remote_side = std::make_shared<support::ReferenceRemote>();
+  remote_side->add_instance("a", {{"id", "x"}, {"type", "r2"}, {"source", "s"}});
+  remote_side->add_instance("a", {{"id", "keep"}, {"type", "r2"}});
+  remote_side->add_namespace("b");
+  Rig rig(remote_side);
+  auto m = pruning({"a", "b"});
+  declare(m, instance("a", "keep", {{"type", "r2"}}));
+  declare(m, instance("b", "x", {{"type", "r2"}, {"source", "s"}}));
+  state::State s;
+  own(s, "a", "x");
+  own(s, "a", "keep");
+  auto plan = rig.plan(m, s);
+  ASSERT_EQ(plan.summary().move, 1);
+  remote_side->fault_at(remote_side->request_count(), support::ReferenceRemote::Fault::lost);
+  auto result = rig.apply(plan, m, s);
+  EXPECT_TRUE(result.ok()) << (result.results.empty() ? "" : result.results[0].error);
+  EXPECT_TRUE(remote_side->has("b", "x"));
+  auto saved = rig.store.saved();
+  EXPECT_TRUE(saved.owns("b", "x")) << "the moved instance is still aisearchd's";
+  EXPECT_FALSE(saved.owns("a", "x"));
+  EXPECT_FALSE(rig.plan(m, saved).has_changes());
+}
+
+// Taking `protect` off in the same change as a source change does not let a later run replace
+// the instance unseen: the record stays protected until a run without the replace releases it,
+// and only then does a plan show the replace (found by the model checker).
+TEST(Safety, ProtectIsReleasedOnlyByARunThatDoesNotAlsoReplace) {
+  auto remote_side = std::make_shared<support::ReferenceRemote>();
+  remote_side->add_instance("default", {{"id", "x"}, {"type", "r2"}, {"source", "old"}});
+  Rig rig(remote_side);
+  manifest::Manifest m;
+  auto spec = instance("default", "x", {{"type", "r2"}, {"source", "new"}});
+  spec.allow_replace = true;  // protect: false
+  declare(m, spec);
+  state::State s;
+  own(s, "default", "x", /*protect=*/true);
+  auto plan = rig.plan(m, s);
+  ASSERT_NE(find(plan, "default/x"), nullptr);
+  ASSERT_TRUE(find(plan, "default/x")->blocked);
+  EXPECT_EQ(find(plan, "default/x")->blocked->rail, "protected");
+  rig.apply(plan, m, s);
+  EXPECT_TRUE(remote_side->writes().empty());
+  auto saved = rig.store.saved();
+  EXPECT_TRUE(saved.owned["default/x"].protect) << "released in the same run as the replace";
+  ASSERT_TRUE(find(rig.plan(m, saved), "default/x")->blocked) << "the next run would replace";
+
+  // protect: false applied on its own releases it; then the replace shows, unblocked.
+  m.namespaces["default"].instances["x"].fields["source"] = "old";
+  plan = rig.plan(m, saved);
+  EXPECT_FALSE(plan.has_changes());
+  rig.apply(plan, m, saved);
+  saved = rig.store.saved();
+  EXPECT_FALSE(saved.owned["default/x"].protect);
+  m.namespaces["default"].instances["x"].fields["source"] = "new";
+  plan = rig.plan(m, saved);
+  ASSERT_NE(find(plan, "default/x"), nullptr);
+  EXPECT_EQ(find(plan, "default/x")->action, Action::replace);
+  EXPECT_FALSE(find(plan, "default/x")->blocked);
+}
+
+// A move that also changes type/source outside aisearchd is drift: drift: report holds it.
+TEST(Safety, ReportModeHoldsAReplacingMoveCausedByDrift) {
+  manifest::Manifest m;
+  auto spec = instance("b", "x", {{"type", "r2"}, {"source", "mine"}});
+  spec.allow_replace = true;
+  declare(m, spec);
+  state::State s;
+  own(s, "a", "x", false,
+      {{"type", reconcile::digest(json("r2"))}, {"source", reconcile::digest(json("mine"))}});
+  auto obs = observed_with({remote("a", "x", {{"type", "r2"}, {"source", "theirs"}})}, {"b"});
+  reconcile::DiffOptions report;
+  report.correct_drift = false;
+  auto plan = reconcile::diff(m, obs, s, report);
+  const auto* c = find(plan, "b/x");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->action, Action::replace);
+  EXPECT_EQ(c->reason, reconcile::Reason::drift);
+  ASSERT_TRUE(c->blocked);
+  EXPECT_EQ(c->blocked->rail, "drift_report");
+  // In correct mode the drift is corrected, as in place.
+  EXPECT_FALSE(find(reconcile::diff(m, obs, s), "b/x")->blocked);
+}
+
+// drift: report: an update the manifest asked for does not carry a field that differs only by
+// drift; that field is reported in a warning (found by the model checker, with a move).
+TEST(Safety, ReportModeSendsOnlyWhatTheManifestChanged) {
+  manifest::Manifest m;
+  declare(m, instance("default", "x", {{"max_num_results", 20}, {"paused", false}}));
+  state::State s;
+  own(s, "default", "x", false,
+      {{"max_num_results", reconcile::digest(json(10))},
+       {"paused", reconcile::digest(json(false))}});
+  auto obs = observed_with({remote("default", "x", {{"max_num_results", 10}, {"paused", true}})});
+  reconcile::DiffOptions report;
+  report.correct_drift = false;
+  auto plan = reconcile::diff(m, obs, s, report);
+  const auto* c = find(plan, "default/x");
+  ASSERT_NE(c, nullptr);
+  EXPECT_FALSE(c->blocked);
+  EXPECT_EQ(c->body, json({{"max_num_results", 20}})) << "paused was changed outside: not sent";
+  ASSERT_EQ(c->fields.size(), 1u);
+  bool warned = false;
+  for (const auto& w : plan.warnings) warned = warned || w.find("paused") != std::string::npos;
+  EXPECT_TRUE(warned);
+  // drift: correct sends both.
+  EXPECT_EQ(find(reconcile::diff(m, obs, s), "default/x")->body.size(), 2u);
 }
