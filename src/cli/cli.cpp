@@ -25,7 +25,7 @@ constexpr const char* k_commands = R"(Commands:
   state show          print the state (owned instances, digests, job history)
   state migrate --to etcd|file   copy the state to the other backend
 
-Exit codes: 0 success; 1 error; 2 changes present (plan --detailed-exitcode);
+Exit codes: 0 success; 1 error; 2 differences present (plan --detailed-exitcode);
 3 apply finished but some actions were blocked by a safety rail.)";
 
 cxxopts::Options make_parser() {
@@ -48,10 +48,10 @@ cxxopts::Options make_parser() {
       "dry-run",
       "alone: the one-shot plan; with apply: the plan it would apply; with run: observe only")(
       "listen", "run: address of /metrics /healthz /readyz /status (\"\" disables)",
-      cxxopts::value<std::string>(),
-      "ADDR")("o,output", "text (default) | json | markdown",
-              cxxopts::value<std::string>()->default_value("text"),
-              "FMT")("detailed-exitcode", "plan: 0 no changes, 2 changes present, 1 error")(
+      cxxopts::value<std::string>(), "ADDR")("o,output", "text (default) | json | markdown",
+                                             cxxopts::value<std::string>()->default_value("text"),
+                                             "FMT")(
+      "detailed-exitcode", "plan: 0 no differences, 2 differences (also blocked ones), 1 error")(
       "no-wait", "sync: start the job and return without following it")(
       "to", "state migrate: etcd | file", cxxopts::value<std::string>(), "BACKEND")(
       "log-level", "trace|debug|info|warn|error", cxxopts::value<std::string>(), "LVL")(
