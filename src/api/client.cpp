@@ -252,7 +252,9 @@ struct Client::Impl {
       e.message = sent.error().message;
       return util::Err(finish(std::move(e)));
     }
-    auto parsed = parse_response(sent.value(), need, clock->now(), config.token);
+    JsonLimits limits;
+    limits.max_bytes = config.max_answer_bytes;
+    auto parsed = parse_response(sent.value(), need, clock->now(), config.token, limits);
     if (!parsed.ok()) return util::Err(finish(parsed.error()));
     return parsed;
   }
@@ -346,17 +348,17 @@ struct Client::Impl {
       if (!info.ok()) return util::Err(finish(bad_response(info.error())));
       const std::optional<std::int64_t> total = info.value().total_count;
       if (total && (*total < 0 || *total > k_max_total_count)) {
-        return util::Err(finish(bad_response("list " + base_path + path + ": total_count " +
-                                             std::to_string(*total) +
-                                             " is beyond any account's size")));
+        return util::Err(
+            finish(bad_response("list " + base_path + path + ": total_count " +
+                                std::to_string(*total) + " is beyond any account's size")));
       }
       const json& items = env.value().result;
       const std::int64_t count = static_cast<std::int64_t>(items.size());
       const std::string where = "page " + std::to_string(page);
       if (count > per_page) {
-        return util::Err(incomplete(path, where + " holds " + std::to_string(count) +
-                                              " items, more than per_page=" +
-                                              std::to_string(per_page)));
+        return util::Err(
+            incomplete(path, where + " holds " + std::to_string(count) +
+                                 " items, more than per_page=" + std::to_string(per_page)));
       }
       const std::optional<std::int64_t> server_size = info.value().per_page;
       const std::int64_t page_size =
@@ -397,10 +399,9 @@ struct Client::Impl {
         if (received == *total) break;
         if (count < page_size) {
           return util::Err(incomplete(
-              path, where + " holds " + std::to_string(count) + " of " +
-                        std::to_string(page_size) + " items before total_count " +
-                        std::to_string(*total) + " was reached (" + std::to_string(received) +
-                        " so far)"));
+              path, where + " holds " + std::to_string(count) + " of " + std::to_string(page_size) +
+                        " items before total_count " + std::to_string(*total) + " was reached (" +
+                        std::to_string(received) + " so far)"));
         }
       }
       if (out.size() >= max_items) break;
@@ -594,8 +595,8 @@ ApiResult<std::vector<JobLogEntry>> Client::job_logs_tail(const std::string& ns,
   const int per_page =
       static_cast<int>(std::min<std::size_t>(n, static_cast<std::size_t>(k_max_logs_per_page)));
   // One page: its entries, and total_count when the server says it.
-  const auto page_of = [&](int page) -> ApiResult<std::pair<std::vector<JobLogEntry>,
-                                                             std::optional<std::int64_t>>> {
+  const auto page_of =
+      [&](int page) -> ApiResult<std::pair<std::vector<JobLogEntry>, std::optional<std::int64_t>>> {
     auto env = m_impl->call(
         "GET", path, "page=" + std::to_string(page) + "&per_page=" + std::to_string(per_page),
         nullptr, ResultNeed::array);

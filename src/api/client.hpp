@@ -73,6 +73,9 @@ struct ClientConfig {
   BudgetSpec budget;
   int concurrency = 8;  // in-flight requests at most, across all callers
   int per_page = 100;
+  // One answer's largest size, as received and (estimated) as parsed; past it the answer is
+  // refused, never retried. The transport's CurlOptions::max_body_bytes should match.
+  std::size_t max_answer_bytes = 8u << 20;
   // Appended to the User-Agent ("aisearchd/VERSION (SUFFIX)"), e.g. the node name, so an
   // audit log tells which node of a pair sent a request; "" = none.
   std::string user_agent_suffix;

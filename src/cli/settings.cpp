@@ -90,6 +90,7 @@ util::Result<std::shared_ptr<api::Client>, std::string> make_client(const Settin
   cc.account_id = account;
   cc.http_timeout = settings.config.http_timeout;
   cc.concurrency = settings.config.concurrency;
+  cc.max_answer_bytes = settings.config.max_answer_size;
   cc.budget.capacity = settings.config.request_budget.capacity;
   cc.budget.period = settings.config.request_budget.period;
   // With a node name configured (high availability), requests say which node sent them.
@@ -105,6 +106,7 @@ util::Result<std::shared_ptr<api::Client>, std::string> make_client(const Settin
   if (!checked) return util::Err(checked.error());
   api::CurlOptions co;
   co.user_agent = std::string("aisearchd/") + util::k_version;
+  co.max_body_bytes = settings.config.max_answer_size;
   auto transport = api::make_curl_transport(co);
   return std::make_shared<api::Client>(std::move(cc), std::move(transport),
                                        std::make_shared<util::SystemClock>());

@@ -76,11 +76,12 @@ class ConfigReader {
   void read(const detail::YNode* root) {
     if (!root || root->IsNull()) return;
     static const std::vector<std::string> keys = {
-        "account_id", "api_url",        "api_token_file",     "manifest",
-        "state_dir",  "mode",           "reconcile_interval", "reconcile_jitter",
-        "drift",      "request_budget", "concurrency",        "http_timeout",
-        "listen",     "notify_webhook", "notify_on",          "log_level",
-        "log_format", "state_backend",  "node_name",          "notify_secret"};
+        "account_id",     "api_url",        "api_token_file",     "manifest",
+        "state_dir",      "mode",           "reconcile_interval", "reconcile_jitter",
+        "drift",          "request_budget", "concurrency",        "http_timeout",
+        "listen",         "notify_webhook", "notify_on",          "log_level",
+        "log_format",     "state_backend",  "node_name",          "notify_secret",
+        "max_answer_size"};
     for (const auto& e : m_r.entries(root, nullptr, "config")) {
       if (std::find(keys.begin(), keys.end(), e.key) == keys.end()) {
         m_r.unknown_key(e, "the daemon config", keys);
@@ -166,6 +167,16 @@ class ConfigReader {
       if (!d) return false;
       if (d->count() <= 0) return fail(e, k + ": must be greater than 0");
       m_c.http_timeout = *d;
+      return true;
+    }
+    if (k == "max_answer_size") {
+      auto t = m_r.text(e, k);
+      if (!t) return false;
+      auto bytes = parse_byte_size(t->value);
+      if (!bytes) return fail(e, k + ": " + bytes.error());
+      if (*bytes < (1u << 20) || *bytes > (256u << 20))
+        return fail(e, k + ": " + t->value + " is out of range (must be between 1MiB and 256MiB)");
+      m_c.max_answer_size = *bytes;
       return true;
     }
     if (k == "reconcile_jitter") {
@@ -340,6 +351,27 @@ util::Result<RequestBudget, std::string> parse_request_budget(std::string_view t
   if (!period) return bad(period.error());
   if (*period < std::chrono::seconds(1)) return bad("the period must be at least 1s");
   return RequestBudget{static_cast<int>(*n), *period};
+}
+
+util::Result<std::size_t, std::string> parse_byte_size(std::string_view text) {
+  auto bad = [&](const std::string& why) {
+    return util::Err{"invalid size \"" + std::string(text) + "\": " + why +
+                     " (expected a number of bytes or a size such as 8MiB)"};
+  };
+  std::string_view t = util::trim(text);
+  std::size_t digits = 0;
+  while (digits < t.size() && t[digits] >= '0' && t[digits] <= '9') ++digits;
+  if (digits == 0) return bad("no number");
+  if (digits > 12) return bad("too large");
+  auto n = detail::parse_integer(t.substr(0, digits));
+  if (!n) return bad("no number");
+  std::string unit(util::trim(t.substr(digits)));
+  static const std::vector<std::pair<std::vector<std::string>, int>> units = {
+      {{"", "B"}, 0}, {{"K", "KiB"}, 10}, {{"M", "MiB"}, 20}, {{"G", "GiB"}, 30}};
+  for (const auto& [names, shift] : units)
+    if (std::find(names.begin(), names.end(), unit) != names.end())
+      return static_cast<std::size_t>(*n) << shift;
+  return bad("unknown unit \"" + unit + "\"");
 }
 
 bool is_loopback_url(std::string_view url) {

@@ -24,6 +24,9 @@ struct RequestBudget {
 
 // Parses "N/DURATION" (N >= 1, DURATION >= 1s), e.g. "600/5m". Fails with a readable message.
 util::Result<RequestBudget, std::string> parse_request_budget(std::string_view text);
+// "8MiB", "512KiB", "1GiB" or a plain number of bytes (binary units only, as systemd's
+// MemoryMax= reads them: "8M" is 8 MiB too).
+util::Result<std::size_t, std::string> parse_byte_size(std::string_view text);
 
 // Where state lives (PRODUCT.md §11).
 struct StateBackendConfig {
@@ -58,8 +61,9 @@ struct DaemonConfig {
   RequestBudget request_budget;
   int concurrency = 8;                                               // 1..64 in-flight API calls
   std::chrono::milliseconds http_timeout{std::chrono::seconds(30)};  // > 0
-  std::string listen = "127.0.0.1:9464";  // "" disables; otherwise HOST:PORT
-  std::string notify_webhook;             // "" disables; otherwise an http(s) URL
+  std::size_t max_answer_size = 8u << 20;  // one API answer at most, 1 MiB..256 MiB
+  std::string listen = "127.0.0.1:9464";   // "" disables; otherwise HOST:PORT
+  std::string notify_webhook;              // "" disables; otherwise an http(s) URL
   NotifyOn notify_on = NotifyOn::changes;
   // Signs each webhook body (HMAC-SHA256, header X-Aisearchd-Signature); "" = unsigned. Usually
   // "${AISEARCHD_NOTIFY_SECRET}"; never printed.

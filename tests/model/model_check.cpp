@@ -96,9 +96,15 @@ json gen_remote_object(Gen& g, const std::string& id, json fields) {
 json generate(std::uint64_t seed) {
   Gen g(seed);
   json c = {{"seed", seed}};
+  // Most situations are small (easy to read when one fails); one in four is large: up to 30
+  // instances, more pages, later faults.
+  const bool large = g.chance(0.25);
+  const int id_pool = large ? 30 : 10;
+  const int per_ns = large ? 10 : 4;
+  const int last_request = large ? 80 : 24;
   // The manifest: 1-3 namespaces, ids unique across them.
   std::vector<std::string> ids;
-  for (int i = 0; i < 10; ++i) ids.push_back("x" + std::to_string(i));
+  for (int i = 0; i < id_pool; ++i) ids.push_back("x" + std::to_string(i));
   std::shuffle(ids.begin(), ids.end(), g.rng);
   std::size_t next_id = 0;
   json manifest = json::object();
@@ -110,7 +116,7 @@ json generate(std::uint64_t seed) {
                {"max_deletes", g.between(0, 3)},
                {"suspend", g.chance(0.04)},
                {"instances", json::object()}};
-    const int count = g.between(0, 4);
+    const int count = g.between(0, per_ns);
     for (int i = 0; i < count && next_id < ids.size(); ++i) {
       json inst = {{"fields", gen_fields(g)},
                    {"protect", g.chance(0.15)},
@@ -158,7 +164,7 @@ json generate(std::uint64_t seed) {
       }
     }
   }
-  const int others = g.between(0, 3);
+  const int others = g.between(0, large ? 8 : 3);
   for (int i = 0; i < others && next_id < ids.size(); ++i) {
     const std::string id = ids[next_id++];
     const std::string ns = g.pick(k_namespaces);
@@ -179,10 +185,11 @@ json generate(std::uint64_t seed) {
       const int faults = g.between(1, 3);
       for (int f = 0; f < faults; ++f)
         run["faults"].push_back(
-            {{"at", g.between(0, 24)},
+            {{"at", g.between(0, last_request)},
              {"kind", g.pick(std::vector<std::string>{"fail", "lost", "short", "short", "fail"})}});
     }
-    if (g.chance(0.25)) run["faults"].push_back({{"at", g.between(0, 30)}, {"kind", "kill"}});
+    if (g.chance(0.25))
+      run["faults"].push_back({{"at", g.between(0, last_request + 6)}, {"kind", "kill"}});
     if (r > 0 && g.chance(0.4)) {
       // Manifest edits: move an id to another namespace, or change its source.
       run["edits"].push_back({{"kind", g.chance(0.6) ? "move" : "source"},
@@ -254,7 +261,8 @@ std::vector<std::pair<std::string, std::string>> declared_list(const json& m) {
 struct Coverage {
   long cases = 0, runs = 0, kills = 0, short_lists = 0, lost_writes = 0, failed_requests = 0,
        moves = 0, moves_under_partial_lists = 0, adoptions = 0, adopt_conflicts = 0, replaces = 0,
-       report_runs = 0, blocked_drift = 0, deletes = 0, forgets = 0, converged_checks = 0;
+       report_runs = 0, blocked_drift = 0, deletes = 0, forgets = 0, converged_checks = 0,
+       large_cases = 0, most_instances = 0;
   void print(std::ostream& out) const {
     out << "coverage: cases=" << cases << " runs=" << runs << " kills=" << kills
         << " short_lists=" << short_lists << " lost_writes=" << lost_writes
@@ -263,7 +271,8 @@ struct Coverage {
         << " adopt_conflicts=" << adopt_conflicts << " replaces=" << replaces
         << " report_runs=" << report_runs << " blocked_drift=" << blocked_drift
         << " deletes=" << deletes << " forgets=" << forgets
-        << " convergence_checks=" << converged_checks << "\n";
+        << " convergence_checks=" << converged_checks << " large_cases=" << large_cases
+        << " most_instances=" << most_instances << "\n";
   }
 };
 
@@ -276,8 +285,19 @@ class Checker {
     json manifest_json = m_case["manifest"];
     manifest::Manifest m = to_manifest(manifest_json);
     for (const auto& ns : m_case["remote"]["namespaces"]) m_remote->add_namespace(ns);
+    std::set<std::string> all_ids;
     for (const auto& [ns, items] : m_case["remote"]["instances"].items())
-      for (const auto& [id, object] : items.items()) m_remote->add_instance(ns, object);
+      for (const auto& [id, object] : items.items()) {
+        m_remote->add_instance(ns, object);
+        all_ids.insert(id);
+      }
+    for (const auto& [ns, spec] : manifest_json.items())
+      for (const auto& [id, inst] : spec["instances"].items()) all_ids.insert(id);
+    if (m_cov) {
+      const long n = static_cast<long>(all_ids.size());
+      m_cov->most_instances = std::max(m_cov->most_instances, n);
+      if (n > 10) ++m_cov->large_cases;
+    }
     m_store = std::make_unique<support::MemoryStore>(to_state(m_case["state"], m));
     m_remote->on_kill([this] { m_store->freeze(); });
     state::State start = m_store->saved();

@@ -838,3 +838,20 @@ TEST_F(ClientTest, TheTokenNeverAppearsInErrorsOrLogs) {
 }
 
 }  // namespace
+
+TEST_F(ClientTest, AnAnswerPastMaxAnswerBytesIsRefusedOnceNotRetried) {
+  auto c = config();
+  c.max_answer_bytes = 1u << 20;
+  json items = instances(0, 1);
+  items[0]["description"] = std::string(1200 * 1024, 'a');  // a 1.2 MiB answer
+  fake->push_json(200, support::list_envelope(items, 1, 100, 1));
+  auto list = client(c).list_instances("default");
+  ASSERT_FALSE(list.ok());
+  EXPECT_EQ(list.error().kind, ErrorKind::bad_response);
+  EXPECT_NE(list.error().message.find("refused the API's answer"), std::string::npos)
+      << list.error().message;
+  EXPECT_EQ(fake->requests().size(), 1u);
+  // The default (8 MiB) takes it.
+  fake->push_json(200, support::list_envelope(items, 1, 100, 1));
+  EXPECT_TRUE(client(config()).list_instances("default").ok());
+}

@@ -243,3 +243,21 @@ TEST(DaemonConfig, LoopbackUrls) {
   EXPECT_FALSE(manifest::is_loopback_url("https://api.cloudflare.com/client/v4"));
   EXPECT_FALSE(manifest::is_loopback_url("localhost:80"));
 }
+
+TEST(DaemonConfig, MaxAnswerSizeTakesBinaryUnitsWithinItsRange) {
+  auto r = manifest::load_config_string("max_answer_size: 16MiB\n", "c.yaml", env_of({}));
+  ASSERT_TRUE(r.ok()) << r.error().front().to_string();
+  EXPECT_EQ(r->max_answer_size, std::size_t{16} << 20);
+  EXPECT_EQ(manifest::load_config_string("# defaults\n", "c.yaml", env_of({}))->max_answer_size,
+            std::size_t{8} << 20);
+  EXPECT_EQ(*manifest::parse_byte_size("2048K"), std::size_t{2} << 20);
+  EXPECT_EQ(*manifest::parse_byte_size("1048576"), std::size_t{1} << 20);
+  EXPECT_FALSE(manifest::parse_byte_size("8MB").ok()) << "decimal units are not guessed";
+  EXPECT_FALSE(manifest::parse_byte_size("-1").ok());
+  EXPECT_FALSE(manifest::parse_byte_size("99999999999999999999").ok());
+  auto low = config_errors("max_answer_size: 100KiB\n");
+  ASSERT_EQ(low.size(), 1u);
+  EXPECT_NE(low[0].find("c.yaml:1:"), std::string::npos) << low[0];
+  EXPECT_NE(low[0].find("between 1MiB and 256MiB"), std::string::npos) << low[0];
+  EXPECT_EQ(config_errors("max_answer_size: lots\n").size(), 1u);
+}
