@@ -336,6 +336,9 @@ FollowTask Runner::make_follow(const std::string& ns, const std::string& id, con
       const auto ms = [](double s) { return milliseconds(static_cast<long long>(s * 1000.0)); };
       f.expected_p50 = ms(durations[(durations.size() - 1) / 2]);
       f.expected_max = ms(durations.back());
+      // Past the longest recent run, the polls back off from the usual spread of durations.
+      f.backoff =
+          std::clamp(*f.expected_max - *f.expected_p50, m_options.poll_min, m_options.poll_max);
     }
   }
   return f;
@@ -358,6 +361,13 @@ milliseconds Runner::first_wait(FollowTask& task) const {
   return next_wait(task);
 }
 
+// A duration from history measured from the job's own start, made a wait from the trigger: a
+// job starts a moment after its trigger and its times are whole seconds, so a poll at exactly
+// the recorded duration would often come just before the end.
+static milliseconds slack(milliseconds expected) {
+  return expected + std::max(milliseconds(1500), expected / 50);
+}
+
 milliseconds Runner::next_wait(FollowTask& task) const {
   const auto now = m_clock.now();
   const auto elapsed = std::chrono::duration_cast<milliseconds>(now - task.since);
@@ -367,10 +377,10 @@ milliseconds Runner::next_wait(FollowTask& task) const {
     w = m_options.poll_min;
   } else if (task.stalled) {
     w = m_options.stalled_poll;
-  } else if (task.expected_p50 && elapsed < *task.expected_p50) {
-    w = *task.expected_p50 - elapsed;  // near the usual end
-  } else if (task.expected_max && elapsed + m_options.poll_min < *task.expected_max) {
-    w = *task.expected_max - elapsed;  // the longest recent run
+  } else if (task.expected_p50 && elapsed < slack(*task.expected_p50)) {
+    w = slack(*task.expected_p50) - elapsed;  // near the usual end
+  } else if (task.expected_max && elapsed + m_options.poll_min < slack(*task.expected_max)) {
+    w = slack(*task.expected_max) - elapsed;  // the longest recent run
   } else {
     w = task.backoff;
     task.backoff = std::min(task.backoff * 2, m_options.poll_max);

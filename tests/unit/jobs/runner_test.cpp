@@ -313,5 +313,22 @@ TEST(Runner, FollowsAJobCloudflareStarted) {
   EXPECT_EQ(h.sync(k_addr)->history.size(), 1u);
 }
 
+TEST(Runner, PastTheLongestRecentRunPollsBackOffFromTheSpreadOfDurations) {
+  Harness h;
+  // History: 280 s, 300 s, 320 s (median 300, longest 320, spread 20 s).
+  for (auto d : {280s, 300s, 320s}) {
+    h.sim->job_duration = d;
+    h.runner.run("default", "docs", policy(), "schedule", true, nullptr);
+    h.clock->advance(1h);
+  }
+  h.sim->job_duration = 380s;  // longer than any before
+  h.sim->reset_counts();
+  auto r = h.runner.run("default", "docs", policy(), "schedule", true, nullptr);
+  EXPECT_EQ(r.outcome, "succeeded");
+  // Polls near 300 s and 320 s (each with 6 s of slack), then 20 s and 40 s later: the job ended
+  // at 380 s is seen at 386 s. Backing off from poll_min (5 s) would have taken six polls there.
+  EXPECT_EQ(h.sim->count("get_job"), 4u);
+}
+
 }  // namespace
 }  // namespace jobs_test
