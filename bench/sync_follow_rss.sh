@@ -94,9 +94,12 @@ done
 threads=$(awk '/^Threads/ {print $2}' /proc/$daemon_pid/status)
 rss=$(awk '/^VmRSS/ {print $2}' /proc/$daemon_pid/status)
 echo "aisearchd following $(running) running jobs: RSS $((rss / 1024)) MiB (max $((max_rss / 1024)) MiB), $threads threads"
-curl -fsS "$url/__emulator/state" | python3 -c "
-import json, sys, datetime
+# Slots from the measurement's start on: the start-up burst (1,010 creates, 1,000 on_change
+# triggers) is not what this measures.
+curl -fsS "$url/__emulator/state" | MEASURE_FROM=$start python3 -c "
+import json, os, sys, datetime
 s = json.load(sys.stdin)
+since = datetime.datetime.fromtimestamp(int(os.environ['MEASURE_FROM']), datetime.timezone.utc)
 def t(x): return datetime.datetime.fromisoformat(x.replace('Z', '+00:00'))
 late = []
 for inst in s['instances']:
@@ -104,11 +107,12 @@ for inst in s['instances']:
     for job in inst['jobs']:
         d = (job.get('view') or job).get('description') or ''
         if ' slot ' not in d: continue
-        slot = d.split(' slot ')[1][:20]
+        slot = d.split(' slot ')[1].split()[0]
         started = (job.get('view') or job).get('started_at')
+        if t(slot) < since: continue
         late.append((t(started) - t(slot)).total_seconds())
 if late:
-    print('normal instances: %d scheduled jobs, start after slot: max %.1f s, mean %.1f s (target <= 5 s)'
+    print('normal instances: %d scheduled jobs while the 1,000 were followed, start after slot: max %.1f s, mean %.1f s (target <= 5 s)'
           % (len(late), max(late), sum(late) / len(late)))
 else:
     print('normal instances: no scheduled job ran')
