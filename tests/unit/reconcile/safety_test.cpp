@@ -471,21 +471,32 @@ TEST(Safety, AnInstanceFoundMovedIsAdoptedWithItsHistory) {
   EXPECT_EQ(saved.sync["b/x"].last_job_id, "job-7");
 }
 
+// a/x (owned, from `source`) and a/keep (owned, declared) remotely, namespace b empty; the
+// manifest prunes a and b and declares keep: each test declares x where it goes.
+struct MoveSetup {
+  std::shared_ptr<support::ReferenceRemote> remote = std::make_shared<support::ReferenceRemote>();
+  manifest::Manifest manifest = pruning({"a", "b"});
+  state::State state;
+  explicit MoveSetup(const std::string& source) {
+    remote->add_instance("a", {{"id", "x"}, {"type", "r2"}, {"source", source}});
+    remote->add_instance("a", {{"id", "keep"}, {"type", "r2"}});
+    remote->add_namespace("b");
+    declare(manifest, instance("a", "keep", {{"type", "r2"}}));
+    own(state, "a", "x");
+    own(state, "a", "keep");
+  }
+};
+
 // A move that changes source, once allowed: deleted where it was, created where it goes.
 TEST(Safety, AnAllowedReplacingMoveDeletesTheSourceAndCreatesTheTarget) {
-  auto remote_side = std::make_shared<support::ReferenceRemote>();
-  remote_side->add_instance("a", {{"id", "x"}, {"type", "r2"}, {"source", "old"}});
-  remote_side->add_instance("a", {{"id", "keep"}, {"type", "r2"}});
-  remote_side->add_namespace("b");
+  MoveSetup setup("old");
+  auto& remote_side = setup.remote;
+  auto& m = setup.manifest;
+  const auto& s = setup.state;
   Rig rig(remote_side);
-  auto m = pruning({"a", "b"});
-  declare(m, instance("a", "keep", {{"type", "r2"}}));
   auto spec = instance("b", "x", {{"type", "r2"}, {"source", "new"}});
   spec.allow_replace = true;
   declare(m, spec);
-  state::State s;
-  own(s, "a", "x");
-  own(s, "a", "keep");
   auto plan = rig.plan(m, s);
   ASSERT_EQ(plan.summary().replace, 1);
   auto result = rig.apply(plan, m, s);
@@ -501,17 +512,12 @@ TEST(Safety, AnAllowedReplacingMoveDeletesTheSourceAndCreatesTheTarget) {
 // A move whose answer was lost is retried; the retry meets "not found" because the first attempt
 // moved it. The move happened: the destination stays ours (found by the model checker).
 TEST(Safety, AMoveWhoseAnswerWasLostStaysOwnedWhereItWent) {
-  auto remote_side = std::make_shared<support::ReferenceRemote>();
-  remote_side->add_instance("a", {{"id", "x"}, {"type", "r2"}, {"source", "s"}});
-  remote_side->add_instance("a", {{"id", "keep"}, {"type", "r2"}});
-  remote_side->add_namespace("b");
+  MoveSetup setup("s");
+  auto& remote_side = setup.remote;
+  auto& m = setup.manifest;
+  const auto& s = setup.state;
   Rig rig(remote_side);
-  auto m = pruning({"a", "b"});
-  declare(m, instance("a", "keep", {{"type", "r2"}}));
   declare(m, instance("b", "x", {{"type", "r2"}, {"source", "s"}}));
-  state::State s;
-  own(s, "a", "x");
-  own(s, "a", "keep");
   auto plan = rig.plan(m, s);
   ASSERT_EQ(plan.summary().move, 1);
   remote_side->fault_at(remote_side->request_count(), support::ReferenceRemote::Fault::lost);
