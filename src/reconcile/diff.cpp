@@ -272,16 +272,12 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
     }
   }
 
-  // Protected as the manifest says or as state remembers: taking `protect` off releases the
-  // record only in a run that does not also replace it (apply), so the replace is planned and
-  // shown in a later plan, never carried out unseen.
   // drift: report: a change made for the manifest (or a move) does not send what differs only
   // by drift; those fields are reported in a warning instead.
   auto hold_drift = [&](Change& c, const InstanceDiff& d) {
     if (options.correct_drift || d.drift_keys.empty()) return;
     std::vector<std::string> held;
-    for (const auto& key : d.drift_keys)
-      if (c.body.contains(key)) c.body.erase(key);
+    for (const auto& key : d.drift_keys) c.body.erase(key);
     std::erase_if(c.fields, [&](const FieldChange& f) {
       if (!d.drift_keys.count(f.path.substr(0, f.path.find('.')))) return false;
       held.push_back(f.path);
@@ -292,6 +288,16 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
                               "(drift: report): " + util::join(held, ", "));
   };
 
+  // drift: report blocks a change made only for drift (rail drift_report).
+  auto report_only = [&](Change& c, const std::string& what) {
+    if (c.blocked || c.reason != Reason::drift || options.correct_drift) return;
+    c.blocked = Blocked{"drift_report", (what.empty() ? "" : what + "; ") +
+                                            "drift is reported, not corrected (drift: report)"};
+  };
+
+  // Protected as the manifest says or as state remembers: taking `protect` off releases the
+  // record only in a run that does not also replace it (apply), so the replace is planned and
+  // shown in a later plan, never carried out unseen.
   auto replace_rails = [&](Change& c, const manifest::InstanceSpec& ispec, bool is_protected) {
     if (ispec.protect)
       c.blocked = Blocked{"protected", "protected instances are never deleted, so never replaced"};
@@ -395,10 +401,7 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
                 c.reason = Reason::drift;
                 c.modified_by = find_remote(from_ns, id)->modified_by;
               }
-              if (!c.blocked && c.reason == Reason::drift && !options.correct_drift)
-                c.blocked = Blocked{"drift_report",
-                                    "type/source changed outside aisearchd and drift is reported, "
-                                    "not corrected (drift: report): the move waits"};
+              report_only(c, "type/source changed outside aisearchd: the move waits");
             } else {
               c.action = Action::move;
               c.body = std::move(d.update_body);
@@ -416,16 +419,10 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
           c.ns = ns_name;
           c.id = id;
           create_change(ispec, c);
-          if (deleted_outside) {
-            if (options.correct_drift) {
-              plan.warnings.push_back(ispec.address() +
-                                      " was deleted outside aisearchd: it is created again");
-            } else {
-              c.blocked = Blocked{"drift_report",
-                                  "deleted outside aisearchd; drift is reported, not corrected "
-                                  "(drift: report)"};
-            }
-          }
+          if (deleted_outside && options.correct_drift)
+            plan.warnings.push_back(ispec.address() +
+                                    " was deleted outside aisearchd: it is created again");
+          report_only(c, "deleted outside aisearchd");
           plan.changes.push_back(std::move(c));
           continue;
         }
@@ -473,8 +470,7 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
           c.body = std::move(d.update_body);
           if (c.reason == Reason::config) hold_drift(c, d);
         }
-        if (!c.blocked && c.reason == Reason::drift && !options.correct_drift)
-          c.blocked = Blocked{"drift_report", "drift is reported, not corrected (drift: report)"};
+        report_only(c, "");
         if (c.action == Action::update && c.fields.empty()) continue;
         plan.changes.push_back(std::move(c));
       }

@@ -35,6 +35,7 @@
 #include "support/memory_store.hpp"
 #include "support/reference_remote.hpp"
 #include "util/clock.hpp"
+#include "util/strings.hpp"
 
 namespace {
 
@@ -582,7 +583,8 @@ class Checker {
               drift_only.push_back(key);
           }
           if (!drift_only.empty())
-            violation(run, "I6: drift: report corrected " + address + ": " + w.body.dump());
+            violation(run, "I6: drift: report corrected " + address + " (" +
+                               util::join(drift_only, ", ") + "): " + w.body.dump());
         }
       }
     }
