@@ -290,6 +290,9 @@ class Executor {
           state::OwnedInstance record = it != s.owned.end() ? it->second : state::OwnedInstance{};
           record.ns = change.ns;
           record.id = change.id;
+          // Not confirmed until the move is: an instance found there later is adopted only
+          // when its type and source match, and never deleted on the strength of this record.
+          record.pending_create = true;
           s.owned[change.address()] = record;
         });
         if (!pre)
@@ -314,6 +317,8 @@ class Executor {
           return r.error();
         }
         save([&](state::State& s) {
+          if (auto it = s.owned.find(change.address()); it != s.owned.end())
+            it->second.pending_create = false;
           s.owned.erase(from);
           if (auto it = s.sync.find(from); it != s.sync.end()) {
             s.sync[change.address()] = it->second;
@@ -375,7 +380,12 @@ class Executor {
         if (auto pre = record_intent(*spec, existed)) return pre;
         std::set<std::string> sent;
         auto e = create(*spec, change, out.unstable, 5, sent);
-        if (e) return e;  // the record stays pending: the next plan creates it again (config)
+        if (e) {
+          // The record stays pending (the next plan creates it again, config) unless the
+          // instance there now is someone else's.
+          abandon_intent(*spec, existed, *e);
+          return e;
+        }
         record_applied(*spec, out.unstable, true, sent);
         notify_indexing(change, true);
         return std::nullopt;

@@ -159,9 +159,21 @@ json followup_body(const manifest::InstanceSpec& spec) {
   return body;
 }
 
+// Whether the remote object's type or source differ from what the manifest sets, whatever
+// ignore_changes says: adopting an instance needs both to match.
+bool identity_differs(const manifest::InstanceSpec& spec, const json& remote) {
+  for (const char* key : {"type", "source"}) {
+    auto want = spec.fields.find(key);
+    if (want == spec.fields.end()) continue;
+    auto have = remote.find(key);
+    if (have == remote.end() || *have != *want) return true;
+  }
+  return false;
+}
+
 std::optional<json> adoption_update(const manifest::InstanceSpec& spec, const json& remote) {
   InstanceDiff d = compare_instance(spec, remote, nullptr);
-  if (d.immutable_changed) return std::nullopt;
+  if (d.immutable_changed || identity_differs(spec, remote)) return std::nullopt;
   return std::move(d.update_body);
 }
 
@@ -270,6 +282,22 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
         moved_away.insert(sources.front() + "/" + id);
       }
     }
+  }
+
+  // One owned instance that two declarations could each be the move of: as ambiguous as two
+  // sources, so nothing is planned for either destination (and the source stays).
+  std::map<std::string, std::vector<std::string>> destinations;  // "A/x" -> {"B/x", ...}
+  for (const auto& [to, from_ns] : move_source)
+    destinations[from_ns + "/" + to.substr(to.find('/') + 1)].push_back(to);
+  for (const auto& [from, tos] : destinations) {
+    if (tos.size() < 2) continue;
+    for (const auto& to : tos) {
+      move_source.erase(to);
+      held.insert(to);
+    }
+    moved_away.erase(from);
+    plan.warnings.push_back(from + ": the manifest declares it in " + util::join(tos, " and ") +
+                            ": which one it moved to is ambiguous, so nothing is planned for it");
   }
 
   // drift: report: a change made for the manifest (or a move) does not send what differs only
@@ -427,7 +455,10 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
           continue;
         }
         InstanceDiff d = compare_instance(ispec, remote->raw, owned);
-        if (!owned && d.immutable_changed) {
+        // A record whose create was never confirmed (pending_create) proves nothing: the
+        // instance there may be someone else's.
+        const bool unproven = !owned || owned->pending_create;
+        if (unproven && (d.immutable_changed || identity_differs(ispec, remote->raw))) {
           // Someone else's instance with another type or source: never adopted, never replaced.
           Change c;
           c.action = Action::replace;
@@ -484,7 +515,7 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
         const std::string address = ns_name + "/" + inst_id;
         if (moved_away.count(address)) continue;
         const state::OwnedInstance* owned = state.find(ns_name, inst_id);
-        if (!owned) {
+        if (!owned || owned->pending_create) {  // an unconfirmed create never authorizes a delete
           plan.unmanaged.push_back({ns_name, inst_id});
           continue;
         }

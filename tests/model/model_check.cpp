@@ -46,6 +46,12 @@ using support::ReferenceRemote;
 
 const std::vector<std::string> k_namespaces = {"default", "a", "b", "c"};
 const std::string k_headers = "source_params.web_crawler.parse_options.include_headers";
+std::vector<std::pair<std::string, std::string>> declared_list_json(const json& m) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [name, ns] : m.items())
+    for (const auto& [id, inst] : ns["instances"].items()) out.emplace_back(name, id);
+  return out;
+}
 
 struct Gen {
   std::mt19937_64 rng;
@@ -128,9 +134,26 @@ json generate(std::uint64_t seed) {
         inst["ignore"].push_back(g.pick(
             std::vector<std::string>{"max_num_results", "source_params.prefix", k_headers + ".x-b",
                                      k_headers + ".x-c", "public_endpoint_params.enabled"}));
+      if (g.chance(0.03)) inst["ignore"].push_back(g.chance(0.5) ? "source" : "type");
       ns["instances"][ids[next_id++]] = inst;
     }
     manifest[names[static_cast<std::size_t>(n)]] = ns;
+  }
+  // Sometimes the same id declared in two namespaces.
+  if (g.chance(0.1)) {
+    auto list = declared_list_json(manifest);
+    if (!list.empty()) {
+      auto [ns, id] = g.pick(list);
+      std::string other = g.pick(k_namespaces);
+      if (other != ns) {
+        if (!manifest.contains(other))
+          manifest[other] = {
+              {"prune", g.chance(0.6)}, {"max_deletes", 1}, {"instances", json::object()}};
+        json inst = manifest[ns]["instances"][id];
+        if (g.chance(0.5)) inst["fields"]["source"] = "s2";
+        manifest[other]["instances"][id] = inst;
+      }
+    }
   }
   c["manifest"] = manifest;
 
@@ -199,6 +222,16 @@ json generate(std::uint64_t seed) {
     }
     if (r > 0 && g.chance(0.3))
       run["drift"] = {{"pick", g.between(0, 100)}, {"delete", g.chance(0.3)}};
+    // Between runs: someone makes an instance by hand under a known id; protect toggled,
+    // forget or adopt run by the operator.
+    if (r > 0 && g.chance(0.25))
+      run["outside_create"] = {
+          {"pick", g.between(0, 100)}, {"ns", g.pick(k_namespaces)}, {"same", g.chance(0.3)}};
+    if (r > 0 && g.chance(0.2))
+      run["edits"].push_back(
+          {{"kind", g.pick(std::vector<std::string>{"protect", "forget", "adopt"})},
+           {"pick", g.between(0, 100)},
+           {"to", g.pick(k_namespaces)}});
     runs.push_back(run);
   }
   c["runs"] = runs;
@@ -302,6 +335,7 @@ class Checker {
     m_store = std::make_unique<support::MemoryStore>(to_state(m_case["state"], m));
     m_remote->on_kill([this] { m_store->freeze(); });
     state::State start = m_store->saved();
+    for (const auto& [a, o] : start.owned) m_start_owned.insert(a);
     for (const auto& [address, owned] : start.owned)
       if (m_remote->has(owned.ns, owned.id)) m_tracked.insert(address);
     count(m_cov, &Coverage::cases);
@@ -334,6 +368,38 @@ class Checker {
       auto list = declared_list(manifest_json);
       if (list.empty()) continue;
       auto [ns, id] = list[static_cast<std::size_t>(e["pick"].get<int>()) % list.size()];
+      if (e["kind"] == "protect") {
+        auto& inst = manifest_json[ns]["instances"][id];
+        inst["protect"] = !inst.value("protect", false);
+        continue;
+      }
+      if (e["kind"] == "forget" || e["kind"] == "adopt") {
+        state::State st = m_store->saved();
+        if (e["kind"] == "forget") {
+          // forget whichever record holds this id
+          for (auto it = st.owned.begin(); it != st.owned.end(); ++it)
+            if (it->second.id == id) {
+              m_tracked.erase(it->first);
+              st.sync.erase(it->first);
+              st.owned.erase(it);
+              break;
+            }
+        } else {
+          // adopt whatever remote instance carries this id (explicitly: it is no longer foreign)
+          for (const auto& [rns, items] : m_remote->instances())
+            if (items.count(id) && !st.owns(rns, id)) {
+              auto& o = st.owned[rns + "/" + id];
+              o.ns = rns;
+              o.id = id;
+              o.adopted_at = "2026-01-01T00:00:00Z";
+              m_foreign.erase(rns + "/" + id);
+              m_tracked.insert(rns + "/" + id);
+              break;
+            }
+        }
+        (void)m_store->save(st);
+        continue;
+      }
       if (e["kind"] == "move") {
         std::string to = e["to"];
         if (to == ns) continue;
@@ -345,6 +411,34 @@ class Checker {
       } else {
         auto& f = manifest_json[ns]["instances"][id]["fields"];
         f["source"] = f.value("source", "s1") == "s1" ? "s2" : "s1";
+      }
+    }
+    if (run.contains("outside_create")) {
+      // Someone creates an instance by hand at an address whose id the manifest or state knows.
+      std::vector<std::string> ids;
+      for (const auto& [a, b] : declared_list(manifest_json)) ids.push_back(b);
+      for (const auto& [a, o] : m_store->saved().owned) ids.push_back(o.id);
+      if (!ids.empty()) {
+        const std::string id =
+            ids[static_cast<std::size_t>(run["outside_create"]["pick"].get<int>()) % ids.size()];
+        const std::string ns = run["outside_create"]["ns"];
+        // Not where aisearchd holds a confirmed record: an instance deleted outside and made
+        // again by hand under the same address cannot be told from its own.
+        const auto* rec = m_store->saved().find(ns, id);
+        if (!m_remote->has(ns, id) && !m_start_owned.count(ns + "/" + id) &&
+            !(rec && !rec->pending_create)) {
+          json o = {{"id", id}, {"type", "r2"}, {"source", "hand"}};
+          if (run["outside_create"].value("same", false)) {
+            for (const auto& [dn, spec] : manifest_json.items())
+              if (dn == ns && spec["instances"].contains(id)) {
+                o["source"] = spec["instances"][id]["fields"].value("source", "s1");
+                o["type"] = spec["instances"][id]["fields"].value("type", "r2");
+              }
+          }
+          m_remote->add_namespace(ns);
+          m_remote->add_instance(ns, o);
+          if (o["source"] == "hand") m_foreign.insert(ns + "/" + id);
+        }
       }
     }
     if (run.contains("drift")) {
@@ -424,6 +518,7 @@ class Checker {
     check_writes(index, m, plan, before, writes, incomplete, report);
     check_forgets(index, before, after, writes, incomplete);
     check_adoptions(index, m, before, after, writes, remote_after);
+    check_foreign(index, after, remote_after);
     track(writes);
     if (!killed) check_ownership(index, after, remote_after);
 
@@ -480,6 +575,11 @@ class Checker {
           count(m_cov, &Coverage::moves_under_partial_lists);
   }
 
+  static bool declares(const manifest::Manifest& m, const std::string& ns, const std::string& id) {
+    auto n = m.namespaces.find(ns);
+    return n != m.namespaces.end() && n->second.instances.count(id) > 0;
+  }
+
   std::vector<std::string> declared_in(const manifest::Manifest& m, const std::string& id) const {
     std::vector<std::string> out;
     for (const auto& [name, ns] : m.namespaces)
@@ -503,28 +603,41 @@ class Checker {
       if (w.method == "POST") {
         created.insert(address);
         for (const auto& [a, owned] : before.owned)
-          if (owned.id == w.id && owned.ns != w.ns && incomplete.count(owned.ns))
+          // (unless the manifest declares it there too: then it is not a move's source)
+          if (owned.id == w.id && owned.ns != w.ns && incomplete.count(owned.ns) &&
+              !declares(m, owned.ns, w.id))
             violation(run, "I2: created " + address + " while " + a +
                                " (owned) was in a namespace not listed completely");
       }
       // I3: no immutable field is changed in place.
       if (w.method == "PUT" && (w.body.contains("type") || w.body.contains("source")))
         violation(run, "I3: PUT of type/source to " + address + ": " + w.body.dump());
+      if (w.method == "DELETE" && m_foreign.count(address))
+        violation(run, "I3: deleted " + address + ", made by hand (source hand), never adopted");
+      if (w.method == "PATCH" && m_foreign.count(address))
+        violation(run, "I3: moved " + address + ", made by hand, never adopted");
       if (w.method == "DELETE") {
         const auto* owned = before.find(w.ns, w.id);
         if (!owned && !created.count(address))
           violation(run, "I3: deleted " + address + ", which aisearchd did not own");
-        bool spec_protect = false;
-        for (const auto& n : declared_in(m, w.id))
-          spec_protect = spec_protect || m.namespaces.at(n).instances.at(w.id).protect;
-        if ((owned && owned->protect) || spec_protect)
-          violation(run, "I4: deleted " + address + ", which is protected");
         // A delete of a declared id is only the first half of an allowed replace.
         const reconcile::Change* replace = nullptr;
         for (const auto& c : plan.changes)
           if (c.action == reconcile::Action::replace && !c.blocked && c.id == w.id &&
               (c.from_ns.empty() ? c.ns : c.from_ns) == w.ns)
             replace = &c;
+        // Protected by its record, or by the declaration that governs it: its own namespace's,
+        // else (a replacing move) the destination's, else any.
+        bool spec_protect = false;
+        if (declares(m, w.ns, w.id))
+          spec_protect = m.namespaces.at(w.ns).instances.at(w.id).protect;
+        else if (replace)
+          spec_protect = m.namespaces.at(replace->ns).instances.at(w.id).protect;
+        else
+          for (const auto& n : declared_in(m, w.id))
+            spec_protect = spec_protect || m.namespaces.at(n).instances.at(w.id).protect;
+        if ((owned && owned->protect) || spec_protect)
+          violation(run, "I4: deleted " + address + ", which is protected");
         const auto elsewhere = declared_in(m, w.id);
         if (!elsewhere.empty()) {
           if (!replace || !m.namespaces.at(replace->ns).instances.at(w.id).allow_replace)
@@ -635,7 +748,25 @@ class Checker {
     }
   }
 
+  void check_foreign(int run, const state::State& after,
+                     const std::map<std::string, std::map<std::string, json>>& remote_after) {
+    for (const auto& address : m_foreign) {
+      const auto slash = address.find('/');
+      auto n = remote_after.find(address.substr(0, slash));
+      if (n == remote_after.end() || !n->second.count(address.substr(slash + 1))) continue;
+      if (n->second.at(address.substr(slash + 1)).value("source", json()) != "hand") continue;
+      // A pending record (a create never confirmed) claims nothing: it is never adopted into
+      // or deleted on; only a confirmed record is ownership.
+      auto rec = after.owned.find(address);
+      if (rec != after.owned.end() && !rec->second.pending_create)
+        violation(run, "I3: owns " + address +
+                           ", made by hand with source hand (another source than the manifest's)");
+    }
+  }
   void track(const std::vector<ReferenceRemote::Write>& writes) {
+    for (const auto& w : writes) {
+      if (w.method == "DELETE") m_foreign.erase(w.ns + "/" + w.id);
+    }
     for (const auto& w : writes) {
       const std::string address = w.ns + "/" + w.id;
       if (w.method == "POST") m_tracked.insert(address);
@@ -662,6 +793,8 @@ class Checker {
   Coverage* m_cov;
   std::shared_ptr<ReferenceRemote> m_remote = std::make_shared<ReferenceRemote>();
   std::unique_ptr<support::MemoryStore> m_store;
+  std::set<std::string> m_start_owned;
+  std::set<std::string> m_foreign;  // instances made by hand (another source), never adopted
   std::set<std::string> m_tracked;  // addresses aisearchd made or owned, followed through moves
   std::vector<std::string> m_violations;
 };

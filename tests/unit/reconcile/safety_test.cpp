@@ -614,3 +614,106 @@ TEST(Safety, ReportModeSendsOnlyWhatTheManifestChanged) {
   // drift: correct sends both.
   EXPECT_EQ(find(reconcile::diff(m, obs, s), "default/x")->body.size(), 2u);
 }
+
+// Breaker B1: a create that failed leaves a record never confirmed (pending_create); an instance
+// someone then makes there with another source is an adopt_conflict, and leaving the manifest
+// never deletes it.
+TEST(Safety, AnUnconfirmedCreateRecordNeitherAdoptsNorDeletesAHandMadeInstance) {
+  auto remote_side = std::make_shared<support::ReferenceRemote>();
+  Rig rig(remote_side);
+  auto m = pruning({"default"});
+  declare(m, instance("default", "keep", {{"type", "r2"}}));
+  auto spec = instance("default", "x", {{"type", "r2"}, {"source", "mine"}});
+  spec.allow_replace = true;
+  declare(m, spec);
+  state::State s;
+  own(s, "default", "keep");
+  s.owned["default/x"].ns = "default";
+  s.owned["default/x"].id = "x";
+  s.owned["default/x"].pending_create = true;
+  remote_side->add_instance("default", {{"id", "keep"}, {"type", "r2"}});
+  remote_side->add_instance("default", {{"id", "x"}, {"type", "r2"}, {"source", "theirs"}});
+  auto plan = rig.plan(m, s);
+  ASSERT_NE(find(plan, "default/x"), nullptr);
+  ASSERT_TRUE(find(plan, "default/x")->blocked);
+  EXPECT_EQ(find(plan, "default/x")->blocked->rail, "adopt_conflict");
+  EXPECT_TRUE(plan.adopt.empty());
+
+  m.namespaces["default"].instances.erase("x");
+  plan = rig.plan(m, s);
+  EXPECT_EQ(find(plan, "default/x"), nullptr) << "no delete on an unconfirmed record";
+  rig.apply(plan, m, s);
+  EXPECT_TRUE(remote_side->has("default", "x"));
+}
+
+// Breaker B2: the destination record written before a move that failed claims nothing: an
+// instance someone makes there with another source is never replaced.
+TEST(Safety, AFailedMovesDestinationRecordDoesNotClaimAHandMadeInstance) {
+  MoveSetup setup("s");
+  auto& remote_side = setup.remote;
+  auto& m = setup.manifest;
+  Rig rig(remote_side);
+  auto spec = instance("b", "x", {{"type", "r2"}, {"source", "s"}});
+  spec.allow_replace = true;
+  declare(m, spec);
+  auto plan = rig.plan(m, setup.state);
+  ASSERT_EQ(plan.summary().move, 1);
+  for (int i = 0; i < 3; ++i)
+    remote_side->fault_at(remote_side->request_count() + i, support::ReferenceRemote::Fault::fail);
+  rig.apply(plan, m, setup.state);
+  ASSERT_TRUE(remote_side->has("a", "x")) << "the move failed";
+  auto saved = rig.store.saved();
+
+  remote_side->add_instance("b", {{"id", "x"}, {"type", "r2"}, {"source", "bobs"}});
+  remote_side->clear_writes();
+  plan = rig.plan(m, saved);
+  const auto* c = find(plan, "b/x");
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->blocked);
+  EXPECT_EQ(c->blocked->rail, "adopt_conflict");
+  rig.apply(plan, m, saved);
+  EXPECT_TRUE(remote_side->writes().empty());
+  EXPECT_EQ(remote_side->instances()["b"]["x"]["source"], "bobs");
+}
+
+// Breaker B3: one owned instance that two declarations could each be the move of is ambiguous:
+// nothing is planned for either, and the instance stays where it is.
+TEST(Safety, OneSourceTwoPossibleDestinationsPlanNothing) {
+  manifest::Manifest m = pruning({"a", "b", "c"});
+  auto to_b = instance("b", "x", {{"type", "r2"}, {"source", "other"}});
+  to_b.allow_replace = true;
+  declare(m, to_b);
+  auto to_c = instance("c", "x", {{"type", "r2"}, {"source", "s"}});
+  to_c.protect = true;
+  declare(m, to_c);
+  declare(m, instance("a", "keep", {{"type", "r2"}}));
+  state::State s;
+  own(s, "a", "x");
+  own(s, "a", "keep");
+  auto obs = observed_with(
+      {remote("a", "x", {{"type", "r2"}, {"source", "s"}}), remote("a", "keep", {{"type", "r2"}})},
+      {"b", "c"});
+  auto plan = reconcile::diff(m, obs, s);
+  EXPECT_FALSE(plan.has_changes()) << "neither a move nor a replace nor a create";
+  EXPECT_EQ(find(plan, "b/x"), nullptr);
+  EXPECT_EQ(find(plan, "c/x"), nullptr);
+}
+
+// Breaker B5: ignore_changes on type/source does not skip the adopt rule.
+TEST(Safety, IgnoringTypeOrSourceDoesNotAdoptAnotherInstance) {
+  manifest::Manifest m;
+  auto spec = instance("default", "x", {{"type", "r2"}, {"source", "mine"}});
+  spec.ignore_changes = {"source", "type"};
+  declare(m, spec);
+  auto obs =
+      observed_with({remote("default", "x", {{"type", "web-crawler"}, {"source", "carols"}})});
+  auto plan = reconcile::diff(m, obs, {});
+  EXPECT_TRUE(plan.adopt.empty());
+  ASSERT_NE(find(plan, "default/x"), nullptr);
+  ASSERT_TRUE(find(plan, "default/x")->blocked);
+  EXPECT_EQ(find(plan, "default/x")->blocked->rail, "adopt_conflict");
+  // Owned, the same ignore leaves the drift alone.
+  state::State s;
+  own(s, "default", "x");
+  EXPECT_FALSE(reconcile::diff(m, obs, s).has_changes());
+}
