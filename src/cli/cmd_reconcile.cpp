@@ -119,7 +119,14 @@ int cmd_adopt(const Options& options) {
       return k_exit_error;
     }
     std::string address = ns + "/" + id;
-    if (state.owns(ns, id)) {
+    auto known = state.owned.find(address);
+    if (known != state.owned.end() && known->second.pending_create) {
+      // A create never confirmed: adopting says the instance there is ours, whatever it is.
+      known->second.pending_create = false;
+      done = "adopted " + address + " (its create had never been confirmed; no remote change)";
+      return std::nullopt;
+    }
+    if (known != state.owned.end()) {
       std::cout << address << " is already owned\n";
       return k_exit_ok;
     }

@@ -447,6 +447,10 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
         if (!c.from_ns.empty()) held_by_protect.insert(c.from_ns + "/" + c.id);
       }
     }
+    // Nor is protect released where this plan could not see the instance (its namespace was
+    // skipped) or left it alone (suspended): no plan has shown what the release allows.
+    std::set<std::string> unseen;
+    for (const auto& sk : plan.skipped_namespaces) unseen.insert(sk.ns);
     std::string now = util::format_rfc3339(clock.now());
     auto saved = state.update([&](state::State& s) {
       for (const auto& address : plan.adopt) {
@@ -481,8 +485,12 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
         spdlog::info("action=forget address={} reason=gone", address);
       }
       for (auto& [address, owned] : s.owned)
-        if (const auto* spec = find_spec(desired, owned.ns, owned.id))
-          if (spec->protect || !held_by_protect.count(address)) owned.protect = spec->protect;
+        if (const auto* spec = find_spec(desired, owned.ns, owned.id)) {
+          const auto* nspec = &desired.namespaces.at(owned.ns);
+          const bool keep = held_by_protect.count(address) || unseen.count(owned.ns) ||
+                            spec->suspend || nspec->suspend;
+          if (spec->protect || !keep) owned.protect = spec->protect;
+        }
     });
     if (!saved) result.state_errors.push_back(saved.error());
   }

@@ -261,10 +261,14 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
       for (const auto& [address, owned] : state.owned) {
         if (owned.id != id || owned.ns == ns_name || declared(owned.ns, id)) continue;
         const auto* from = spec_of(owned.ns);
-        if ((from && from->suspend) || seen(owned.ns) == Seen::unknown)
+        if ((from && from->suspend) || seen(owned.ns) == Seen::unknown) {
           waiting.push_back(owned.ns);
-        else if (find_remote(owned.ns, id))
+        } else if (const auto* there = find_remote(owned.ns, id)) {
+          // A record never confirmed proves nothing: it is a move's source only when the
+          // instance there has the manifest's type and source (the adopt rule).
+          if (owned.pending_create && identity_differs(inst, there->raw)) continue;
           sources.push_back(owned.ns);
+        }
       }
       if (!waiting.empty()) {
         held.insert(inst.address());

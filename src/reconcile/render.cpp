@@ -262,7 +262,8 @@ std::string describe(const Change& change, bool blocked) {
     case Action::replace:
       if (!change.from_ns.empty())
         return printable(change.from_ns + "/" + change.id) + will + "replaced by " +
-               printable(change.address()) + " (moved with a new type/source: deleted there, created here)";
+               printable(change.address()) +
+               " (moved with a new type/source: deleted there, created here)";
       return printable(change.address()) + will + "replaced";
     case Action::delete_:
       return printable(change.address()) + will + "deleted";

@@ -385,17 +385,21 @@ class Checker {
               break;
             }
         } else {
-          // adopt whatever remote instance carries this id (explicitly: it is no longer foreign)
-          for (const auto& [rns, items] : m_remote->instances())
-            if (items.count(id) && !st.owns(rns, id)) {
+          // `aisearchd adopt` of whatever remote instance carries this id: a new record, or a
+          // record never confirmed made confirmed (no longer someone else's either way).
+          for (const auto& [rns, items] : m_remote->instances()) {
+            const auto* rec = st.find(rns, id);
+            if (items.count(id) && (!rec || rec->pending_create)) {
               auto& o = st.owned[rns + "/" + id];
               o.ns = rns;
               o.id = id;
-              o.adopted_at = "2026-01-01T00:00:00Z";
+              o.pending_create = false;
+              if (o.adopted_at.empty()) o.adopted_at = "2026-01-01T00:00:00Z";
               m_foreign.erase(rns + "/" + id);
               m_tracked.insert(rns + "/" + id);
               break;
             }
+          }
         }
         (void)m_store->save(st);
         continue;
@@ -681,7 +685,7 @@ class Checker {
         // record it had where it came from.
         const auto* owned = before.find(w.ns, w.id);
         for (const auto& c : plan.changes)
-          if (!owned && c.action == reconcile::Action::move && c.address() == address)
+          if (c.action == reconcile::Action::move && c.address() == address)
             owned = before.find(c.from_ns, c.id);
         const manifest::InstanceSpec* spec = nullptr;
         if (auto n = m.namespaces.find(w.ns); n != m.namespaces.end())

@@ -717,3 +717,57 @@ TEST(Safety, IgnoringTypeOrSourceDoesNotAdoptAnotherInstance) {
   own(s, "default", "x");
   EXPECT_FALSE(reconcile::diff(m, obs, s).has_changes());
 }
+
+// Second breaker: a record never confirmed is a move's source only when the instance there has
+// the manifest's type and source; someone else's instance is neither moved nor replaced.
+TEST(Safety, AnUnconfirmedRecordIsNoMoveSourceForSomeoneElsesInstance) {
+  manifest::Manifest m = pruning({"a", "b"});
+  auto spec = instance("b", "x", {{"type", "r2"}, {"source", "mine"}});
+  spec.allow_replace = true;
+  declare(m, spec);
+  declare(m, instance("a", "keep", {{"type", "r2"}}));
+  state::State s;
+  own(s, "a", "keep");
+  own(s, "a", "x");
+  s.owned["a/x"].pending_create = true;
+  auto obs = observed_with({remote("a", "x", {{"type", "r2"}, {"source", "theirs"}}),
+                            remote("a", "keep", {{"type", "r2"}})},
+                           {"b"});
+  auto plan = reconcile::diff(m, obs, s);
+  const auto* c = find(plan, "b/x");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->action, Action::create) << "not a move or replace of a/x";
+  EXPECT_TRUE(c->from_ns.empty());
+  EXPECT_EQ(find(plan, "a/x"), nullptr) << "a/x is never deleted";
+  // With the manifest's type and source it is ours: moved.
+  s.owned["a/x"].pending_create = true;
+  obs = observed_with({remote("a", "x", {{"type", "r2"}, {"source", "mine"}}),
+                       remote("a", "keep", {{"type", "r2"}})},
+                      {"b"});
+  EXPECT_EQ(find(reconcile::diff(m, obs, s), "b/x")->action, Action::move);
+}
+
+// Second breaker: protect is not released by a run that could not list the instance's namespace
+// (nor by one that leaves it suspended): no plan showed the replace the release allows.
+TEST(Safety, ProtectIsNotReleasedWhereThePlanCouldNotSeeTheInstance) {
+  auto remote_side = std::make_shared<support::ReferenceRemote>();
+  remote_side->add_instance("default", {{"id", "x"}, {"type", "r2"}, {"source", "old"}});
+  Rig rig(remote_side);
+  manifest::Manifest m;
+  auto spec = instance("default", "x", {{"type", "r2"}, {"source", "new"}});
+  spec.allow_replace = true;  // protect: false
+  declare(m, spec);
+  state::State s;
+  own(s, "default", "x", /*protect=*/true);
+  for (int i = 0; i < 3; ++i)
+    remote_side->fault_at(remote_side->request_count() + i, support::ReferenceRemote::Fault::fail);
+  auto plan = rig.plan(m, s);
+  ASSERT_FALSE(plan.skipped_namespaces.empty());
+  rig.apply(plan, m, s);
+  EXPECT_TRUE(rig.store.saved().owned["default/x"].protect);
+
+  m.namespaces["default"].instances["x"].suspend = true;
+  plan = rig.plan(m, s);
+  rig.apply(plan, m, s);
+  EXPECT_TRUE(rig.store.saved().owned["default/x"].protect);
+}
