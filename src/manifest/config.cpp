@@ -358,7 +358,7 @@ util::Result<std::size_t, std::string> parse_byte_size(std::string_view text) {
     return util::Err{"invalid size \"" + std::string(text) + "\": " + why +
                      " (expected a number of bytes or a size such as 8MiB)"};
   };
-  std::string_view t = util::trim(text);
+  const std::string t = util::trim(text);
   std::size_t digits = 0;
   while (digits < t.size() && t[digits] >= '0' && t[digits] <= '9') ++digits;
   if (digits == 0) return bad("no number");

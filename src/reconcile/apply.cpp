@@ -120,12 +120,15 @@ class Executor {
       owned.protect = spec.protect;
       if (created || owned.adopted_at.empty()) owned.adopted_at = now;
       owned.pending_create = false;
+      owned.deleting = false;
       auto previous_unstable = std::move(owned.unstable);
       owned.unstable.clear();
+      // `digests` holds the paths inside object fields too ("a.b"): they go with their field.
       for (const auto& [field, value] : digests) {
-        const bool was_sent = sent.count(field) > 0;
-        if (!was_sent && previous_unstable.count(field)) {
-          owned.unstable[field] = previous_unstable[field];  // still not taken, still not sent
+        const std::string key = top_level(field);
+        const bool was_sent = sent.count(key) > 0;
+        if (!was_sent && previous_unstable.count(key)) {
+          if (key == field) owned.unstable[key] = previous_unstable[key];  // still not sent
           continue;
         }
         owned.applied_digests[field] = value;
@@ -177,6 +180,30 @@ class Executor {
                            "state save failed before the create was sent: " + saved.error(),
                            {}};
     return std::nullopt;
+  }
+
+  // DELETE of an owned instance (a 404 is done), the record marked `deleting` first (saved
+  // before the request): if the DELETE happens and its answer is lost or the process dies, the
+  // next plan knows the instance is gone by aisearchd's hand, not deleted outside. The mark goes
+  // again when the DELETE surely did not happen.
+  MaybeError delete_owned(const std::string& ns, const std::string& id) {
+    const std::string address = ns + "/" + id;
+    auto marked = m_state.update([&](state::State& s) {
+      if (auto it = s.owned.find(address); it != s.owned.end()) it->second.deleting = true;
+    });
+    if (!marked)
+      return api::ApiError{api::ErrorKind::client,
+                           0,
+                           {},
+                           "state save failed before the delete was sent: " + marked.error(),
+                           {}};
+    auto d = m_client.delete_instance(ns, id);
+    if (d || d.error().kind == api::ErrorKind::not_found) return std::nullopt;
+    if (surely_not_applied(d.error()))
+      save([&](state::State& s) {
+        if (auto it = s.owned.find(address); it != s.owned.end()) it->second.deleting = false;
+      });
+    return d.error();
   }
 
   // The create failed: a record made by record_intent goes when the create surely did not
@@ -270,8 +297,7 @@ class Executor {
     const auto* spec = find_spec(m_desired, change.ns, change.id);
     switch (change.action) {
       case Action::delete_: {
-        auto r = m_client.delete_instance(change.ns, change.id);
-        if (!r && r.error().kind != api::ErrorKind::not_found) return r.error();
+        if (auto e = delete_owned(change.ns, change.id)) return e;
         save([&](state::State& s) {
           s.owned.erase(change.address());
           s.sync.erase(change.address());
@@ -361,8 +387,7 @@ class Executor {
         if (!spec) return api::ApiError{api::ErrorKind::client, 0, {}, "not in the manifest", {}};
         // A replace that moves deletes the instance where it was (from_ns) and creates it here.
         const std::string old_ns = change.from_ns.empty() ? change.ns : change.from_ns;
-        auto d = m_client.delete_instance(old_ns, change.id);
-        if (!d && d.error().kind != api::ErrorKind::not_found) return d.error();
+        if (auto e = delete_owned(old_ns, change.id)) return e;
         // In place, the record stays (protect, history) and waits for the new instance; after a
         // move it goes with the old instance. Either way the create is recorded before it is sent.
         if (old_ns != change.ns) {
@@ -467,7 +492,8 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
         owned.adopted_at = now;
         const auto& changed = changed_fields[address];
         for (const auto& [key, value] : spec->fields.items())
-          if (!changed.count(key)) owned.applied_digests[key] = digest(value);
+          if (!changed.count(key))
+            path_digests(key, value, model::find_instance_field(key), owned.applied_digests);
         spdlog::info("action=adopt namespace={} instance={}", spec->ns, spec->id);
       }
       for (const auto& address : plan.forget) {

@@ -140,6 +140,14 @@ std::string digest(const json& value) {
   return util::fnv1a_hex(value.dump());
 }
 
+void path_digests(const std::string& path, const json& value, const model::FieldSpec* spec,
+                  std::map<std::string, std::string>& out) {
+  out[path] = digest(value);
+  if (!value.is_object() || whole(spec)) return;
+  for (const auto& [k, v] : value.items())
+    path_digests(path + "." + k, v, child_spec(spec, k), out);
+}
+
 json overlay(const json& base, const json& over, const model::FieldSpec* spec) {
   if (!base.is_object() || !over.is_object()) return over;
   if (spec && (spec->replaced_whole || is_free_form(spec))) return over;
@@ -191,6 +199,10 @@ const json* find_parts(const json& value, const std::vector<std::string>& parts)
 }
 
 }  // namespace
+
+const json* find_path(const json& value, const std::string& path) {
+  return path.empty() ? &value : find_parts(value, path_parts(path));
+}
 
 void erase_path(json& value, const std::string& path) {
   if (path.empty()) return;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,16 @@ nlohmann::json mask_sensitive(const std::string& path, const nlohmann::json& val
 
 // A stable digest of a JSON value (canonical dump, FNV-1a): what state keeps of applied values.
 std::string digest(const nlohmann::json& value);
+
+// The digest of `value` at dotted `path` and, where the comparison goes into an object key by
+// key (not a free-form map), of every value below it under its dotted path: what state keeps of
+// an applied field, so a later diff can tell which part of an object the manifest changed and
+// which part changed outside aisearchd.
+void path_digests(const std::string& path, const nlohmann::json& value,
+                  const model::FieldSpec* spec, std::map<std::string, std::string>& out);
+
+// The value at dotted `path` below `value` (objects only), or null when there is none.
+const nlohmann::json* find_path(const nlohmann::json& value, const std::string& path);
 
 // `base` with `overlay`'s keys written over it, recursively for objects (arrays and scalars
 // replace). Used to send a whole nested object when the manifest sets only part of it. Below a

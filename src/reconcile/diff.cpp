@@ -37,7 +37,13 @@ struct InstanceDiff {
   bool immutable_changed = false;
   bool immutable_config = false;  // an immutable field differs because the manifest changed it
   bool any_config = false;
-  std::set<std::string> drift_keys;   // top-level fields that differ only because of drift
+  std::set<std::string> drift_keys;  // top-level fields that differ only because of drift
+  // Paths inside a field the manifest changed that differ because of drift (the manifest's
+  // value there is the one last applied, the remote's is not).
+  std::set<std::string> drift_paths;
+  // update_body without the drift keys and with the remote's value at each drift path: what
+  // an update sends under drift: report.
+  json held_body = json::object();
   std::vector<std::string> unstable;  // fields skipped because the API did not take them before
 };
 
@@ -102,10 +108,27 @@ InstanceDiff compare_instance(const manifest::InstanceSpec& spec, const json& re
     if (changes.empty()) continue;
     if (field && field->immutable) d.immutable_changed = true;
     if (field && field->immutable && !manifest_unchanged) d.immutable_config = true;
-    if (!manifest_unchanged)
+    // Inside a field the manifest changed, a path whose manifest value is the one last applied
+    // differs because the remote changed there (state keeps digests per path of an object).
+    bool key_drift = manifest_unchanged;
+    std::vector<std::string> drift_sub;
+    if (!manifest_unchanged && owned) {
+      for (const auto& c : changes) {
+        auto it = owned->applied_digests.find(c.path);
+        if (c.path == key || it == owned->applied_digests.end()) continue;
+        const json* now = find_path(want, c.path.substr(key.size() + 1));
+        if (now && digest(*now) == it->second) drift_sub.push_back(c.path);
+      }
+      if (drift_sub.size() == changes.size()) {
+        key_drift = true;  // what the manifest changed here the remote already has
+        drift_sub.clear();
+      }
+    }
+    if (!key_drift)
       d.any_config = true;
     else
       d.drift_keys.insert(key);
+    d.drift_paths.insert(drift_sub.begin(), drift_sub.end());
     if (!field || field->on_update) {
       const bool present = have != remote.end() && !write_only_null;
       bool merge = field && field->type == model::FieldType::object && !is_whole_object(field) &&
@@ -114,6 +137,11 @@ InstanceDiff compare_instance(const manifest::InstanceSpec& spec, const json& re
       // A PUT replaces the object: it carries the remote value of every ignored path in it.
       if (present)
         for (const auto& path : ignored) carry_path(body, *have, path);
+      if (!key_drift) {
+        json held = body;
+        for (const auto& path : drift_sub) carry_path(held, *have, path.substr(key.size() + 1));
+        d.held_body[key] = std::move(held);
+      }
       d.update_body[key] = std::move(body);
     }
     for (auto& c : changes) d.fields.push_back(std::move(c));
@@ -179,7 +207,8 @@ std::optional<json> adoption_update(const manifest::InstanceSpec& spec, const js
 
 std::map<std::string, std::string> field_digests(const manifest::InstanceSpec& spec) {
   std::map<std::string, std::string> out;
-  for (const auto& [key, value] : spec.fields.items()) out[key] = digest(value);
+  for (const auto& [key, value] : spec.fields.items())
+    path_digests(key, value, model::find_instance_field(key), out);
   return out;
 }
 
@@ -307,11 +336,12 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
   // drift: report: a change made for the manifest (or a move) does not send what differs only
   // by drift; those fields are reported in a warning instead.
   auto hold_drift = [&](Change& c, const InstanceDiff& d) {
-    if (options.correct_drift || d.drift_keys.empty()) return;
+    if (options.correct_drift || (d.drift_keys.empty() && d.drift_paths.empty())) return;
     std::vector<std::string> held;
-    for (const auto& key : d.drift_keys) c.body.erase(key);
+    c.body = d.held_body;
     std::erase_if(c.fields, [&](const FieldChange& f) {
-      if (!d.drift_keys.count(f.path.substr(0, f.path.find('.')))) return false;
+      if (!d.drift_keys.count(f.path.substr(0, f.path.find('.'))) && !d.drift_paths.count(f.path))
+        return false;
       held.push_back(f.path);
       return true;
     });
@@ -443,8 +473,9 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
             continue;
           }
           // An owned record of an instance that is not there: deleted outside aisearchd
-          // (drift), unless its create was never confirmed (pending_create: config).
-          const bool deleted_outside = owned && !owned->pending_create;
+          // (drift), unless its create was never confirmed (pending_create) or its own
+          // delete was sent (deleting): then creating it is config.
+          const bool deleted_outside = owned && !owned->pending_create && !owned->deleting;
           Change c;
           c.action = Action::create;
           c.reason = deleted_outside ? Reason::drift : Reason::config;

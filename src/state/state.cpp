@@ -79,6 +79,7 @@ json State::to_json() const {
                             {"applied_digests", o.applied_digests},
                             {"unstable", o.unstable}};
     if (o.pending_create) owned_j[address]["pending_create"] = true;
+    if (o.deleting) owned_j[address]["deleting"] = true;
   }
   j["owned"] = owned_j;
   json sync_j = json::object();
@@ -137,6 +138,7 @@ util::Result<State, std::string> State::from_json(const json& j) {
         get_opt(o, "applied_digests", oi.applied_digests);
         get_opt(o, "unstable", oi.unstable);
         get_opt(o, "pending_create", oi.pending_create);
+        get_opt(o, "deleting", oi.deleting);
         s.owned[oi.address()] = std::move(oi);
       }
     }

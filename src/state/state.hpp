@@ -33,7 +33,9 @@ struct OwnedInstance {
   std::string id;
   bool protect = false;
   std::string adopted_at;  // RFC 3339: when it was created or adopted
-  // Digests of the last-applied values of fields the API never returns (field -> digest).
+  // Digests of the last-applied values of the manifest's fields (field -> digest), and of the
+  // values inside object fields under their dotted paths ("indexing_options.use_ocr"): a diff
+  // tells by them what the manifest changed from what changed outside aisearchd.
   std::map<std::string, std::string> applied_digests;
   // Fields the API did not take on the last apply: reported, not re-sent every cycle.
   // field -> digest of the desired value that did not stick.
@@ -43,6 +45,11 @@ struct OwnedInstance {
   // When the instance is not there, the create did not happen (a create again is config, not
   // drift).
   bool pending_create = false;
+  // Recorded before aisearchd sends a DELETE of it (a prune, or a replace in place), cleared
+  // when the delete surely did not happen or a new instance is recorded: when the instance is
+  // not there, aisearchd deleted it itself (creating it again is config, not drift, so drift:
+  // report does not hold it). When it is there, it is still ours.
+  bool deleting = false;
   std::string address() const { return ns + "/" + id; }
 };
 

@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/client.hpp"
+#include "model/instance_fields.hpp"
 #include "reconcile/apply.hpp"
 #include "reconcile/compare.hpp"
 #include "reconcile/diff.hpp"
@@ -73,6 +74,10 @@ json gen_fields(Gen& g) {
   if (g.chance(0.2)) f["token_id"] = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
   if (g.chance(0.2)) f["retrieval_options"] = {{"boost_by", {{{"field", "year"}}}}};
   if (g.chance(0.2)) f["public_endpoint_params"] = {{"enabled", g.chance(0.5)}};
+  if (g.chance(0.25))
+    f["indexing_options"] = {
+        {"keyword_tokenizer", g.pick(std::vector<std::string>{"porter", "trigram"})},
+        {"use_ocr", g.chance(0.5)}};
   if (g.chance(0.25)) {
     json sp = json::object();
     if (g.chance(0.6)) sp["prefix"] = g.chance(0.5) ? "docs/" : "wiki/";
@@ -214,6 +219,13 @@ json generate(std::uint64_t seed) {
     }
     if (g.chance(0.25))
       run["faults"].push_back({{"at", g.between(0, last_request + 6)}, {"kind", "kill"}});
+    // A write whose answer is lost and whose retry fails (or the process dies there): the write
+    // happened, the client cannot know.
+    if (g.chance(0.2)) {
+      const int at = g.between(0, last_request);
+      run["faults"].push_back({{"at", at}, {"kind", "lost"}});
+      run["faults"].push_back({{"at", at + 1}, {"kind", g.chance(0.5) ? "fail" : "kill"}});
+    }
     if (r > 0 && g.chance(0.4)) {
       // Manifest edits: move an id to another namespace, or change its source.
       run["edits"].push_back({{"kind", g.chance(0.6) ? "move" : "source"},
@@ -221,7 +233,11 @@ json generate(std::uint64_t seed) {
                               {"to", g.pick(k_namespaces)}});
     }
     if (r > 0 && g.chance(0.3))
-      run["drift"] = {{"pick", g.between(0, 100)}, {"delete", g.chance(0.3)}};
+      run["drift"] = {
+          {"pick", g.between(0, 100)}, {"delete", g.chance(0.3)}, {"nested", g.chance(0.5)}};
+    // A change inside an object field of the manifest (with drift above: both in one object).
+    if (r > 0 && g.chance(0.3))
+      run["edits"].push_back({{"kind", "set"}, {"pick", g.between(0, 100)}, {"to", "-"}});
     // Between runs: someone makes an instance by hand under a known id; protect toggled,
     // forget or adopt run by the operator.
     if (r > 0 && g.chance(0.25))
@@ -235,6 +251,7 @@ json generate(std::uint64_t seed) {
     runs.push_back(run);
   }
   c["runs"] = runs;
+  c["final_report"] = g.chance(0.3);
   return c;
 }
 
@@ -349,7 +366,10 @@ class Checker {
     }
     // Then clean runs: the first recovers from whatever the faults left; after it the next plan
     // must be empty (convergence).
-    if (m_violations.empty()) one_run(m, json{{"faults", json::array()}}, 100);
+    // (The first may run in report mode: what the faults left half done is finished by it too.)
+    if (m_violations.empty())
+      one_run(m, json{{"faults", json::array()}, {"report", m_case.value("final_report", false)}},
+              100);
     if (m_violations.empty()) one_run(m, json{{"faults", json::array()}}, 101);
     return m_violations;
   }
@@ -412,7 +432,18 @@ class Checker {
         if (!manifest_json.contains(to))
           manifest_json[to] = {{"prune", true}, {"max_deletes", 1}, {"instances", json::object()}};
         manifest_json[to]["instances"][id] = inst;
-      } else {
+      } else if (e["kind"] == "set") {
+        // One value inside an object field: indexing_options.use_ocr, else source_params.prefix,
+        // else (no object) max_num_results.
+        auto& f = manifest_json[ns]["instances"][id]["fields"];
+        if (f.contains("indexing_options"))
+          f["indexing_options"]["use_ocr"] = !f["indexing_options"].value("use_ocr", false);
+        else if (f.contains("source_params") && f["source_params"].contains("prefix"))
+          f["source_params"]["prefix"] =
+              f["source_params"]["prefix"] == "docs/" ? "wiki/" : "docs/";
+        else
+          f["max_num_results"] = f.value("max_num_results", 10) == 10 ? 20 : 10;
+      } else if (e["kind"] == "source") {
         auto& f = manifest_json[ns]["instances"][id]["fields"];
         f["source"] = f.value("source", "s1") == "s1" ? "s2" : "s1";
       }
@@ -428,7 +459,8 @@ class Checker {
         const std::string ns = run["outside_create"]["ns"];
         // Not where aisearchd holds a confirmed record: an instance deleted outside and made
         // again by hand under the same address cannot be told from its own.
-        const auto* rec = m_store->saved().find(ns, id);
+        const state::State saved = m_store->saved();
+        const auto* rec = saved.find(ns, id);
         if (!m_remote->has(ns, id) && !m_start_owned.count(ns + "/" + id) &&
             !(rec && !rec->pending_create)) {
           json o = {{"id", id}, {"type", "r2"}, {"source", "hand"}};
@@ -456,6 +488,22 @@ class Checker {
         if (run["drift"].value("delete", false)) {
           m_remote->remove_instance(ns, id);
           m_tracked.erase(ns + "/" + id);
+          m_foreign.erase(ns + "/" + id);  // gone: a later instance there is not the hand-made one
+        } else if (run["drift"].value("nested", false)) {
+          // Someone changes one value inside an object field.
+          json o = m_remote->instances()[ns][id];
+          if (o.contains("indexing_options") && o["indexing_options"].is_object()) {
+            auto io = o["indexing_options"];
+            io["keyword_tokenizer"] =
+                io.value("keyword_tokenizer", "porter") == "porter" ? "trigram" : "porter";
+            m_remote->set_field(ns, id, "indexing_options", io);
+          } else if (o.contains("source_params") && o["source_params"].is_object()) {
+            auto sp = o["source_params"];
+            sp["prefix"] = "other/";
+            m_remote->set_field(ns, id, "source_params", sp);
+          } else {
+            m_remote->set_field(ns, id, "max_num_results", 42);
+          }
         } else {
           m_remote->set_field(ns, id, "max_num_results", 42);
         }
@@ -468,6 +516,7 @@ class Checker {
     const bool report = run.value("report", false);
     if (report) count(m_cov, &Coverage::report_runs);
     const state::State before = m_store->saved();
+    m_remote_before = m_remote->instances();
     m_remote->clear_writes();
     m_remote->clear_faults();
     const std::size_t base = m_remote->request_count();
@@ -498,6 +547,13 @@ class Checker {
     options.correct_drift = !report;
     auto observed = reconcile::observe(client, reconcile::namespaces_to_observe(m, before), 1);
     reconcile::Plan plan = reconcile::diff(m, observed, before, options);
+    // I6: what aisearchd deleted itself (a replace's or a prune's DELETE, also one whose answer
+    // was lost) is not drift: drift: report never holds creating it again.
+    for (const auto& c : plan.changes)
+      if (report && c.action == reconcile::Action::create && c.blocked &&
+          c.blocked->rail == "drift_report" && m_deleted.count(c.address()))
+        violation(index, "I6: drift: report holds creating " + c.address() +
+                             ", which aisearchd deleted itself");
     spdlog::debug("model_check run {}: {} changes, adopt [{}], forget [{}]", index,
                   plan.changes.size(), fmt::join(plan.adopt, " "), fmt::join(plan.forget, " "));
     reconcile::ApplyResult result;
@@ -606,10 +662,11 @@ class Checker {
         violation(run, "I2: move of " + address + " into " + w.to_ns + ", not listed completely");
       if (w.method == "POST") {
         created.insert(address);
+        // (Not a replace in place, which deleted it here first: no move's destination; nor when
+        // the manifest declares it where it is owned too: then that is no move's source.)
         for (const auto& [a, owned] : before.owned)
-          // (unless the manifest declares it there too: then it is not a move's source)
-          if (owned.id == w.id && owned.ns != w.ns && incomplete.count(owned.ns) &&
-              !declares(m, owned.ns, w.id))
+          if (!deleted.count(address) && owned.id == w.id && owned.ns != w.ns &&
+              incomplete.count(owned.ns) && !declares(m, owned.ns, w.id))
             violation(run, "I2: created " + address + " while " + a +
                                " (owned) was in a namespace not listed completely");
       }
@@ -677,7 +734,8 @@ class Checker {
             deleted.insert(c.address());
       const auto* had =
           before.find(w.ns, w.id);  // a record whose create was never confirmed is config
-      if (report && w.method == "POST" && had && !had->pending_create && !deleted.count(address))
+      if (report && w.method == "POST" && had && !had->pending_create && !had->deleting &&
+          !deleted.count(address))
         violation(run, "I6: drift: report re-created " + address);
       if (report && w.method == "PUT") {
         // Every field sent must differ for the manifest's sake: one whose applied value is what
@@ -702,6 +760,29 @@ class Checker {
           if (!drift_only.empty())
             violation(run, "I6: drift: report corrected " + address + " (" +
                                util::join(drift_only, ", ") + "): " + w.body.dump());
+          // Inside an object the manifest changed: a value whose applied digest is what the
+          // manifest says now, and which the remote had changed, is sent as the remote had it.
+          std::string src_ns = w.ns;
+          for (const auto& c : plan.changes)
+            if (c.action == reconcile::Action::move && c.address() == address) src_ns = c.from_ns;
+          const json* was = nullptr;
+          if (auto n = m_remote_before.find(src_ns); n != m_remote_before.end())
+            if (auto i = n->second.find(w.id); i != n->second.end()) was = &i->second;
+          std::map<std::string, std::string> paths;
+          for (const auto& [key, value] : spec->fields.items())
+            reconcile::path_digests(key, value, model::find_instance_field(key), paths);
+          for (const auto& [path, dg] : paths) {
+            if (path.find('.') == std::string::npos || !was) continue;
+            auto it = owned->applied_digests.find(path);
+            if (it == owned->applied_digests.end() || it->second != dg) continue;
+            const json* want = reconcile::find_path(spec->fields, path);
+            const json* had = reconcile::find_path(*was, path);
+            const json* sent = reconcile::find_path(w.body, path);
+            if (!sent || !want || (had && reconcile::satisfies(*want, *had, nullptr))) continue;
+            if (had && *sent == *had) continue;
+            violation(run, "I6: drift: report corrected " + address + " at " + path + " (was " +
+                               (had ? had->dump() : "absent") + "): " + w.body.dump());
+          }
         }
       }
     }
@@ -775,6 +856,8 @@ class Checker {
       const std::string address = w.ns + "/" + w.id;
       if (w.method == "POST") m_tracked.insert(address);
       if (w.method == "DELETE") m_tracked.erase(address);
+      if (w.method == "POST") m_deleted.erase(address);
+      if (w.method == "DELETE") m_deleted.insert(address);
       if (w.method == "PATCH" && m_tracked.erase(address)) m_tracked.insert(w.to_ns + "/" + w.id);
     }
   }
@@ -799,6 +882,8 @@ class Checker {
   std::unique_ptr<support::MemoryStore> m_store;
   std::set<std::string> m_start_owned;
   std::set<std::string> m_foreign;  // instances made by hand (another source), never adopted
+  std::set<std::string> m_deleted;  // addresses aisearchd's own DELETE emptied (until a create)
+  std::map<std::string, std::map<std::string, json>> m_remote_before;  // as the run's plan saw it
   std::set<std::string> m_tracked;  // addresses aisearchd made or owned, followed through moves
   std::vector<std::string> m_violations;
 };

@@ -615,6 +615,87 @@ TEST(Safety, ReportModeSendsOnlyWhatTheManifestChanged) {
   EXPECT_EQ(find(reconcile::diff(m, obs, s), "default/x")->body.size(), 2u);
 }
 
+// Breaker: drift: report with the manifest changing one key of an object and the remote another
+// key of it. The update sends the manifest's change and keeps the remote's value of the key that
+// drifted (state keeps digests per path inside objects); the drifted key is reported.
+TEST(Safety, ReportModeKeepsADriftedKeyInsideAnObjectTheManifestChanged) {
+  const json before = {{"indexing_options", {{"keyword_tokenizer", "porter"}, {"use_ocr", false}}}};
+  const json after = {{"indexing_options", {{"keyword_tokenizer", "porter"}, {"use_ocr", true}}}};
+  manifest::Manifest m;
+  declare(m, instance("default", "x", after));
+  state::State s;
+  own(s, "default", "x", false, reconcile::field_digests(instance("default", "x", before)));
+  auto obs = observed_with(
+      {remote("default", "x",
+              {{"indexing_options", {{"keyword_tokenizer", "trigram"}, {"use_ocr", false}}}})});
+  reconcile::DiffOptions report;
+  report.correct_drift = false;
+  auto plan = reconcile::diff(m, obs, s, report);
+  const auto* c = find(plan, "default/x");
+  ASSERT_NE(c, nullptr);
+  EXPECT_FALSE(c->blocked);
+  EXPECT_EQ(c->body["indexing_options"]["keyword_tokenizer"], "trigram")
+      << "the drifted key is not reverted: " << c->body.dump();
+  EXPECT_EQ(c->body["indexing_options"]["use_ocr"], true);
+  ASSERT_EQ(c->fields.size(), 1u);
+  EXPECT_EQ(c->fields[0].path, "indexing_options.use_ocr");
+  bool warned = false;
+  for (const auto& w : plan.warnings)
+    warned = warned || w.find("indexing_options.keyword_tokenizer") != std::string::npos;
+  EXPECT_TRUE(warned);
+  // drift: correct sends both.
+  EXPECT_EQ(
+      find(reconcile::diff(m, obs, s), "default/x")->body["indexing_options"]["keyword_tokenizer"],
+      "porter");
+  // Only drift inside the object: the change is drift, held under report.
+  auto s2 = s;
+  own(s2, "default", "x", false, reconcile::field_digests(instance("default", "x", after)));
+  auto held = reconcile::diff(m, obs, s2, report);
+  const auto* d = find(held, "default/x");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->reason, reconcile::Reason::drift);
+  ASSERT_TRUE(d->blocked);
+  EXPECT_EQ(d->blocked->rail, "drift_report");
+}
+
+// Breaker: a replace in place whose DELETE happened but whose answer was lost (and the retry
+// failed) leaves the instance gone; under drift: report the next plan must still create it (the
+// delete was aisearchd's own, not drift), and the create lands with the new source.
+TEST(Safety, AReplaceWhoseDeleteAnswerWasLostIsFinishedUnderReportMode) {
+  auto remote_side = std::make_shared<support::ReferenceRemote>();
+  remote_side->add_instance("default", {{"id", "x"}, {"type", "r2"}, {"source", "old"}});
+  Rig rig(remote_side);
+  manifest::Manifest m;
+  auto spec = instance("default", "x", {{"type", "r2"}, {"source", "new"}});
+  spec.allow_replace = true;
+  declare(m, spec);
+  state::State s;
+  own(s, "default", "x", false,
+      reconcile::field_digests(instance("default", "x", {{"type", "r2"}, {"source", "old"}})));
+  auto plan = rig.plan(m, s);
+  ASSERT_EQ(plan.summary().replace, 1);
+  const auto at = remote_side->request_count();
+  remote_side->fault_at(at, support::ReferenceRemote::Fault::lost);      // the DELETE happens
+  remote_side->fault_at(at + 1, support::ReferenceRemote::Fault::fail);  // its retry fails
+  auto result = rig.apply(plan, m, s);
+  EXPECT_FALSE(result.ok());
+  ASSERT_FALSE(remote_side->has("default", "x"));
+  auto saved = rig.store.saved();
+  ASSERT_TRUE(saved.owns("default", "x"));
+  reconcile::DiffOptions report;
+  report.correct_drift = false;
+  auto again = rig.plan(m, saved, report);
+  const auto* c = find(again, "default/x");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->action, Action::create);
+  EXPECT_EQ(c->reason, reconcile::Reason::config);
+  EXPECT_FALSE(c->blocked) << c->blocked->message;
+  EXPECT_TRUE(rig.apply(again, m, saved).ok());
+  ASSERT_TRUE(remote_side->has("default", "x"));
+  EXPECT_EQ(remote_side->instances()["default"]["x"]["source"], "new");
+  EXPECT_FALSE(rig.store.saved().find("default", "x")->deleting);
+}
+
 // Breaker B1: a create that failed leaves a record never confirmed (pending_create); an instance
 // someone then makes there with another source is an adopt_conflict, and leaving the manifest
 // never deletes it.
