@@ -303,27 +303,35 @@ TEST_F(FailoverTest, EtcdDownMeansNoWritesAndNotReadyThenWorkResumes) {
   const std::size_t seen = emu.control("GET", "requests").size();
   // It stops leading (within one TTL on its own clock; the deadline allows for a busy machine);
   // /readyz says why; /metrics serves.
-  ASSERT_TRUE(poll_until([&] { return role("node-a") == "standby"; }, k_handover));
+  ASSERT_TRUE(poll_until([&] { return role("node-a") == "standby"; }, k_handover)) << a.log_text();
   std::string body;
-  ASSERT_TRUE(poll_until([&] { return a.get("/readyz", &body) == 503; }, k_settle));
+  ASSERT_TRUE(poll_until([&] { return a.get("/readyz", &body) == 503; }, k_settle)) << a.log_text();
   EXPECT_NE(body.find("etcd unreachable"), std::string::npos) << body;
+  // (Polled: one scrape may time out on a machine busy enough; what it must say is asserted.)
   std::string metrics;
-  ASSERT_EQ(a.get("/metrics", &metrics), 200);
-  EXPECT_NE(metrics.find("aisearchd_etcd_reachable 0"), std::string::npos);
-  EXPECT_NE(metrics.find("aisearchd_leader 0"), std::string::npos);
+  EXPECT_TRUE(poll_until(
+      [&] {
+        return a.get("/metrics", &metrics) == 200 &&
+               metrics.find("aisearchd_etcd_reachable 0") != std::string::npos &&
+               metrics.find("aisearchd_leader 0") != std::string::npos;
+      },
+      k_settle))
+      << metrics << "\n"
+      << a.log_text();
 
   // A manifest edit while etcd is down is planned, not applied.
   write_atomically(manifest, manifest_with(3));
   ASSERT_TRUE(poll_until(
-      [&] { return a.log_text().find("address=default/inst-2") != std::string::npos; }, k_settle));
+      [&] { return a.log_text().find("address=default/inst-2") != std::string::npos; }, k_settle))
+      << a.log_text();
   auto log = emu.control("GET", "requests");
   for (std::size_t i = seen; i < log.size(); ++i) EXPECT_FALSE(is_write(log[i])) << log[i].dump();
   EXPECT_FALSE(converged(3));
 
   etcd.start();
-  ASSERT_TRUE(poll_until([&] { return role("node-a") == "leader"; }, k_handover));
-  ASSERT_TRUE(poll_until([&] { return converged(3); }, k_settle));
-  EXPECT_TRUE(poll_until([&] { return a.get("/readyz") == 200; }, k_settle));
+  ASSERT_TRUE(poll_until([&] { return role("node-a") == "leader"; }, k_handover)) << a.log_text();
+  ASSERT_TRUE(poll_until([&] { return converged(3); }, k_settle)) << a.log_text();
+  EXPECT_TRUE(poll_until([&] { return a.get("/readyz") == 200; }, k_settle)) << a.log_text();
   EXPECT_TRUE(a.running());
 }
 

@@ -1,4 +1,4 @@
-"""kill -9 during apply: the state survives and the next apply converges (run by apply_kill_test.sh)."""
+"""kill -9 during apply (after a chosen number of writes): the state survives and the next apply converges (run by apply_kill_test.sh)."""
 import json
 import os
 import random
@@ -12,14 +12,14 @@ import urllib.request
 
 AISEARCHD = os.environ["AISEARCHD_BIN"]
 EMULATOR = os.environ["EMULATOR_BIN"]
-TRIALS = 20
-INSTANCES = 200
+TRIALS = 12
+INSTANCES = 120
 
 
 def start_emulator(work):
     out = open(os.path.join(work, "emulator.out"), "w+")
     proc = subprocess.Popen([EMULATOR, "--port", "0", "--token", "kill-token", "--account-id", "acc",
-                             "--latency-ms", "15"], stdout=out, stderr=subprocess.DEVNULL)
+                             "--latency-ms", "30"], stdout=out, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60  # for a busy machine
     while time.monotonic() < deadline:
         out.seek(0)
@@ -59,11 +59,12 @@ def main():
     env = dict(os.environ, CLOUDFLARE_API_TOKEN="kill-token", NO_COLOR="1")
     emulator, base = start_emulator(work)
     failures = []
+    kills_mid_apply = 0
     try:
         for trial in range(TRIALS):
             control(base, "POST", "reset")
             shutil.rmtree(os.path.join(work, "state"), ignore_errors=True)
-            # Even trials: 200 creates. Odd trials: converge first, then 200 updates.
+            # Even trials: INSTANCES creates. Odd trials: converge first, then INSTANCES updates.
             write_manifest(os.path.join(work, "manifest.yaml"), 512)
             if trial % 2:
                 r = run(["apply"], env, base, work)
@@ -72,10 +73,20 @@ def main():
             cmd_base = [AISEARCHD, "--api-url", f"{base}/client/v4", "--account-id", "acc", "--state-dir",
                         os.path.join(work, "state"), "-m", os.path.join(work, "manifest.yaml"),
                         "--log-level", "error", "apply"]
+            # The kill lands after the k-th write the emulator has received (k drawn per trial), however
+            # fast or busy the machine is: a polled condition, not a sleep.
+            control(base, "DELETE", "requests")
+            k = rng.randint(1, INSTANCES // 2)
             proc = subprocess.Popen(cmd_base, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(0.05, 0.6))
+            deadline = time.monotonic() + 240
+            while proc.poll() is None and time.monotonic() < deadline:
+                writes = [e for e in control(base, "GET", "requests") if e["method"] in ("POST", "PUT")]
+                if len(writes) >= k:
+                    break
+                time.sleep(0.005)
             proc.send_signal(signal.SIGKILL)
             proc.wait()
+            kills_mid_apply += 1 if proc.returncode == -signal.SIGKILL else 0
             state_path = os.path.join(work, "state", "state.json")
             if os.path.exists(state_path):
                 try:
@@ -108,6 +119,11 @@ def main():
         emulator.terminate()
         emulator.wait()
         shutil.rmtree(work, ignore_errors=True)
+    # The kills must land during the apply (the test's point): an apply that ended before the poll
+    # saw its k-th write proved nothing. A starved poller may miss one now and then; most must land.
+    print(f"{kills_mid_apply} of {TRIALS} kills landed during the apply")
+    if kills_mid_apply < TRIALS * 3 // 4:
+        failures.append(f"only {kills_mid_apply} of {TRIALS} kills landed during the apply")
     for f in failures:
         print("FAIL:", f)
     print(f"{TRIALS - len(failures)} passed, {len(failures)} failed")
