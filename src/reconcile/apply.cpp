@@ -483,6 +483,7 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
         const auto* spec = find_spec(desired, address.substr(0, slash), address.substr(slash + 1));
         if (auto it = s.owned.find(address); it != s.owned.end()) {
           it->second.pending_create = false;  // a create whose answer was lost: it happened
+          it->second.deleting = false;        // a DELETE that did not happen: still there
           continue;
         }
         if (!spec) continue;

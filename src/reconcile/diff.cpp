@@ -509,8 +509,10 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
           plan.changes.push_back(std::move(c));
           continue;
         }
-        // Adopted (or, for a create whose answer was lost, confirmed) on apply.
-        if (!owned || owned->pending_create) plan.adopt.push_back(ispec.address());
+        // Adopted (or, for a create whose answer was lost, confirmed) on apply; so is a record
+        // marked `deleting` whose instance is still there, unless this plan replaces it again.
+        if (!owned || owned->pending_create || (owned->deleting && !d.immutable_changed))
+          plan.adopt.push_back(ispec.address());
         for (const auto& f : d.unstable)
           plan.warnings.push_back(
               ispec.address() + ": field " + f +

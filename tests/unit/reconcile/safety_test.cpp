@@ -696,6 +696,47 @@ TEST(Safety, AReplaceWhoseDeleteAnswerWasLostIsFinishedUnderReportMode) {
   EXPECT_FALSE(rig.store.saved().find("default", "x")->deleting);
 }
 
+// The `deleting` mark of a DELETE that did not happen (500 twice) goes when a plan finds the
+// instance still there and does not replace it again: a later delete outside is drift again.
+TEST(Safety, ADeleteThatDidNotHappenIsForgottenOnceTheInstanceIsSeenAgain) {
+  auto remote_side = std::make_shared<support::ReferenceRemote>();
+  remote_side->add_instance("default", {{"id", "x"}, {"type", "r2"}, {"source", "old"}});
+  Rig rig(remote_side);
+  manifest::Manifest m;
+  auto spec = instance("default", "x", {{"type", "r2"}, {"source", "new"}});
+  spec.allow_replace = true;
+  declare(m, spec);
+  state::State s;
+  own(s, "default", "x", false,
+      reconcile::field_digests(instance("default", "x", {{"type", "r2"}, {"source", "old"}})));
+  auto plan = rig.plan(m, s);
+  const auto at = remote_side->request_count();
+  remote_side->fault_at(at, support::ReferenceRemote::Fault::fail);
+  remote_side->fault_at(at + 1, support::ReferenceRemote::Fault::fail);
+  EXPECT_FALSE(rig.apply(plan, m, s).ok());
+  ASSERT_TRUE(remote_side->has("default", "x"));
+  auto saved = rig.store.saved();
+  EXPECT_TRUE(saved.find("default", "x")->deleting) << "a 5xx may have deleted it";
+  // The manifest goes back to the old source: nothing to change, the mark goes.
+  manifest::Manifest back;
+  declare(back, instance("default", "x", {{"type", "r2"}, {"source", "old"}}));
+  auto again = rig.plan(back, saved);
+  EXPECT_FALSE(again.has_changes());
+  EXPECT_TRUE(rig.apply(again, back, saved).ok());
+  saved = rig.store.saved();
+  EXPECT_FALSE(saved.find("default", "x")->deleting);
+  // Deleted outside now: drift, held by drift: report.
+  remote_side->remove_instance("default", "x");
+  reconcile::DiffOptions report;
+  report.correct_drift = false;
+  auto drift = rig.plan(back, saved, report);
+  const auto* c = find(drift, "default/x");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->reason, reconcile::Reason::drift);
+  ASSERT_TRUE(c->blocked);
+  EXPECT_EQ(c->blocked->rail, "drift_report");
+}
+
 // Breaker B1: a create that failed leaves a record never confirmed (pending_create); an instance
 // someone then makes there with another source is an adopt_conflict, and leaving the manifest
 // never deletes it.
