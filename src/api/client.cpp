@@ -325,7 +325,8 @@ struct Client::Impl {
   // GETs every page of a list (or `max_pages` of them), parsing each item with `parse` and
   // keying it with `key`. A list is complete when its items add up to total_count with no page
   // before the last one short (under the page size the server says it uses, else `per_page`)
-  // or empty, and no key on two pages; a server that sends no total_count is read until an
+  // or empty, no key on two pages and the same total_count on every page (else the list changed
+  // while it was read); a server that sends no total_count is read until an
   // empty page (as the official SDKs do). Anything else is ErrorKind::incomplete, never a
   // shorter list. Stops early at `max_items` or after `max_pages` (0 = no limit).
   template <typename T, typename Parse, typename Key>
@@ -335,6 +336,7 @@ struct Client::Impl {
     std::set<std::string> seen;
     std::string previous_first;  // the first key of the previous page
     std::int64_t received = 0;
+    std::optional<std::int64_t> first_total;  // page 1's total_count: every page must say it
     for (int page = 1;; ++page) {
       if (page > k_max_pages) {
         return util::Err(bad_response("list " + base_path + path + " did not end after " +
@@ -355,6 +357,16 @@ struct Client::Impl {
       const json& items = env.value().result;
       const std::int64_t count = static_cast<std::int64_t>(items.size());
       const std::string where = "page " + std::to_string(page);
+      // The list changed while it was read (offset paging shifts items past a page boundary).
+      if (page > 1 && total != first_total) {
+        auto say = [](const std::optional<std::int64_t>& t) {
+          return t ? std::to_string(*t) : std::string("none");
+        };
+        return util::Err(incomplete(path, "total_count changed from " + say(first_total) + " to " +
+                                              say(total) + " on " + where +
+                                              " (the list changed while it was read)"));
+      }
+      if (page == 1) first_total = total;
       if (count > per_page) {
         return util::Err(
             incomplete(path, where + " holds " + std::to_string(count) +

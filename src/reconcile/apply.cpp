@@ -172,6 +172,8 @@ class Executor {
       owned.protect = spec.protect;
       owned.adopted_at = now;
       owned.pending_create = true;
+      // What the create sends: should it happen unanswered, a later difference is drift.
+      owned.applied_digests = field_digests(spec);
     });
     if (!saved)
       return api::ApiError{api::ErrorKind::client,

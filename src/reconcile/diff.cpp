@@ -281,7 +281,9 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
   // one owned instance could be the one that moved, nothing is planned for x in either.
   std::map<std::string, std::string> move_source;  // "B/x" -> A
   std::set<std::string> moved_away;                // "A/x"
-  std::set<std::string> held;                      // "B/x": neither created nor moved this run
+  // "B/x" -> the rail and message of the blocked create shown for it: neither created nor moved
+  // this run (a plan that shows it differs: `plan --detailed-exitcode` exits 2).
+  std::map<std::string, Blocked> held;
   for (const auto& [ns_name, ns] : desired.namespaces) {
     if (ns.suspend || seen(ns_name) == Seen::unknown) continue;
     for (const auto& [id, inst] : ns.instances) {
@@ -300,16 +302,15 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
         }
       }
       if (!waiting.empty()) {
-        held.insert(inst.address());
-        plan.warnings.push_back(inst.address() + ": aisearchd owns " + id + " in namespace " +
-                                util::join(waiting, ", ") +
-                                ", which was not listed completely: a move cannot be told from a "
-                                "create, so nothing is planned for it this run");
+        held[inst.address()] = {"move_unknown",
+                                "aisearchd owns " + id + " in namespace " +
+                                    util::join(waiting, ", ") +
+                                    ", which was not listed completely (or is suspended): a move "
+                                    "cannot be told from a create, so nothing is done this run"};
       } else if (sources.size() > 1) {
-        held.insert(inst.address());
-        plan.warnings.push_back(inst.address() + ": aisearchd owns " + id + " in " +
-                                util::join(sources, " and ") +
-                                ": which one moved is ambiguous, so nothing is planned for it");
+        held[inst.address()] = {"move_ambiguous",
+                                "aisearchd owns " + id + " in " + util::join(sources, " and ") +
+                                    ": which one moved is ambiguous, so nothing is done"};
       } else if (sources.size() == 1) {
         move_source[inst.address()] = sources.front();
         moved_away.insert(sources.front() + "/" + id);
@@ -326,11 +327,10 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
     if (tos.size() < 2) continue;
     for (const auto& to : tos) {
       move_source.erase(to);
-      held.insert(to);
+      held[to] = {"move_ambiguous", from + " (owned) is declared in " + util::join(tos, " and ") +
+                                        ": which one it moved to is ambiguous, so nothing is done"};
     }
     moved_away.erase(from);
-    plan.warnings.push_back(from + ": the manifest declares it in " + util::join(tos, " and ") +
-                            ": which one it moved to is ambiguous, so nothing is planned for it");
   }
 
   // drift: report: a change made for the manifest (or a move) does not send what differs only
@@ -440,7 +440,16 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
         const state::OwnedInstance* owned = state.find(ns_name, id);
         const api::Instance* remote = find_remote(ns_name, id);
         if (!remote) {
-          if (held.count(ispec.address())) continue;
+          if (auto h = held.find(ispec.address()); h != held.end()) {
+            Change c;
+            c.action = Action::create;
+            c.ns = ns_name;
+            c.id = id;
+            create_change(ispec, c);
+            c.blocked = h->second;
+            plan.changes.push_back(std::move(c));
+            continue;
+          }
           if (auto mv = move_source.find(ispec.address()); mv != move_source.end()) {
             const std::string& from_ns = mv->second;
             const state::OwnedInstance* from_owned = state.find(from_ns, id);

@@ -28,7 +28,7 @@ struct FieldChange {
 // Why an action will not be executed (a safety rail), shown in the plan.
 struct Blocked {
   // prune_disabled protected max_deletes never_empty replace_not_allowed adopt_conflict
-  // declared_elsewhere drift_report
+  // declared_elsewhere drift_report move_ambiguous move_unknown
   std::string rail;
   std::string message;
 };

@@ -105,8 +105,13 @@ TEST(Safety, AMoveWhoseSourceListFailedCreatesNothing) {
   state::State s;
   own(s, "a", "x");
   auto plan = reconcile::diff(m, with_failed_list(observed_with({}, {"b"}), "a"), s);
-  EXPECT_FALSE(has_change_for(plan, "x"));
-  ASSERT_FALSE(plan.warnings.empty());
+  // Shown as a blocked create (the plan differs), never done.
+  const auto* c = find(plan, "b/x");
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->blocked);
+  EXPECT_EQ(c->blocked->rail, "move_unknown");
+  EXPECT_FALSE(plan.has_changes());
+  EXPECT_TRUE(plan.has_differences());
 }
 
 // Defect 2: a move that changes source is a replace, under the replace and protect rails.
@@ -173,6 +178,9 @@ TEST(Safety, TwoPossibleMoveSourcesPlanNothing) {
       s);
   for (const auto& c : plan.changes)
     EXPECT_TRUE(c.id != "x" || c.blocked) << c.address() << " planned";
+  ASSERT_NE(find(plan, "b/x"), nullptr);
+  EXPECT_EQ(find(plan, "b/x")->blocked->rail, "move_ambiguous");
+  EXPECT_TRUE(plan.has_differences()) << "plan --detailed-exitcode must exit 2";
 }
 
 // Defect 5: an instance aisearchd does not own with another type/source is never adopted, so
@@ -737,6 +745,36 @@ TEST(Safety, ADeleteThatDidNotHappenIsForgottenOnceTheInstanceIsSeenAgain) {
   EXPECT_EQ(c->blocked->rail, "drift_report");
 }
 
+// Breaker: a create that happened unanswered leaves a record never confirmed; someone then
+// changes a field. Under drift: report that difference is drift (the write-ahead record holds the
+// digests of what the create sent), not a change for the manifest.
+TEST(Safety, AnUnansweredCreateRecordsWhatItSentSoLaterDriftIsDrift) {
+  auto remote_side = std::make_shared<support::ReferenceRemote>();
+  Rig rig(remote_side);
+  manifest::Manifest m;
+  declare(m,
+          instance("default", "docs", {{"type", "r2"}, {"source", "b"}, {"max_num_results", 10}}));
+  state::State s;
+  auto plan = rig.plan(m, s);
+  const auto at = remote_side->request_count();
+  remote_side->fault_at(at, support::ReferenceRemote::Fault::lost);      // the POST happens
+  remote_side->fault_at(at + 1, support::ReferenceRemote::Fault::kill);  // and the process dies
+  (void)rig.apply(plan, m, s);
+  remote_side->revive();
+  ASSERT_TRUE(remote_side->has("default", "docs"));
+  auto saved = rig.store.saved();
+  ASSERT_TRUE(saved.find("default", "docs")->pending_create);
+  remote_side->set_field("default", "docs", "max_num_results", 42);
+  reconcile::DiffOptions report;
+  report.correct_drift = false;
+  auto again = rig.plan(m, saved, report);
+  const auto* c = find(again, "default/docs");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->reason, reconcile::Reason::drift);
+  ASSERT_TRUE(c->blocked);
+  EXPECT_EQ(c->blocked->rail, "drift_report");
+}
+
 // Breaker B1: a create that failed leaves a record never confirmed (pending_create); an instance
 // someone then makes there with another source is an adopt_conflict, and leaving the manifest
 // never deletes it.
@@ -817,8 +855,14 @@ TEST(Safety, OneSourceTwoPossibleDestinationsPlanNothing) {
       {"b", "c"});
   auto plan = reconcile::diff(m, obs, s);
   EXPECT_FALSE(plan.has_changes()) << "neither a move nor a replace nor a create";
-  EXPECT_EQ(find(plan, "b/x"), nullptr);
-  EXPECT_EQ(find(plan, "c/x"), nullptr);
+  // Both shown blocked (breaker: `plan --detailed-exitcode` said 0, "No changes").
+  EXPECT_TRUE(plan.has_differences());
+  for (const char* address : {"b/x", "c/x"}) {
+    const auto* c = find(plan, address);
+    ASSERT_NE(c, nullptr) << address;
+    ASSERT_TRUE(c->blocked) << address;
+    EXPECT_EQ(c->blocked->rail, "move_ambiguous") << address;
+  }
 }
 
 // Breaker B5: ignore_changes on type/source does not skip the adopt rule.
