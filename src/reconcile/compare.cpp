@@ -149,8 +149,18 @@ void path_digests(const std::string& path, const json& value, const model::Field
 }
 
 json overlay(const json& base, const json& over, const model::FieldSpec* spec) {
+  // Arrays of objects of the same length: item by item (the comparison pairs items by position
+  // and compares the keys the manifest sets, so a key someone added to an item is kept).
+  if (base.is_array() && over.is_array() && base.size() == over.size()) {
+    json out = json::array();
+    for (std::size_t i = 0; i < over.size(); ++i)
+      out.push_back(base[i].is_object() && over[i].is_object()
+                        ? overlay(base[i], over[i], item_spec(spec))
+                        : over[i]);
+    return out;
+  }
   if (!base.is_object() || !over.is_object()) return over;
-  if (spec && (spec->replaced_whole || is_free_form(spec))) return over;
+  if (is_free_form(spec)) return over;
   json out = base;
   for (const auto& [k, v] : over.items()) {
     auto it = out.find(k);
@@ -209,21 +219,44 @@ void erase_path(json& value, const std::string& path) {
   erase_parts(value, path_parts(path), 0);
 }
 
+namespace {
+
+// carry_path below `body` from part `i` on; `remote` is the remote's value at the same place
+// (null when it has none). Arrays pair their items by position.
+void carry_parts(json& body, const json* remote, const std::vector<std::string>& parts,
+                 std::size_t i) {
+  if (body.is_array()) {
+    for (std::size_t j = 0; j < body.size(); ++j) {
+      const json* item =
+          remote && remote->is_array() && j < remote->size() ? &(*remote)[j] : nullptr;
+      carry_parts(body[j], item, parts, i);
+    }
+    return;
+  }
+  if (!body.is_object()) return;  // a scalar on the way: left as the manifest has it
+  const json* next = nullptr;
+  if (remote && remote->is_object())
+    if (auto it = remote->find(parts[i]); it != remote->end()) next = &*it;
+  if (i + 1 == parts.size()) {
+    if (next)
+      body[parts[i]] = *next;
+    else
+      body.erase(parts[i]);
+    return;
+  }
+  auto it = body.find(parts[i]);
+  if (it == body.end()) {
+    if (!next || !next->is_object()) return;
+    it = body.emplace(parts[i], json::object()).first;
+  }
+  carry_parts(*it, next, parts, i + 1);
+}
+
+}  // namespace
+
 void carry_path(json& body, const json& remote, const std::string& path) {
   if (path.empty() || !body.is_object()) return;
-  const auto parts = path_parts(path);
-  if (const json* have = find_parts(remote, parts)) {
-    json* at = &body;
-    for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
-      if (!at->is_object()) return;  // an array or scalar on the way: left as the manifest has it
-      auto it = at->find(parts[i]);
-      if (it == at->end()) it = at->emplace(parts[i], json::object()).first;
-      at = &*it;
-    }
-    if (at->is_object()) (*at)[parts.back()] = *have;
-  } else {
-    erase_parts(body, parts, 0);
-  }
+  carry_parts(body, &remote, path_parts(path), 0);
 }
 
 }  // namespace reconcile

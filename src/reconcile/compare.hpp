@@ -43,9 +43,11 @@ void path_digests(const std::string& path, const nlohmann::json& value,
 const nlohmann::json* find_path(const nlohmann::json& value, const std::string& path);
 
 // `base` with `overlay`'s keys written over it, recursively for objects (arrays and scalars
-// replace). Used to send a whole nested object when the manifest sets only part of it. Below a
-// `spec` that is a free-form map (include_headers, metadata) or an object the API replaces whole,
-// `overlay` replaces the base's value whole, so a key the manifest removed is removed.
+// replace, except arrays of the same length, whose object items are overlaid by position). Used to
+// send a whole nested object when the manifest sets only part of it (also an object the API
+// replaces whole: the keys the manifest does not set keep the remote's values). Below a `spec`
+// that is a free-form map (include_headers, metadata), `overlay` replaces the base's value whole,
+// so a key the manifest removed is removed.
 nlohmann::json overlay(const nlohmann::json& base, const nlohmann::json& overlay,
                        const model::FieldSpec* spec = nullptr);
 

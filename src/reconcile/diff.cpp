@@ -25,9 +25,11 @@ bool is_ignored(const manifest::InstanceSpec& spec, const std::string& path) {
   return false;
 }
 
+// A free-form map (include_headers, metadata): sent as the manifest has it, so a removed key is
+// removed. Typed objects are sent over the remote's value, also those the API replaces whole
+// (public_endpoint_params): a key the manifest does not set keeps the remote's value.
 bool is_whole_object(const model::FieldSpec* spec) {
-  return spec && spec->type == model::FieldType::object &&
-         (spec->replaced_whole || spec->children.empty());
+  return spec && spec->type == model::FieldType::object && spec->children.empty();
 }
 
 // The field-by-field comparison of one desired instance against its remote object.

@@ -12,7 +12,6 @@ using reconcile::Action;
 using reconcile::Reason;
 using namespace reconcile_fixture;
 
-
 TEST(Diff, CreatesAMissingInstanceWithUpdateOnlyFieldsInAFollowUp) {
   manifest::Manifest m;
   declare(m, instance("default", "docs", {{"type", "r2"}, {"source", "bucket"}, {"paused", true}}));
@@ -96,7 +95,7 @@ TEST(Diff, NestedObjectsCompareOnlyWhatIsSetAndUpdateSendsTheMergedObject) {
             (json{{"indexing_options", {{"use_ocr", true}, {"keyword_tokenizer", "porter"}}}}));
 }
 
-TEST(Diff, PublicEndpointParamsCompareTheSetKeysAndAreSentWhole) {
+TEST(Diff, PublicEndpointParamsCompareTheSetKeysAndKeepTheOthersWhenSentWhole) {
   manifest::Manifest m;
   declare(m, instance("default", "docs", {{"public_endpoint_params", {{"enabled", true}}}}));
   state::State s;
@@ -109,8 +108,9 @@ TEST(Diff, PublicEndpointParamsCompareTheSetKeysAndAreSentWhole) {
           {{"public_endpoint_params", {{"enabled", true}, {"authorized_hosts", {"a.com"}}}}})}),
       s);
   EXPECT_TRUE(same.changes.empty());
-  // A set key that differs is one change, and the update sends the manifest's object whole (the
-  // API replaces it whole), not the remote object with the key written over it.
+  // A set key that differs is one change, and the update sends the whole object (the API replaces
+  // it whole): the manifest's keys over the remote's, so keys someone else set are kept (breaker:
+  // `custom_domains`, `authorized_hosts`, `rate_limit` were wiped by a change of `enabled`).
   auto plan = reconcile::diff(
       m,
       observed_with({remote(
@@ -119,7 +119,9 @@ TEST(Diff, PublicEndpointParamsCompareTheSetKeysAndAreSentWhole) {
       s);
   ASSERT_EQ(plan.changes.size(), 1u);
   EXPECT_EQ(plan.changes[0].fields[0].path, "public_endpoint_params.enabled");
-  EXPECT_EQ(plan.changes[0].body, (json{{"public_endpoint_params", {{"enabled", true}}}}));
+  EXPECT_EQ(
+      plan.changes[0].body,
+      (json{{"public_endpoint_params", {{"enabled", true}, {"authorized_hosts", {"a.com"}}}}}));
 }
 
 TEST(Diff, ImmutableChangeIsAReplaceBlockedUnlessAllowed) {

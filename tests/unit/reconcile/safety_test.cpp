@@ -290,6 +290,34 @@ TEST(Safety, AnUpdateCarriesTheRemoteValueOfAnIgnoredPath) {
   EXPECT_EQ(plan.changes[0].fields[0].path, "source_params.include_items");
 }
 
+// Breaker: an ignore_changes path inside array items (retrieval_options.boost_by.direction) was
+// erased from the PUT on a sibling change; so was a key someone added to an item without any
+// ignore_changes. Both keep the remote's value, item by item.
+TEST(Safety, AnUpdateKeepsRemoteKeysInsideArrayItems) {
+  for (bool ignored : {true, false}) {
+    manifest::Manifest m;
+    auto spec = instance("default", "x",
+                         {{"retrieval_options",
+                           {{"keyword_match_mode", "or"}, {"boost_by", {{{"field", "year"}}}}}}});
+    if (ignored) spec.ignore_changes = {"retrieval_options.boost_by.direction"};
+    declare(m, spec);
+    state::State s;
+    own(s, "default", "x");
+    auto plan = reconcile::diff(
+        m,
+        observed_with({remote("default", "x",
+                              {{"retrieval_options",
+                                {{"keyword_match_mode", "and"},
+                                 {"boost_by", {{{"field", "year"}, {"direction", "desc"}}}}}}})}),
+        s);
+    ASSERT_EQ(plan.changes.size(), 1u) << ignored;
+    const auto& body = plan.changes[0].body["retrieval_options"];
+    EXPECT_EQ(body["keyword_match_mode"], "or") << ignored;
+    EXPECT_EQ(body["boost_by"], json({{{"field", "year"}, {"direction", "desc"}}}))
+        << (ignored ? "ignored path" : "a key the manifest does not set") << ": " << body.dump();
+  }
+}
+
 // Defect 7: a header removed from the manifest is removed by the update (the map is sent whole).
 TEST(Safety, AKeyRemovedFromAFreeFormMapIsRemoved) {
   manifest::Manifest m;
