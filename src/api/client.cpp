@@ -18,6 +18,8 @@ using nlohmann::json;
 constexpr int k_max_pages = 1'000;  // a list longer than this is a server that never ends
 // No account holds more: a larger total_count is a server that is wrong, not a list to follow.
 constexpr std::int64_t k_max_total_count = 100'000;
+// A job log line kept: longer ones are cut (with "...").
+constexpr std::size_t k_max_log_line = 2048;
 constexpr int k_max_jobs_per_page = 50;
 constexpr int k_max_logs_per_page = 500;
 
@@ -617,6 +619,10 @@ ApiResult<std::vector<JobLogEntry>> Client::job_logs_tail(const std::string& ns,
     for (const auto& item : env.value().result) {
       auto parsed = parse_job_log_entry(item);
       if (!parsed.ok()) return util::Err(m_impl->finish(bad_response(parsed.error())));
+      // A log line is the server's free text: it goes to logs, state and status, so the token
+      // (and any Bearer credential) never goes with it, and it is bounded.
+      parsed.value().message =
+          sanitize_text(parsed.value().message, m_impl->config.token, k_max_log_line);
       entries.push_back(std::move(parsed.value()));
     }
     std::optional<std::int64_t> total;

@@ -192,13 +192,18 @@ json followup_body(const manifest::InstanceSpec& spec) {
 // Whether the remote object's type or source differ from what the manifest sets, whatever
 // ignore_changes says: adopting an instance needs both to match.
 bool identity_differs(const manifest::InstanceSpec& spec, const json& remote) {
-  for (const char* key : {"type", "source"}) {
-    auto want = spec.fields.find(key);
-    if (want == spec.fields.end()) continue;
-    auto have = remote.find(key);
+  auto want = spec.fields.find("type");
+  if (want != spec.fields.end()) {
+    auto have = remote.find("type");
     if (have == remote.end() || *have != *want) return true;
   }
-  return false;
+  // No source in the manifest is the API's blank source (upload-only storage): it matches only
+  // an instance without one, never any instance that happens to have the id.
+  auto text = [](const json& o, const char* key) {
+    auto it = o.find(key);
+    return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  return text(spec.fields, "source") != text(remote, "source");
 }
 
 std::optional<json> adoption_update(const manifest::InstanceSpec& spec, const json& remote) {

@@ -381,6 +381,27 @@ TEST_F(ClientTest, AListThatNeverEndsIsCutAtAThousandPages) {
   EXPECT_EQ(fake->request_count(), 1'000u);
 }
 
+// Breaker (issue 13): a hostile server's job log lines echoing the token went to the daemon's log,
+// state.json history and `aisearchd sync` output. Log lines come back with it redacted.
+TEST_F(ClientTest, JobLogLinesNeverCarryTheToken) {
+  fake->on("GET", k_base + "/namespaces/default/instances/docs/jobs/j1/logs", [](const auto&) {
+    return FakeTransport::json_response(
+        200,
+        support::list_envelope(
+            json::array(
+                {{{"id", 1}, {"message", "fetched with token tok-123 ok"}, {"message_type", 1}},
+                 {{"id", 2}, {"message", "Authorization: Bearer tok-123"}, {"message_type", 1}}}),
+            1, 100, 2));
+  });
+  auto logs = client().job_logs_tail("default", "docs", "j1", 20);
+  ASSERT_TRUE(logs.ok()) << logs.error().message;
+  ASSERT_EQ(logs->size(), 2u);
+  for (const auto& e : *logs) {
+    EXPECT_EQ(e.message.find("tok-123"), std::string::npos) << e.message;
+    EXPECT_NE(e.message.find("[redacted]"), std::string::npos) << e.message;
+  }
+}
+
 TEST_F(ClientTest, AnAbsurdTotalCountIsABadResponseNotAListToFollow) {
   fake->on("GET", k_default, [](const auto& r) {
     const int page = std::stoi(r.query_param("page"));
