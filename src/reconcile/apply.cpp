@@ -95,14 +95,22 @@ class Executor {
     std::optional<std::string> description;
     if (change.body.contains("description"))
       description = change.body["description"].get<std::string>();
+    // What it applied, so a later difference can be told drift (state.namespaces).
+    auto record = [&] {
+      save([&](state::State& s) {
+        s.namespaces[change.ns] = digest(description ? json(*description) : json(nullptr));
+      });
+    };
     if (change.action == Action::create) {
       auto r = m_client.create_namespace(change.ns, description);
       // Only "already exists" means the namespace is there; any other 409 is a failure.
       if (!r && r.error().kind != api::ErrorKind::already_exists) return r.error();
+      if (r) record();
       return std::nullopt;
     }
     auto r = m_client.update_namespace(change.ns, description);
     if (!r) return r.error();
+    record();
     return std::nullopt;
   }
 

@@ -309,11 +309,10 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
         }
       }
       if (!waiting.empty()) {
-        held[inst.address()] = {"move_unknown",
-                                "aisearchd owns " + id + " in namespace " +
-                                    util::join(waiting, ", ") +
-                                    ", which was not listed completely (or is suspended): a move "
-                                    "cannot be told from a create, so nothing is done this run"};
+        held[inst.address()] = {
+            "move_unknown", "aisearchd owns " + id + " in namespace " + util::join(waiting, ", ") +
+                                ", which was not listed completely (or is suspended): a move "
+                                "cannot be told from a create, so nothing is done this run"};
       } else if (sources.size() > 1) {
         held[inst.address()] = {"move_ambiguous",
                                 "aisearchd owns " + id + " in " + util::join(sources, " and ") +
@@ -412,6 +411,10 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
     }
 
     // The namespace itself.
+    // A namespace aisearchd made or updated (state.namespaces) that is gone was deleted outside;
+    // a description that differs while the manifest's is the one applied was changed outside:
+    // both drift, which drift: report shows and never writes back.
+    const auto ns_record = state.namespaces.find(ns_name);
     if (nspec && ns_seen == Seen::absent) {
       Change c;
       c.action = Action::create;
@@ -421,6 +424,8 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
         c.body["description"] = *nspec->description;
         c.fields.push_back({"description", nullptr, *nspec->description});
       }
+      if (ns_record != state.namespaces.end()) c.reason = Reason::drift;
+      report_only(c, "namespace deleted outside aisearchd");
       plan.changes.push_back(std::move(c));
     } else if (nspec && nspec->description) {
       if (ns_name == k_default_namespace) {
@@ -435,6 +440,10 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
           c.fields.push_back({"description",
                               remote_ns.description ? json(*remote_ns.description) : json(nullptr),
                               *nspec->description});
+          if (ns_record != state.namespaces.end() &&
+              ns_record->second == digest(json(*nspec->description)))
+            c.reason = Reason::drift;
+          report_only(c, "");
           plan.changes.push_back(std::move(c));
         }
       }

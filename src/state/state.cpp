@@ -82,6 +82,7 @@ json State::to_json() const {
     if (o.deleting) owned_j[address]["deleting"] = true;
   }
   j["owned"] = owned_j;
+  if (!namespaces.empty()) j["namespaces"] = namespaces;
   json sync_j = json::object();
   for (const auto& [address, s] : sync) {
     json history = json::array();
@@ -142,6 +143,7 @@ util::Result<State, std::string> State::from_json(const json& j) {
         s.owned[oi.address()] = std::move(oi);
       }
     }
+    get_opt(j, "namespaces", s.namespaces);
     if (j.contains("sync")) {
       for (const auto& [address, v] : j.at("sync").items()) {
         SyncState ss;

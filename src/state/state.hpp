@@ -105,6 +105,9 @@ struct State {
   int version = 1;
   std::map<std::string, OwnedInstance> owned;  // by address "ns/id"
   std::map<std::string, SyncState> sync;       // by address
+  // Namespaces aisearchd created or updated: name -> digest of the description it applied
+  // (of null when none), so a later difference tells drift from a manifest change.
+  std::map<std::string, std::string> namespaces;
 
   bool owns(const std::string& ns, const std::string& id) const;
   const OwnedInstance* find(const std::string& ns, const std::string& id) const;

@@ -803,6 +803,46 @@ TEST(Safety, AnUnansweredCreateRecordsWhatItSentSoLaterDriftIsDrift) {
   EXPECT_EQ(c->blocked->rail, "drift_report");
 }
 
+// Breaker: drift: report wrote back a namespace description changed outside aisearchd and
+// re-created a namespace deleted outside. State records the description aisearchd applied, so
+// both are drift: shown, held under report, corrected under correct.
+TEST(Safety, ReportModeNeverWritesBackNamespaceDrift) {
+  manifest::Manifest m;
+  m.namespaces["team"].name = "team";
+  m.namespaces["team"].description = "Team docs";
+  state::State s;
+  s.namespaces["team"] = reconcile::digest(json("Team docs"));
+  auto obs = observed_with({}, {"team"});
+  obs.namespaces["team"].description = "changed by ops";
+  reconcile::DiffOptions report;
+  report.correct_drift = false;
+  auto plan = reconcile::diff(m, obs, s, report);
+  ASSERT_EQ(plan.changes.size(), 1u);
+  EXPECT_EQ(plan.changes[0].reason, reconcile::Reason::drift);
+  ASSERT_TRUE(plan.changes[0].blocked);
+  EXPECT_EQ(plan.changes[0].blocked->rail, "drift_report");
+  EXPECT_FALSE(reconcile::diff(m, obs, s).changes[0].blocked) << "correct mode corrects it";
+  // The manifest changed the description: config, written in report mode too.
+  m.namespaces["team"].description = "Team knowledge";
+  auto config = reconcile::diff(m, obs, s, report);
+  ASSERT_EQ(config.changes.size(), 1u);
+  EXPECT_EQ(config.changes[0].reason, reconcile::Reason::config);
+  EXPECT_FALSE(config.changes[0].blocked);
+  // Deleted outside: not re-created under report.
+  auto gone = reconcile::diff(m, observed_with({}), s, report);
+  ASSERT_EQ(gone.changes.size(), 1u);
+  EXPECT_EQ(gone.changes[0].action, Action::create);
+  ASSERT_TRUE(gone.changes[0].blocked);
+  EXPECT_EQ(gone.changes[0].blocked->rail, "drift_report");
+  // apply records what it applied.
+  auto remote_side = std::make_shared<support::ReferenceRemote>();
+  Rig rig(remote_side);
+  state::State empty;
+  auto create = rig.plan(m, empty);
+  ASSERT_TRUE(rig.apply(create, m, empty).ok());
+  EXPECT_EQ(rig.store.saved().namespaces.at("team"), reconcile::digest(json("Team knowledge")));
+}
+
 // Breaker B1: a create that failed leaves a record never confirmed (pending_create); an instance
 // someone then makes there with another source is an adopt_conflict, and leaving the manifest
 // never deletes it.
