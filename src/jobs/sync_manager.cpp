@@ -379,13 +379,20 @@ void SyncManager::observe_jobs(const std::string& address) {
       if (!r.job_id.empty()) known.insert(r.job_id);
     for (const auto& r : ss->running) known.insert(r.job_id);
   }
-  // Newest first: everything before the first known job is new. With nothing known, only the
-  // newest job is taken (older ones predate aisearchd).
+  // Newest first: a job not known that is newer than the oldest known job on the page is new
+  // (also one between two of ours); older ones predate what aisearchd follows. With no known
+  // job on the page, the whole page is new; with nothing known at all, only the newest job is
+  // taken (older ones predate aisearchd).
+  const auto& page = listed.value();
+  std::size_t oldest_known = page.size();
+  for (std::size_t i = 0; i < page.size(); ++i)
+    if (known.count(page[i].id) != 0) oldest_known = i;
   std::vector<api::Job> fresh;
   bool any_running = false;
-  for (const auto& job : listed.value()) {
+  for (std::size_t i = 0; i < page.size() && i <= oldest_known; ++i) {
+    const auto& job = page[i];
     if (!job.finished()) any_running = true;
-    if (known.count(job.id) != 0) break;
+    if (known.count(job.id) != 0) continue;
     fresh.push_back(job);
     if (known.empty()) break;
   }

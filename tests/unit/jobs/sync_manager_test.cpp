@@ -212,6 +212,31 @@ TEST(SyncManager, CloudflareStartedJobsAreObservedOnlyWhenActivityMoves) {
   EXPECT_EQ(h.sync(k_addr)->history.size(), 1u);
 }
 
+// Breaker (issue 13): a Cloudflare-started job that ran between two of our own jobs was never
+// reported: the job list (newest first) was read only up to the first known job, our newer one.
+TEST(SyncManager, ACloudflareJobBetweenTwoOfOursIsReported) {
+  ManagerHarness h;
+  h.manager.set_manifest(one_instance(policy()));
+  h.manager.observe_instances({listed("default", "docs", "a1")});
+  ASSERT_EQ(h.manager.trigger(k_addr, "manual"), jobs::SyncManager::TriggerResult::queued);
+  ASSERT_TRUE(h.wait_idle());
+  h.clock->advance(std::chrono::minutes(1));
+  const std::string cf_job = h.sim->start_schedule_job(k_addr);
+  h.clock->advance(std::chrono::minutes(6));  // it ends unseen
+  ASSERT_EQ(h.manager.trigger(k_addr, "manual"), jobs::SyncManager::TriggerResult::queued);
+  ASSERT_TRUE(h.wait_idle());
+  h.manager.observe_instances({listed("default", "docs", "a2")});
+  ASSERT_TRUE(h.wait_idle());
+  int seen = 0;
+  for (const auto& r : h.sync(k_addr)->history) {
+    if (r.job_id != cf_job) continue;
+    ++seen;
+    EXPECT_EQ(r.trigger, "cloudflare");
+  }
+  EXPECT_EQ(seen, 1) << "the Cloudflare job is recorded once";
+  EXPECT_EQ(h.sync(k_addr)->history.size(), 3u);
+}
+
 TEST(SyncManager, APausedInstanceWithAScheduleIsFlaggedOnce) {
   ManagerHarness h;
   h.manager.set_manifest(one_instance(policy()));
