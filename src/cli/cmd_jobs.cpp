@@ -63,6 +63,12 @@ int cmd_sync(const Options& options) {
       if (i != n->second.instances.end() && i->second.sync) policy = *i->second.sync;
     }
   }
+  // `sync.suspend` stops every trigger, a manual one too.
+  if (policy.suspend) {
+    std::cerr << "aisearchd sync: " << ns << "/" << id
+              << ": sync is suspended in the manifest (sync.suspend: true): no job started\n";
+    return k_exit_error;
+  }
 
   // Record the outcome in state when we can take the lock `apply` takes (with the etcd backend
   // also the etcd lock, which fences the store's writes); a running daemon holds it, and then the

@@ -59,6 +59,21 @@ assert rows["default/notes"]["last_outcome"] == "failed", rows["default/notes"]
 assert rows["default/docs"]["last_success"], rows["default/docs"]
 ' || fail "status -o json does not show the outcomes"
 
+# sync.suspend stops a manual sync too: exit 1, a message, no job started.
+sed 's/sync: { every: 2m, on_change: true, max_staleness: 10m }/sync: { every: 2m, suspend: true }/' \
+  "$SOURCE_DIR/examples/demo/aisearch.yaml" >"$work/suspended.yaml"
+grep -q "suspend: true" "$work/suspended.yaml" || fail "could not write a suspended manifest"
+jobs_before=$(control GET requests | python3 -c 'import json,sys; print(sum(r["method"]=="POST" and r["path"].endswith("/jobs") for r in json.load(sys.stdin)))')
+set +e
+"$AISEARCHD_BIN" -m "$work/suspended.yaml" --api-url "$base/client/v4" --account-id flow \
+  --state-dir "$work/state" sync default/docs >"$work/sync-suspended.txt" 2>&1
+code=$?
+set -e
+[[ $code -eq 1 ]] || fail "sync of a suspended instance exited $code: $(cat "$work/sync-suspended.txt")"
+grep -q "sync is suspended" "$work/sync-suspended.txt" || fail "sync output: $(cat "$work/sync-suspended.txt")"
+jobs_after=$(control GET requests | python3 -c 'import json,sys; print(sum(r["method"]=="POST" and r["path"].endswith("/jobs") for r in json.load(sys.stdin)))')
+[[ "$jobs_before" == "$jobs_after" ]] || fail "sync of a suspended instance started a job"
+
 # A manifest path that comes from the config file says so when it is missing.
 printf 'manifest: %s/no-such-dir\n' "$work" >"$work/config.yaml"
 set +e
