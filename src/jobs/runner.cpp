@@ -15,7 +15,8 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr std::size_t k_log_tail = 20;
-constexpr int k_max_poll_errors = 10;         // consecutive failed polls before the job is given up
+constexpr int k_max_poll_errors =
+    10;  // consecutive failed polls: warned, then polled every poll_max
 constexpr std::size_t k_expected_window = 5;  // succeeded runs the expected duration looks at
 constexpr int k_log_error_type = 3;           // a job log entry's message_type for errors
 
@@ -435,19 +436,28 @@ Step Runner::poll_step(FollowTask& task) {
   auto polled = m_client.get_job(task.ns, task.id, task.job.id);
   if (!polled.ok()) {
     const api::ApiError& error = polled.error();
-    if (error.kind == api::ErrorKind::not_found || ++task.poll_errors >= k_max_poll_errors) {
+    if (error.kind == api::ErrorKind::not_found) {
       auto r = record_for(task.job, task.trigger);
       r.slot = task.slot;
       r.outcome = to_string(Outcome::failed);
-      r.end_reason = error.kind == api::ErrorKind::not_found ? "job_not_found" : "lost_track";
+      r.end_reason = "job_not_found";
       r.log_tail = {error.describe()};
       r.duration_seconds = seconds(elapsed);
       store_and_report(address, r);
       return done(std::move(r));
     }
-    spdlog::debug("sync instance={} job={}: poll failed: {}", address, task.job.id,
-                  error.describe());
-    return again();
+    // Failing polls do not end the job: it still runs as far as anyone knows (recording it
+    // failed would free its slot for a second job, and its real end would never be recorded).
+    // It is followed on, every poll_max, until it ends or its timeout cancels it.
+    if (++task.poll_errors == k_max_poll_errors)
+      spdlog::warn("sync instance={} job={}: {} polls in a row failed ({}); still following it",
+                   address, task.job.id, k_max_poll_errors, error.describe());
+    else
+      spdlog::debug("sync instance={} job={}: poll failed: {}", address, task.job.id,
+                    error.describe());
+    Step step = again();
+    if (task.poll_errors >= k_max_poll_errors) step.delay = m_options.poll_max;
+    return step;
   }
   task.poll_errors = 0;
   task.job = std::move(polled.value());

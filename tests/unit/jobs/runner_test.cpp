@@ -43,6 +43,23 @@ TEST(Runner, FollowsAJobToSuccessAndRecordsIt) {
   EXPECT_EQ(h.reporter.outcomes[0].first, k_addr);
 }
 
+// Breaker (issue 13): ten failed polls recorded a running job `failed lost_track`; the instance
+// looked idle, forbid started a second job that superseded the first, whose real end was never
+// recorded. Failing polls now keep the job followed until its real end.
+TEST(Runner, FailingPollsKeepFollowingTheJobToItsRealEnd) {
+  Harness h;
+  h.sim->fail_polls(60);
+  auto r = h.runner.run("default", "docs", policy(), "manual", true, nullptr);
+  EXPECT_EQ(r.outcome, "succeeded");
+  EXPECT_EQ(r.end_reason, "completed");
+  EXPECT_EQ(h.sim->count("create_job"), 1u);
+  const auto* s = h.sync(k_addr);
+  ASSERT_NE(s, nullptr);
+  ASSERT_EQ(s->history.size(), 1u);
+  EXPECT_EQ(s->history[0].outcome, "succeeded");
+  EXPECT_TRUE(s->running.empty());
+}
+
 TEST(Runner, PollsLessOnceTheUsualDurationIsKnown) {
   Harness h;
   h.runner.run("default", "docs", policy(), "schedule", true, nullptr);

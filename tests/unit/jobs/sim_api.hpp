@@ -60,6 +60,11 @@ class SimApi : public api::Transport {
     m_fail_creates = n;
     m_fail_status = status;
   }
+  // The next `n` job polls (GET of one job) answer HTTP 500.
+  void fail_polls(int n) {
+    std::lock_guard lock(m_mutex);
+    m_fail_polls = n;
+  }
   // Stats report `n` errors instance-wide, whatever the jobs did (one bad file in the source).
   void set_instance_errors(const std::string& address, int n) {
     std::lock_guard lock(m_mutex);
@@ -213,6 +218,10 @@ class SimApi : public api::Transport {
       if (parts.size() > 8 && j.id == parts[8]) job = &j;
     }
     if (!job) return error(404, 7045, "Job not found.");
+    if (kind == "get_job" && m_fail_polls > 0) {
+      --m_fail_polls;
+      return error(500, 7000, "Internal error (simulated)");
+    }
     if (kind == "get_job") return ok(render(*job));
     if (kind == "cancel_job") {
       m_cancel_bodies.push_back(request.body);
@@ -419,6 +428,7 @@ class SimApi : public api::Transport {
   int m_next_id = 0;
   int m_lose_creates = 0;
   int m_fail_creates = 0;
+  int m_fail_polls = 0;
   int m_fail_status = 503;
 };
 
