@@ -450,6 +450,14 @@ void SyncManager::settle(const std::string& address,
           "sync instance={}: trigger {} ({}{}) made no job before the last owner stopped; not "
           "sent again (at most one job per slot)",
           address, t.trigger_id, t.trigger, t.slot.empty() ? "" : " slot " + t.slot);
+      // Recorded, so the slot does not vanish: it ran no job.
+      state::JobRecord r;
+      r.outcome = "skipped";
+      r.end_reason = "no_job_made";
+      r.trigger = t.trigger;
+      r.slot = t.slot;
+      r.started_at = t.at;
+      m_runner.store_and_report(address, r);
       continue;
     }
     if (ss && ss->recorded(found->id)) continue;

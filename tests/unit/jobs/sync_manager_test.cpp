@@ -465,6 +465,29 @@ TEST(SyncManager, AnUnansweredTriggerIsSettledFromTheJobList) {
   EXPECT_EQ(saved.history[0].outcome, "succeeded");
 }
 
+// Breaker (issue 13): a trigger refused (cooldown) and then stopped (SIGTERM) before it made a
+// job: the next process settled it as "made no job" and wrote nothing, so the slot vanished.
+TEST(SyncManager, ATriggerThatMadeNoJobIsRecordedWhenSettled) {
+  ManagerHarness h;
+  h.sim->fail_creates(1, 500);  // not applied
+  h.manager.set_manifest(one_instance(policy()));
+  h.manager.trigger(k_addr, "manual");
+  h.manager.run_due_work();  // the POST failed; a retry waits
+  h.manager.stop(0ms);
+  ASSERT_EQ(h.store.saved().sync.at(k_addr).triggers.size(), 1u);
+  jobs::SyncManager next(h.runner, h.client, *h.clock, h.writer, h.reporter, {0});
+  next.set_manifest(one_instance(policy()));
+  next.resume();
+  drive(*h.clock, next, h.clock->now() + 1h, /*tick=*/false);
+  EXPECT_EQ(h.sim->jobs(k_addr).size(), 0u) << "never sent again";
+  const auto saved = h.store.saved().sync.at(k_addr);
+  EXPECT_TRUE(saved.triggers.empty());
+  ASSERT_EQ(saved.history.size(), 1u);
+  EXPECT_EQ(saved.history[0].outcome, "skipped");
+  EXPECT_EQ(saved.history[0].end_reason, "no_job_made");
+  EXPECT_EQ(saved.history[0].trigger, "manual");
+}
+
 // Issue 13, defect 9: the Cloudflare job that made a forbid slot skip is reported when it ends.
 TEST(SyncManager, TheJobThatMadeAForbidSlotSkipIsReportedWhenItEnds) {
   ManagerHarness h;
