@@ -168,7 +168,8 @@ class Executor {
   // before the create is sent, so a crash or a lost answer never leaves an instance aisearchd
   // made without a record of it. `existed` says whether a record was already there (then it is
   // kept as it is). A failed save fails the create before anything is sent.
-  MaybeError record_intent(const manifest::InstanceSpec& spec, bool& existed) {
+  MaybeError record_intent(const manifest::InstanceSpec& spec, const json& create_body,
+                           bool& existed) {
     std::string now = util::format_rfc3339(m_clock.now());
     auto saved = m_state.update([&](state::State& s) {
       auto it = s.owned.find(spec.address());
@@ -180,8 +181,11 @@ class Executor {
       owned.protect = spec.protect;
       owned.adopted_at = now;
       owned.pending_create = true;
-      // What the create sends: should it happen unanswered, a later difference is drift.
-      owned.applied_digests = field_digests(spec);
+      // What the POST itself sends (not the follow-up PUT's fields): should it happen
+      // unanswered, a later difference there is drift.
+      for (auto& [path, value] : field_digests(spec))
+        if (create_body.contains(path.substr(0, path.find('.'))))
+          owned.applied_digests[path] = value;
     });
     if (!saved)
       return api::ApiError{api::ErrorKind::client,
@@ -370,7 +374,7 @@ class Executor {
       case Action::create: {
         if (!spec) return api::ApiError{api::ErrorKind::client, 0, {}, "not in the manifest", {}};
         bool existed = false;
-        if (auto pre = record_intent(*spec, existed)) return pre;
+        if (auto pre = record_intent(*spec, change.body, existed)) return pre;
         std::set<std::string> sent;
         auto e = create(*spec, change, out.unstable, 0, sent);
         if (e) {
@@ -412,7 +416,7 @@ class Executor {
           });
         }
         bool existed = false;
-        if (auto pre = record_intent(*spec, existed)) return pre;
+        if (auto pre = record_intent(*spec, change.body, existed)) return pre;
         std::set<std::string> sent;
         auto e = create(*spec, change, out.unstable, 5, sent);
         if (e) {
@@ -507,6 +511,8 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
             path_digests(key, value, model::find_instance_field(key), owned.applied_digests);
         spdlog::info("action=adopt namespace={} instance={}", spec->ns, spec->id);
       }
+      for (const auto& [name, description] : plan.namespace_records)
+        s.namespaces.emplace(name, description);
       for (const auto& address : plan.forget) {
         // Gone from one namespace and adopted in another under the same id (a move whose
         // record was lost, or made outside aisearchd): its sync history follows it.

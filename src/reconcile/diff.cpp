@@ -448,6 +448,15 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
         }
       }
     }
+    // A declared namespace first seen as the manifest has it is recorded as it is (on apply),
+    // so a later change or delete of it outside is drift too.
+    if (nspec && ns_seen == Seen::complete && ns_name != k_default_namespace &&
+        ns_record == state.namespaces.end()) {
+      const auto& remote_ns = observed.namespaces.at(ns_name);
+      if (!nspec->description || remote_ns.description.value_or("") == *nspec->description)
+        plan.namespace_records[ns_name] =
+            digest(nspec->description ? json(*nspec->description) : json(nullptr));
+    }
 
     // Desired instances.
     if (nspec) {
@@ -536,8 +545,7 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
         }
         // Adopted (or, for a create whose answer was lost, confirmed) on apply; so is a record
         // marked `deleting` whose instance is still there, unless this plan replaces it again.
-        if (!owned || owned->pending_create || (owned->deleting && !d.immutable_changed))
-          plan.adopt.push_back(ispec.address());
+        if (!owned || owned->pending_create) plan.adopt.push_back(ispec.address());
         for (const auto& f : d.unstable)
           plan.warnings.push_back(
               ispec.address() + ": field " + f +
@@ -658,6 +666,20 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
             [](const Unmanaged& a, const Unmanaged& b) {
               return std::tie(a.ns, a.id) < std::tie(b.ns, b.id);
             });
+  // A record marked `deleting` whose instance a complete list still shows, and that this plan
+  // does not delete or replace, was not deleted: the mark goes on apply (through adopt, which
+  // confirms a record), so a later delete outside is drift again.
+  for (const auto& [address, owned] : state.owned) {
+    if (!owned.deleting || seen(owned.ns) != Seen::complete || !find_remote(owned.ns, owned.id))
+      continue;
+    bool deletes = false;
+    for (const auto& c : plan.changes)
+      deletes =
+          deletes || (!c.blocked && (c.action == Action::delete_ || c.action == Action::replace) &&
+                      (c.address() == address || c.from_ns + "/" + c.id == address));
+    if (!deletes && std::find(plan.adopt.begin(), plan.adopt.end(), address) == plan.adopt.end())
+      plan.adopt.push_back(address);
+  }
   std::sort(plan.adopt.begin(), plan.adopt.end());
   std::sort(plan.forget.begin(), plan.forget.end());
   for (auto& c : plan.changes) {

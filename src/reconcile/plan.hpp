@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -77,6 +78,9 @@ struct Plan {
   // remotely and from the manifest (dropped from state on apply). Addresses "ns/id".
   std::vector<std::string> adopt;
   std::vector<std::string> forget;
+  // Declared namespaces seen as the manifest has them and not yet in state.namespaces:
+  // name -> digest of the description (recorded on apply).
+  std::map<std::string, std::string> namespace_records;
 
   // Counts of actions that will run (blocked ones are counted in `blocked` only).
   Summary summary() const;

@@ -843,6 +843,101 @@ TEST(Safety, ReportModeNeverWritesBackNamespaceDrift) {
   EXPECT_EQ(rig.store.saved().namespaces.at("team"), reconcile::digest(json("Team knowledge")));
 }
 
+// Breaker: the write-ahead record claimed the follow-up PUT's fields (paused) too; when the POST
+// happened unanswered and the PUT was never sent, report mode held them as drift forever.
+TEST(Safety, AnUnansweredCreateDoesNotClaimItsFollowUpFields) {
+  auto remote_side = std::make_shared<support::ReferenceRemote>();
+  Rig rig(remote_side);
+  manifest::Manifest m;
+  declare(m, instance("default", "docs", {{"type", "r2"}, {"source", "b"}, {"paused", true}}));
+  state::State s;
+  auto plan = rig.plan(m, s);
+  ASSERT_FALSE(plan.changes.empty());
+  ASSERT_FALSE(plan.changes[0].followup_update.empty()) << "paused goes in the follow-up PUT";
+  const auto at = remote_side->request_count();
+  remote_side->fault_at(at, support::ReferenceRemote::Fault::lost);
+  remote_side->fault_at(at + 1, support::ReferenceRemote::Fault::kill);
+  (void)rig.apply(plan, m, s);
+  remote_side->revive();
+  ASSERT_TRUE(remote_side->has("default", "docs"));
+  reconcile::DiffOptions report;
+  report.correct_drift = false;
+  auto again = rig.plan(m, rig.store.saved(), report);
+  const auto* c = find(again, "default/docs");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->reason, reconcile::Reason::config);
+  EXPECT_FALSE(c->blocked) << c->blocked->message;
+  EXPECT_TRUE(c->body.contains("paused"));
+}
+
+// Breaker: a prune DELETE that failed (500 twice) left the record marked `deleting`; prune was
+// then turned off and the mark stayed, so a later delete outside was re-created in report mode.
+// A complete list that still shows the instance takes the mark off.
+TEST(Safety, AFailedPruneDeleteMarkGoesOnceAListShowsTheInstance) {
+  auto remote_side = std::make_shared<support::ReferenceRemote>();
+  remote_side->add_instance("default", {{"id", "keep"}, {"type", "r2"}, {"source", "k"}});
+  remote_side->add_instance("default", {{"id", "y"}, {"type", "r2"}, {"source", "s"}});
+  Rig rig(remote_side);
+  auto m = pruning({"default"});
+  declare(m, instance("default", "keep", {{"type", "r2"}, {"source", "k"}}));
+  state::State s;
+  own(s, "default", "keep");
+  own(s, "default", "y");
+  auto plan = rig.plan(m, s);
+  ASSERT_EQ(plan.summary().delete_, 1);
+  const auto at = remote_side->request_count();
+  remote_side->fault_at(at, support::ReferenceRemote::Fault::fail);
+  remote_side->fault_at(at + 1, support::ReferenceRemote::Fault::fail);
+  EXPECT_FALSE(rig.apply(plan, m, s).ok());
+  auto saved = rig.store.saved();
+  ASSERT_TRUE(saved.find("default", "y")->deleting);
+  m.namespaces["default"].prune = false;
+  auto quiet = rig.plan(m, saved);
+  EXPECT_TRUE(rig.apply(quiet, m, saved).ok());
+  saved = rig.store.saved();
+  ASSERT_TRUE(saved.owns("default", "y"));
+  EXPECT_FALSE(saved.find("default", "y")->deleting) << "the list showed it: not deleted";
+  remote_side->remove_instance("default", "y");
+  declare(m, instance("default", "y", {{"type", "r2"}, {"source", "s"}}));
+  reconcile::DiffOptions report;
+  report.correct_drift = false;
+  auto again = rig.plan(m, saved, report);
+  const auto* c = find(again, "default/y");
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->blocked) << "deleted outside: drift, held";
+  EXPECT_EQ(c->blocked->rail, "drift_report");
+}
+
+// Breaker: a namespace that already matched the manifest was never recorded, so its later change
+// or deletion outside was "config" and report mode wrote it back. It is recorded when first seen.
+TEST(Safety, ANamespaceSeenAsTheManifestHasItIsRecorded) {
+  manifest::Manifest m;
+  m.namespaces["team"].name = "team";
+  m.namespaces["team"].description = "Team docs";
+  auto obs = observed_with({}, {"team"});
+  obs.namespaces["team"].description = "Team docs";
+  auto plan = reconcile::diff(m, obs, state::State{});
+  EXPECT_TRUE(plan.changes.empty());
+  ASSERT_EQ(plan.namespace_records.count("team"), 1u);
+  EXPECT_EQ(plan.namespace_records.at("team"), reconcile::digest(json("Team docs")));
+  // Recorded on apply (here a namespace declared without a description).
+  auto remote_side = std::make_shared<support::ReferenceRemote>();
+  remote_side->add_namespace("team");
+  Rig rig(remote_side);
+  manifest::Manifest bare;
+  bare.namespaces["team"].name = "team";
+  auto p = rig.plan(bare, state::State{});
+  ASSERT_TRUE(rig.apply(p, bare, state::State{}).ok());
+  EXPECT_EQ(rig.store.saved().namespaces.count("team"), 1u);
+  // Then deleted outside: drift, held under report.
+  reconcile::DiffOptions report;
+  report.correct_drift = false;
+  auto gone = reconcile::diff(bare, observed_with({}), rig.store.saved(), report);
+  ASSERT_EQ(gone.changes.size(), 1u);
+  ASSERT_TRUE(gone.changes[0].blocked);
+  EXPECT_EQ(gone.changes[0].blocked->rail, "drift_report");
+}
+
 // Breaker B1: a create that failed leaves a record never confirmed (pending_create); an instance
 // someone then makes there with another source is an adopt_conflict, and leaving the manifest
 // never deletes it.
