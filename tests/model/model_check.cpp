@@ -833,13 +833,21 @@ class Checker {
     }
   }
 
+  // The remote's object at "ns/id", or null when there is none.
+  static const json* remote_object(const std::map<std::string, std::map<std::string, json>>& remote,
+                                   const std::string& address) {
+    const auto slash = address.find('/');
+    auto n = remote.find(address.substr(0, slash));
+    if (n == remote.end()) return nullptr;
+    auto i = n->second.find(address.substr(slash + 1));
+    return i == n->second.end() ? nullptr : &i->second;
+  }
+
   void check_foreign(int run, const state::State& after,
                      const std::map<std::string, std::map<std::string, json>>& remote_after) {
     for (const auto& address : m_foreign) {
-      const auto slash = address.find('/');
-      auto n = remote_after.find(address.substr(0, slash));
-      if (n == remote_after.end() || !n->second.count(address.substr(slash + 1))) continue;
-      if (n->second.at(address.substr(slash + 1)).value("source", json()) != "hand") continue;
+      const json* object = remote_object(remote_after, address);
+      if (!object || object->value("source", json()) != "hand") continue;
       // A pending record (a create never confirmed) claims nothing: it is never adopted into
       // or deleted on; only a confirmed record is ownership.
       auto rec = after.owned.find(address);
@@ -850,14 +858,16 @@ class Checker {
   }
   void track(const std::vector<ReferenceRemote::Write>& writes) {
     for (const auto& w : writes) {
-      if (w.method == "DELETE") m_foreign.erase(w.ns + "/" + w.id);
-    }
-    for (const auto& w : writes) {
       const std::string address = w.ns + "/" + w.id;
-      if (w.method == "POST") m_tracked.insert(address);
-      if (w.method == "DELETE") m_tracked.erase(address);
-      if (w.method == "POST") m_deleted.erase(address);
-      if (w.method == "DELETE") m_deleted.insert(address);
+      if (w.method == "POST") {
+        m_tracked.insert(address);
+        m_deleted.erase(address);
+      }
+      if (w.method == "DELETE") {
+        m_foreign.erase(address);
+        m_tracked.erase(address);
+        m_deleted.insert(address);
+      }
       if (w.method == "PATCH" && m_tracked.erase(address)) m_tracked.insert(w.to_ns + "/" + w.id);
     }
   }
@@ -866,9 +876,7 @@ class Checker {
   void check_ownership(int run, const state::State& after,
                        const std::map<std::string, std::map<std::string, json>>& remote_after) {
     for (const auto& address : m_tracked) {
-      const auto slash = address.find('/');
-      auto n = remote_after.find(address.substr(0, slash));
-      if (n == remote_after.end() || !n->second.count(address.substr(slash + 1))) continue;
+      if (!remote_object(remote_after, address)) continue;
       if (!after.owned.count(address) && run >= 100)
         violation(run, "I7: " + address +
                            " was made or owned by aisearchd, still exists, and "

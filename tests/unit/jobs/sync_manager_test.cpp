@@ -443,20 +443,26 @@ TEST(SyncManager, ARunningJobIsFollowedAfterARestartAndRecordedOnce) {
   }
 }
 
-// Issue 13, defect 3 (after a crash): a trigger saved but never answered is settled from the
-// job list, not sent again.
-TEST(SyncManager, AnUnansweredTriggerIsSettledFromTheJobList) {
-  ManagerHarness h;
-  h.sim->lose_create_answers(1);
+// A manual trigger whose first POST goes as the sim is set up; the engine stops before an answer
+// settles it (the trigger stays saved); a new engine resumes and runs for an hour.
+void stop_with_an_unanswered_trigger_then_restart(ManagerHarness& h) {
   h.manager.set_manifest(one_instance(policy()));
   h.manager.trigger(k_addr, "manual");
-  h.manager.run_due_work();  // the POST made a job, its answer was lost
+  h.manager.run_due_work();
   h.manager.stop(0ms);
   ASSERT_EQ(h.store.saved().sync.at(k_addr).triggers.size(), 1u);
   jobs::SyncManager next(h.runner, h.client, *h.clock, h.writer, h.reporter, {0});
   next.set_manifest(one_instance(policy()));
   next.resume();
   drive(*h.clock, next, h.clock->now() + 1h, /*tick=*/false);
+}
+
+// Issue 13, defect 3 (after a crash): a trigger saved but never answered is settled from the
+// job list, not sent again.
+TEST(SyncManager, AnUnansweredTriggerIsSettledFromTheJobList) {
+  ManagerHarness h;
+  h.sim->lose_create_answers(1);
+  stop_with_an_unanswered_trigger_then_restart(h);  // the POST made a job, its answer was lost
   EXPECT_EQ(h.sim->jobs(k_addr).size(), 1u);
   EXPECT_EQ(h.sim->count("create_job"), 1u);
   const auto saved = h.store.saved().sync.at(k_addr);
@@ -469,16 +475,8 @@ TEST(SyncManager, AnUnansweredTriggerIsSettledFromTheJobList) {
 // job: the next process settled it as "made no job" and wrote nothing, so the slot vanished.
 TEST(SyncManager, ATriggerThatMadeNoJobIsRecordedWhenSettled) {
   ManagerHarness h;
-  h.sim->fail_creates(1, 500);  // not applied
-  h.manager.set_manifest(one_instance(policy()));
-  h.manager.trigger(k_addr, "manual");
-  h.manager.run_due_work();  // the POST failed; a retry waits
-  h.manager.stop(0ms);
-  ASSERT_EQ(h.store.saved().sync.at(k_addr).triggers.size(), 1u);
-  jobs::SyncManager next(h.runner, h.client, *h.clock, h.writer, h.reporter, {0});
-  next.set_manifest(one_instance(policy()));
-  next.resume();
-  drive(*h.clock, next, h.clock->now() + 1h, /*tick=*/false);
+  h.sim->fail_creates(1, 500);                      // not applied
+  stop_with_an_unanswered_trigger_then_restart(h);  // the POST failed, not applied
   EXPECT_EQ(h.sim->jobs(k_addr).size(), 0u) << "never sent again";
   const auto saved = h.store.saved().sync.at(k_addr);
   EXPECT_TRUE(saved.triggers.empty());

@@ -34,6 +34,22 @@ bool has_change_for(const reconcile::Plan& plan, const std::string& id) {
   return false;
 }
 
+// drift: report (DiffOptions' default is correct).
+reconcile::DiffOptions report_mode() {
+  reconcile::DiffOptions o;
+  o.correct_drift = false;
+  return o;
+}
+
+// The plan holds `address` as drift under drift: report (rail drift_report).
+void expect_held_as_drift(const reconcile::Plan& plan, const std::string& address) {
+  const auto* c = find(plan, address);
+  ASSERT_NE(c, nullptr) << address;
+  EXPECT_EQ(c->reason, reconcile::Reason::drift) << address;
+  ASSERT_TRUE(c->blocked) << address;
+  EXPECT_EQ(c->blocked->rail, "drift_report") << address;
+}
+
 // A client, state and clock around a ReferenceRemote (or any transport).
 struct Rig {
   std::shared_ptr<api::Transport> transport;
@@ -358,8 +374,7 @@ TEST(Safety, ReportModeDoesNotRecreateAndStillReportsTheDifference) {
   declare(m, instance("default", "x", {{"type", "r2"}}));
   state::State s;
   own(s, "default", "x");
-  reconcile::DiffOptions report;
-  report.correct_drift = false;
+  const auto report = report_mode();
   auto plan = reconcile::diff(m, observed_with({}), s, report);
   ASSERT_EQ(plan.changes.size(), 1u);
   ASSERT_TRUE(plan.changes[0].blocked);
@@ -613,8 +628,7 @@ TEST(Safety, ReportModeHoldsAReplacingMoveCausedByDrift) {
   own(s, "a", "x", false,
       {{"type", reconcile::digest(json("r2"))}, {"source", reconcile::digest(json("mine"))}});
   auto obs = observed_with({remote("a", "x", {{"type", "r2"}, {"source", "theirs"}})}, {"b"});
-  reconcile::DiffOptions report;
-  report.correct_drift = false;
+  const auto report = report_mode();
   auto plan = reconcile::diff(m, obs, s, report);
   const auto* c = find(plan, "b/x");
   ASSERT_NE(c, nullptr);
@@ -636,8 +650,7 @@ TEST(Safety, ReportModeSendsOnlyWhatTheManifestChanged) {
       {{"max_num_results", reconcile::digest(json(10))},
        {"paused", reconcile::digest(json(false))}});
   auto obs = observed_with({remote("default", "x", {{"max_num_results", 10}, {"paused", true}})});
-  reconcile::DiffOptions report;
-  report.correct_drift = false;
+  const auto report = report_mode();
   auto plan = reconcile::diff(m, obs, s, report);
   const auto* c = find(plan, "default/x");
   ASSERT_NE(c, nullptr);
@@ -664,8 +677,7 @@ TEST(Safety, ReportModeKeepsADriftedKeyInsideAnObjectTheManifestChanged) {
   auto obs = observed_with(
       {remote("default", "x",
               {{"indexing_options", {{"keyword_tokenizer", "trigram"}, {"use_ocr", false}}}})});
-  reconcile::DiffOptions report;
-  report.correct_drift = false;
+  const auto report = report_mode();
   auto plan = reconcile::diff(m, obs, s, report);
   const auto* c = find(plan, "default/x");
   ASSERT_NE(c, nullptr);
@@ -687,11 +699,7 @@ TEST(Safety, ReportModeKeepsADriftedKeyInsideAnObjectTheManifestChanged) {
   auto s2 = s;
   own(s2, "default", "x", false, reconcile::field_digests(instance("default", "x", after)));
   auto held = reconcile::diff(m, obs, s2, report);
-  const auto* d = find(held, "default/x");
-  ASSERT_NE(d, nullptr);
-  EXPECT_EQ(d->reason, reconcile::Reason::drift);
-  ASSERT_TRUE(d->blocked);
-  EXPECT_EQ(d->blocked->rail, "drift_report");
+  expect_held_as_drift(held, "default/x");
 }
 
 // Breaker: a replace in place whose DELETE happened but whose answer was lost (and the retry
@@ -718,8 +726,7 @@ TEST(Safety, AReplaceWhoseDeleteAnswerWasLostIsFinishedUnderReportMode) {
   ASSERT_FALSE(remote_side->has("default", "x"));
   auto saved = rig.store.saved();
   ASSERT_TRUE(saved.owns("default", "x"));
-  reconcile::DiffOptions report;
-  report.correct_drift = false;
+  const auto report = report_mode();
   auto again = rig.plan(m, saved, report);
   const auto* c = find(again, "default/x");
   ASSERT_NE(c, nullptr);
@@ -763,14 +770,9 @@ TEST(Safety, ADeleteThatDidNotHappenIsForgottenOnceTheInstanceIsSeenAgain) {
   EXPECT_FALSE(saved.find("default", "x")->deleting);
   // Deleted outside now: drift, held by drift: report.
   remote_side->remove_instance("default", "x");
-  reconcile::DiffOptions report;
-  report.correct_drift = false;
+  const auto report = report_mode();
   auto drift = rig.plan(back, saved, report);
-  const auto* c = find(drift, "default/x");
-  ASSERT_NE(c, nullptr);
-  EXPECT_EQ(c->reason, reconcile::Reason::drift);
-  ASSERT_TRUE(c->blocked);
-  EXPECT_EQ(c->blocked->rail, "drift_report");
+  expect_held_as_drift(drift, "default/x");
 }
 
 // Breaker: a create that happened unanswered leaves a record never confirmed; someone then
@@ -793,14 +795,9 @@ TEST(Safety, AnUnansweredCreateRecordsWhatItSentSoLaterDriftIsDrift) {
   auto saved = rig.store.saved();
   ASSERT_TRUE(saved.find("default", "docs")->pending_create);
   remote_side->set_field("default", "docs", "max_num_results", 42);
-  reconcile::DiffOptions report;
-  report.correct_drift = false;
+  const auto report = report_mode();
   auto again = rig.plan(m, saved, report);
-  const auto* c = find(again, "default/docs");
-  ASSERT_NE(c, nullptr);
-  EXPECT_EQ(c->reason, reconcile::Reason::drift);
-  ASSERT_TRUE(c->blocked);
-  EXPECT_EQ(c->blocked->rail, "drift_report");
+  expect_held_as_drift(again, "default/docs");
 }
 
 // Breaker: drift: report wrote back a namespace description changed outside aisearchd and
@@ -814,8 +811,7 @@ TEST(Safety, ReportModeNeverWritesBackNamespaceDrift) {
   s.namespaces["team"] = reconcile::digest(json("Team docs"));
   auto obs = observed_with({}, {"team"});
   obs.namespaces["team"].description = "changed by ops";
-  reconcile::DiffOptions report;
-  report.correct_drift = false;
+  const auto report = report_mode();
   auto plan = reconcile::diff(m, obs, s, report);
   ASSERT_EQ(plan.changes.size(), 1u);
   EXPECT_EQ(plan.changes[0].reason, reconcile::Reason::drift);
@@ -860,8 +856,7 @@ TEST(Safety, AnUnansweredCreateDoesNotClaimItsFollowUpFields) {
   (void)rig.apply(plan, m, s);
   remote_side->revive();
   ASSERT_TRUE(remote_side->has("default", "docs"));
-  reconcile::DiffOptions report;
-  report.correct_drift = false;
+  const auto report = report_mode();
   auto again = rig.plan(m, rig.store.saved(), report);
   const auto* c = find(again, "default/docs");
   ASSERT_NE(c, nullptr);
@@ -899,8 +894,7 @@ TEST(Safety, AFailedPruneDeleteMarkGoesOnceAListShowsTheInstance) {
   EXPECT_FALSE(saved.find("default", "y")->deleting) << "the list showed it: not deleted";
   remote_side->remove_instance("default", "y");
   declare(m, instance("default", "y", {{"type", "r2"}, {"source", "s"}}));
-  reconcile::DiffOptions report;
-  report.correct_drift = false;
+  const auto report = report_mode();
   auto again = rig.plan(m, saved, report);
   const auto* c = find(again, "default/y");
   ASSERT_NE(c, nullptr);
@@ -930,8 +924,7 @@ TEST(Safety, ANamespaceSeenAsTheManifestHasItIsRecorded) {
   ASSERT_TRUE(rig.apply(p, bare, state::State{}).ok());
   EXPECT_EQ(rig.store.saved().namespaces.count("team"), 1u);
   // Then deleted outside: drift, held under report.
-  reconcile::DiffOptions report;
-  report.correct_drift = false;
+  const auto report = report_mode();
   auto gone = reconcile::diff(bare, observed_with({}), rig.store.saved(), report);
   ASSERT_EQ(gone.changes.size(), 1u);
   ASSERT_TRUE(gone.changes[0].blocked);
