@@ -90,6 +90,19 @@ int cmd_sync(const Options& options) {
   QuietReporter reporter;
   jobs::Runner runner(*ctx.client, ctx.clock, writer, reporter, jobs::FollowOptions{});
   const std::string address = ns + "/" + id;
+  // Under forbid a manual sync during a run (the daemon's, Cloudflare's) coalesces into one run
+  // after it ends (PRODUCT.md §7): wait for it, then trigger. With --no-wait nothing waits: the
+  // trigger below finds the job and the run is `skipped`.
+  if (policy.concurrency == manifest::SyncSpec::Concurrency::forbid && !options.no_wait) {
+    auto idle = runner.wait_until_idle(ns, id, nullptr, [&](const api::Job& job) {
+      std::cerr << address << ": job " << job.id << " is running (concurrency: forbid): waiting "
+                << "for it to end, then starting one\n";
+    });
+    if (!idle) {
+      std::cerr << "aisearchd sync: " << address << ": " << idle.error() << "\n";
+      return k_exit_error;
+    }
+  }
   auto record = runner.run(ns, id, policy, "manual", !options.no_wait, nullptr);
 
   if (options.output == "json") {

@@ -129,6 +129,14 @@ Daemon::Daemon(DaemonOptions options, manifest::Manifest manifest,
 Daemon::~Daemon() {
   m_stopping = true;
   m_halt = true;
+  if (m_scheduler.joinable()) {
+    {
+      std::lock_guard lock(m_mutex);
+      m_stop_requested = true;
+    }
+    m_schedule_cv.notify_all();
+    m_scheduler.join();
+  }
   if (m_options.elector) m_options.elector->stop();
   if (m_watcher) m_watcher->stop();
   if (m_sync) m_sync->stop(milliseconds(0));
@@ -290,6 +298,7 @@ void Daemon::follow_role(bool& reconcile_now) {
   }
   m_halt = m_stopping.load();
   m_acting_leader = true;
+  poke_schedules();
   m_metrics.set("aisearchd_leader", 1);
   m_metrics.inc("aisearchd_leadership_changes_total", {{"change", "won"}});
   spdlog::info("leadership won: node {} leads; state read from {}", m_options.node_name,
@@ -319,6 +328,7 @@ void Daemon::request_stop() {
   }
   m_cv.notify_all();
   m_guard_cv.notify_all();
+  m_schedule_cv.notify_all();
 }
 
 void Daemon::request_reload(const std::string& why) {
@@ -373,6 +383,7 @@ bool Daemon::reload() {
     m_manifest_errors.clear();
   }
   if (auto sync = sync_manager()) sync->set_manifest(*next);
+  poke_schedules();  // a changed schedule may be due sooner
   m_metrics.set("aisearchd_manifest_valid", 1);
   m_metrics.set("aisearchd_manifest_instances", static_cast<double>(next->instance_count()));
   m_metrics.inc("aisearchd_manifest_reloads_total", {{"result", "success"}});
@@ -538,15 +549,8 @@ void Daemon::loop() {
   milliseconds backoff = m_options.retry_min;
   bool first = true;
   for (;;) {
-    // When to wake: the next reconcile or the next sync slot, whichever is first.
+    // When to wake: the next reconcile (sync slots are the scheduler thread's).
     auto wake = next_reconcile;
-    auto sync = sync_manager();
-    if (sync && !first) {
-      if (auto due = sync->next_due()) {
-        auto in = std::chrono::duration_cast<milliseconds>(*due - m_clock.now());
-        wake = std::min(wake, SteadyClock::now() + std::max(in, milliseconds(0)));
-      }
-    }
     // Elected but the state could not be read yet: try again soon.
     if (m_options.elector && m_options.elector->is_leader() && !m_acting_leader)
       wake = std::min(wake, SteadyClock::now() + milliseconds(1'000));
@@ -589,8 +593,38 @@ void Daemon::loop() {
         first = false;
       }
       m_notifier.status(summary_line());
+      // Slots open after the first cycle (an instance it creates exists before its first job);
+      // after every cycle freshness is looked at again (the state may have changed).
+      {
+        std::lock_guard lock(m_mutex);
+        m_schedules_open = true;
+        m_schedule_poke = true;
+      }
+      m_schedule_cv.notify_all();
     }
-    sync = sync_manager();
+  }
+}
+
+void Daemon::schedule_thread() {
+  std::unique_lock lock(m_mutex);
+  for (;;) {
+    auto wake = SteadyClock::now() + m_options.schedule_recheck;
+    auto sync = m_sync;
+    if (sync && m_schedules_open) {
+      lock.unlock();
+      auto due = sync->next_due();
+      auto in = due ? std::chrono::duration_cast<milliseconds>(*due - m_clock.now())
+                    : m_options.schedule_recheck;
+      lock.lock();
+      wake = std::min(wake, SteadyClock::now() + std::max(in, milliseconds(0)));
+    }
+    m_schedule_cv.wait_until(lock, wake,
+                             [&] { return m_stop_requested || m_finished || m_schedule_poke; });
+    m_schedule_poke = false;
+    if (m_stop_requested || m_finished) return;
+    if (!m_schedules_open) continue;
+    sync = m_sync;
+    lock.unlock();
     if (sync && !m_halt)
       guarded("sync", [&] {
         sync->tick(m_clock.now());
@@ -600,7 +634,16 @@ void Daemon::loop() {
       watch_freshness();
       return true;
     });
+    lock.lock();
   }
+}
+
+void Daemon::poke_schedules() {
+  {
+    std::lock_guard lock(m_mutex);
+    m_schedule_poke = true;
+  }
+  m_schedule_cv.notify_all();
 }
 
 void Daemon::guard_thread() {
@@ -642,6 +685,7 @@ void Daemon::finish() {
     return std::max(milliseconds(0),
                     std::chrono::duration_cast<milliseconds>(remaining) - milliseconds(500));
   };
+  if (m_scheduler.joinable()) m_scheduler.join();  // it ends on the stop request
   if (m_watcher) m_watcher->stop();
   if (auto sync = sync_manager()) sync->stop(left());
   if (m_webhook) m_webhook->stop(left());
@@ -726,6 +770,7 @@ int Daemon::run() {
     });
   }
   m_guard = std::thread([this] { guard_thread(); });
+  m_scheduler = std::thread([this] { schedule_thread(); });
   loop();
   finish();
   return 0;

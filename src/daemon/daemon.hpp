@@ -51,6 +51,9 @@ struct DaemonOptions {
                                                     // up to reconcile_interval
   jobs::FollowOptions follow;                       // sync job polling
   int sync_workers = 4;
+  // The scheduler thread waits for the next slot, but looks at the clock at least this often
+  // (a wall-clock step, a fake clock in tests) and evaluates freshness each time.
+  std::chrono::milliseconds schedule_recheck{10'000};
   // High availability (PRODUCT.md §11): with an elector (not started yet; the daemon starts it,
   // and on stop saves state while still leading, then resigns), only the leader writes to the
   // API, triggers jobs and saves state; a standby plans each cycle without writing (state
@@ -74,8 +77,10 @@ struct Readiness {
 //
 // Threads: run() is the main loop (call it on the main thread); request_*() may be called from
 // any thread (the signal thread, the watcher, HTTP handlers). The loop waits on a condition
-// variable until the next due time (reconcile or sync slot), woken early by stop, reload and
-// reconcile requests; every step catches everything and the loop keeps running.
+// variable until the next reconcile, woken early by stop, reload and reconcile requests; the
+// scheduler thread waits for the next sync slot and takes it whatever the loop is doing (a
+// reconcile stuck on a slow list delays no slot). Every step catches everything and both keep
+// running.
 class Daemon {
  public:
   // `manifest` is the validated manifest to start with; `state` what the store held.
@@ -132,6 +137,10 @@ class Daemon {
   // Why a write must not go out now (the client's write gate), nullopt when it may.
   std::optional<std::string> write_refusal() const;
   void loop();
+  // Takes sync slots when due and watches freshness, on its own thread: a slow reconcile (a
+  // list that takes minutes) never delays a slot.
+  void schedule_thread();
+  void poke_schedules();  // the scheduler thread looks again now
   void guard_thread();
   std::chrono::milliseconds jittered_interval();
   std::shared_ptr<const manifest::Manifest> manifest_in_force() const;
@@ -180,12 +189,16 @@ class Daemon {
   int m_last_drift = 0;
 
   bool m_role_changed = false;  // the elector reported a change (guarded by m_mutex)
+  bool m_schedules_open = false;  // the first cycle ran: slots may be taken (m_mutex)
+  bool m_schedule_poke = false;   // look at the schedules now (m_mutex)
+  std::condition_variable m_schedule_cv;
   jobs::FreshnessWatch m_freshness;
 
   std::atomic<bool> m_stopping{false};       // stop requested
   std::atomic<bool> m_halt{false};           // apply's stop flag: stopping, or leadership lost
   std::atomic<bool> m_acting_leader{false};  // writes: the state is loaded and this node leads
   std::thread m_guard;                       // watchdog pings and the stop deadline
+  std::thread m_scheduler;                   // schedule_thread()
   std::uint64_t m_jitter_state;
 };
 

@@ -604,4 +604,39 @@ state::JobRecord Runner::run(const std::string& ns, const std::string& id,
   return r;
 }
 
+util::Result<void, std::string> Runner::wait_until_idle(
+    const std::string& ns, const std::string& id, const std::atomic<bool>* stop,
+    const std::function<void(const api::Job&)>& waiting) {
+  constexpr int k_poll_failures_max = 10;
+  for (;;) {
+    auto listed = m_client.list_jobs(ns, id, 1);
+    if (!listed.ok())
+      return util::Err("could not check for a running job: " + listed.error().describe());
+    const api::Job* running = nullptr;
+    for (const auto& job : listed.value())
+      if (!job.finished()) {
+        running = &job;
+        break;
+      }
+    if (!running) return {};
+    api::Job job = *running;
+    if (waiting) waiting(job);
+    milliseconds backoff = m_options.poll_min;
+    int failures = 0;
+    while (!job.finished()) {
+      if (!wait(backoff, stop)) return util::Err(std::string("stopped while waiting"));
+      backoff = std::min(backoff * 2, m_options.poll_max);
+      auto polled = m_client.get_job(ns, id, job.id);
+      if (!polled.ok()) {
+        if (++failures >= k_poll_failures_max)
+          return util::Err("could not poll the running job " + job.id + ": " +
+                           polled.error().describe());
+        continue;
+      }
+      failures = 0;
+      job = std::move(polled.value());
+    }
+  }
+}
+
 }  // namespace jobs

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -161,6 +162,16 @@ class Runner {
   state::JobRecord run(const std::string& ns, const std::string& id,
                        const manifest::SyncSpec& policy, const std::string& trigger, bool wait,
                        const std::atomic<bool>* stop, const std::string& slot = "");
+
+  // The `sync` command under `forbid` (a manual trigger during a run coalesces into one run after
+  // it ends): while a job of the instance runs, waits for its end, polling it (poll_min doubling
+  // to poll_max; a failed poll is retried), and returns once none runs. Nothing is recorded or
+  // cancelled: the job's own follower does that. `waiting` is told of each job waited for.
+  // Fails (message) when the jobs cannot be listed, a job cannot be polled 10 times in a row, or
+  // `stop` was set.
+  util::Result<void, std::string> wait_until_idle(
+      const std::string& ns, const std::string& id, const std::atomic<bool>* stop,
+      const std::function<void(const api::Job&)>& waiting);
 
   const FollowOptions& options() const { return m_options; }
   // The timeout that applies to a policy.

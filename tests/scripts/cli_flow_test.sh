@@ -74,6 +74,40 @@ grep -q "sync is suspended" "$work/sync-suspended.txt" || fail "sync output: $(c
 jobs_after=$(control GET requests | python3 -c 'import json,sys; print(sum(r["method"]=="POST" and r["path"].endswith("/jobs") for r in json.load(sys.stdin)))')
 [[ "$jobs_before" == "$jobs_after" ]] || fail "sync of a suspended instance started a job"
 
+# Under forbid, `sync` during a running job (here one started by hand; the daemon's alike) waits
+# for it to end, then starts one: the runs coalesce, nothing is skipped or superseded. The
+# emulator's clock stands still until the test moves it, so the job runs as long as the test says.
+control PUT config '{"clock": "manual"}' >/dev/null
+jobs_url="$base/client/v4/accounts/flow/ai-search/namespaces/default/instances/docs/jobs"
+first_job=$(curl -fsS -X POST -H "Authorization: Bearer flow-token" -H 'Content-Type: application/json' \
+  --data-binary '{}' "$jobs_url" | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["id"])')
+posts() { control GET requests | python3 -c 'import json,sys; print(sum(r["method"]=="POST" and r["path"].endswith("/docs/jobs") for r in json.load(sys.stdin)))'; }
+posts_before=$(posts)
+run sync default/docs >"$work/sync-coalesced.txt" 2>"$work/sync-coalesced.err" &
+sync_pid=$!
+for _ in $(seq 600); do grep -q "is running (concurrency: forbid): waiting" "$work/sync-coalesced.err" && break; sleep 0.1; done
+grep -q "job $first_job is running (concurrency: forbid): waiting" "$work/sync-coalesced.err" ||
+  fail "sync did not wait for the running job: $(cat "$work/sync-coalesced.txt" "$work/sync-coalesced.err")"
+[[ "$(posts)" == "$posts_before" ]] || fail "sync started a job while one ran"
+control POST clock/advance '{"ms": 1000}' >/dev/null  # the running job ends
+for _ in $(seq 600); do [[ "$(posts)" != "$posts_before" ]] && break; sleep 0.1; done  # the CLI's next poll sees it
+[[ "$(posts)" == "$((posts_before + 1))" ]] || fail "sync did not start its job after the running one ended"
+control POST clock/advance '{"ms": 1000}' >/dev/null  # its own job ends
+set +e
+wait "$sync_pid"
+code=$?
+set -e
+[[ $code -eq 0 ]] || fail "coalesced sync exited $code: $(cat "$work/sync-coalesced.txt" "$work/sync-coalesced.err")"
+grep -q "default/docs: succeeded" "$work/sync-coalesced.txt" || fail "sync output: $(cat "$work/sync-coalesced.txt")"
+control GET state | python3 -c '
+import json, sys
+first = sys.argv[1]
+docs = [i for i in json.load(sys.stdin)["instances"] if i["namespace"] == "default" and i["id"] == "docs"][0]
+ended = {j["view"]["id"]: j["view"].get("end_reason") for j in docs["jobs"]}
+assert ended[first] == "completed", ended
+' "$first_job" || fail "the running job did not end by itself"
+control PUT config '{"clock": "wall"}' >/dev/null
+
 # A manifest path that comes from the config file says so when it is missing.
 printf 'manifest: %s/no-such-dir\n' "$work" >"$work/config.yaml"
 set +e

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -107,12 +109,14 @@ class DaemonTest : public ::testing::Test {
     o.config.listen = "";
     o.node_name = "node-1";
     o.config.notify_webhook = webhook_url;
+    o.schedule_recheck = schedule_recheck;
     daemon = std::make_unique<service::Daemon>(o, std::move(*m), client, *store, std::move(initial),
                                                *clock, notifier);
   }
 
   fs::path dir, manifest_path;
   std::string webhook_url;
+  std::chrono::milliseconds schedule_recheck{10'000};
   std::shared_ptr<FakeTransport> fake = std::make_shared<FakeTransport>();
   std::shared_ptr<util::FakeClock> clock =
       std::make_shared<util::FakeClock>(*util::parse_rfc3339("2026-03-01T12:00:00Z"));
@@ -298,6 +302,88 @@ TEST_F(DaemonTest, RunStopsOnRequestAndReportsReadyOnce) {
   bool stopping = false;
   for (const auto& s : sent) stopping = stopping || s == "STOPPING=1";
   EXPECT_TRUE(stopping);
+}
+
+// Breaker (issue 13): sync slots were taken on the reconcile thread after reconcile_once, so a
+// list that took minutes delayed every slot by as much. The scheduler has its own thread now.
+TEST_F(DaemonTest, ASlowListDelaysNoSyncSlot) {
+  const std::string docs_path = std::string(k_default_path) + "/docs";
+  const nlohmann::json docs = {{"id", "docs"}, {"type", "r2"}, {"source", "docs-bucket"}};
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool hold_lists = false, released = false;
+  int held = 0;
+  api_up();
+  fake->on("GET", k_default_path, [&](const support::RecordedRequest&) {
+    std::unique_lock lock(mutex);
+    if (hold_lists) {
+      ++held;
+      cv.notify_all();
+      cv.wait_for(lock, 60s, [&] { return released; });  // bounded: a broken test ends
+    }
+    return FakeTransport::json_response(
+        200, support::list_envelope(nlohmann::json::array({docs}), 1, 100, 1));
+  });
+  fake->on("GET", docs_path + "/jobs", [](const support::RecordedRequest&) {
+    return FakeTransport::json_response(
+        200, support::list_envelope(nlohmann::json::array(), 1, 100, 0));
+  });
+  fake->on("POST", docs_path + "/jobs", [](const support::RecordedRequest&) {
+    return FakeTransport::json_response(
+        200, support::envelope({{"id", "job-1"}, {"source", "user"},
+                                {"started_at", "2026-03-01T12:00:00Z"}}));
+  });
+  fake->on("GET", docs_path + "/jobs/job-1", [](const support::RecordedRequest&) {
+    return FakeTransport::json_response(
+        200, support::envelope({{"id", "job-1"},
+                                {"source", "user"},
+                                {"started_at", "2026-03-01T12:00:00Z"},
+                                {"ended_at", "2026-03-01T12:05:00Z"},
+                                {"end_reason", "completed"}}));
+  });
+  fake->on("", docs_path, [&](const support::RecordedRequest&) {  // adoption, if it writes
+    return FakeTransport::json_response(200, support::envelope(docs));
+  });
+  schedule_recheck = 20ms;  // the fake clock moves without waking anyone: look often
+  make(false);
+  std::thread runner([&] { EXPECT_EQ(daemon->run(), 0); });
+  auto release = [&] {
+    {
+      std::lock_guard lock(mutex);
+      released = true;
+    }
+    cv.notify_all();
+  };
+  struct Stop {
+    std::function<void()> f;
+    ~Stop() { f(); }
+  } stop{[&] {
+    release();
+    daemon->request_stop();
+    runner.join();
+  }};
+  ASSERT_TRUE(support::poll_until([&] { return !notifier.sent().empty(); }, 10s));  // READY=1
+  auto posts = [&] {
+    int n = 0;
+    for (const auto& r : fake->requests())
+      if (r.method == "POST" && r.path == docs_path + "/jobs") ++n;
+    return n;
+  };
+  // A schedule never run before runs at once, the next slot 6 h later.
+  ASSERT_TRUE(support::poll_until([&] { return posts() == 1; }, 10s));
+  {
+    std::lock_guard lock(mutex);
+    hold_lists = true;
+  }
+  daemon->request_reconcile();
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return held > 0; }));  // the cycle hangs on its list
+  }
+  clock->advance(7h);  // a slot is due
+  EXPECT_TRUE(support::poll_until([&] { return posts() == 2; }, 10s))
+      << "the slot waited for the stuck reconcile";
+  release();
 }
 
 }  // namespace

@@ -89,6 +89,41 @@ TEST(Runner, ForbidSkipsWhenAJobIsRunning) {
   EXPECT_TRUE(h.sim->jobs(k_addr).back()["ended_at"].is_null());
 }
 
+// Breaker (issue 13): `aisearchd sync` while a job ran (the daemon's) under forbid was skipped;
+// a manual trigger during a run coalesces into one run after it ends. The command waits for the
+// running job (without recording or cancelling it), then starts one.
+TEST(Runner, WaitUntilIdleWaitsForTheRunningJobThenAManualRunStarts) {
+  Harness h;
+  const std::string running = h.sim->start_schedule_job(k_addr);
+  std::vector<std::string> waited;
+  auto idle = h.runner.wait_until_idle("default", "docs", nullptr,
+                                       [&](const api::Job& job) { waited.push_back(job.id); });
+  ASSERT_TRUE(idle.ok()) << idle.error();
+  EXPECT_EQ(waited, std::vector<std::string>{running});
+  EXPECT_EQ(h.sim->count("create_job"), 0u);
+  EXPECT_EQ(h.sync(k_addr), nullptr);  // nothing recorded for the job waited for
+  auto r = h.runner.run("default", "docs", policy(Concurrency::forbid), "manual", true, nullptr);
+  EXPECT_EQ(r.outcome, "succeeded");
+  EXPECT_NE(r.job_id, running);
+  const auto jobs = h.sim->jobs(k_addr);
+  ASSERT_EQ(jobs.size(), 2u);
+  EXPECT_EQ(jobs[0]["end_reason"], "completed");  // ended by itself, not superseded
+}
+
+TEST(Runner, WaitUntilIdleFailsWhenTheJobsCannotBeListedAndStopsOnRequest) {
+  Harness h;
+  h.sim->start_schedule_job(k_addr);
+  std::atomic<bool> stop{true};
+  auto stopped = h.runner.wait_until_idle("default", "docs", &stop, nullptr);
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_NE(stopped.error().find("stopped"), std::string::npos);
+  h.sim->remove(k_addr);
+  auto gone = h.runner.wait_until_idle("default", "docs", nullptr, nullptr);
+  ASSERT_FALSE(gone.ok());
+  EXPECT_NE(gone.error().find("could not check for a running job"), std::string::npos)
+      << gone.error();
+}
+
 TEST(Runner, ReplaceStartsAnywayAndSupersedesTheRunningJob) {
   Harness h;
   const std::string running = h.sim->start_schedule_job(k_addr);
