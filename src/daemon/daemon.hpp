@@ -188,7 +188,7 @@ class Daemon {
   reconcile::Summary m_last_plan;
   int m_last_drift = 0;
 
-  bool m_role_changed = false;  // the elector reported a change (guarded by m_mutex)
+  bool m_role_changed = false;    // the elector reported a change (guarded by m_mutex)
   bool m_schedules_open = false;  // the first cycle ran: slots may be taken (m_mutex)
   bool m_schedule_poke = false;   // look at the schedules now (m_mutex)
   std::condition_variable m_schedule_cv;

@@ -5,8 +5,8 @@
 
 #include <condition_variable>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -325,21 +325,21 @@ TEST_F(DaemonTest, ASlowListDelaysNoSyncSlot) {
         200, support::list_envelope(nlohmann::json::array({docs}), 1, 100, 1));
   });
   fake->on("GET", docs_path + "/jobs", [](const support::RecordedRequest&) {
-    return FakeTransport::json_response(
-        200, support::list_envelope(nlohmann::json::array(), 1, 100, 0));
+    return FakeTransport::json_response(200,
+                                        support::list_envelope(nlohmann::json::array(), 1, 100, 0));
   });
   fake->on("POST", docs_path + "/jobs", [](const support::RecordedRequest&) {
     return FakeTransport::json_response(
-        200, support::envelope({{"id", "job-1"}, {"source", "user"},
-                                {"started_at", "2026-03-01T12:00:00Z"}}));
+        200, support::envelope(
+                 {{"id", "job-1"}, {"source", "user"}, {"started_at", "2026-03-01T12:00:00Z"}}));
   });
   fake->on("GET", docs_path + "/jobs/job-1", [](const support::RecordedRequest&) {
-    return FakeTransport::json_response(
-        200, support::envelope({{"id", "job-1"},
-                                {"source", "user"},
-                                {"started_at", "2026-03-01T12:00:00Z"},
-                                {"ended_at", "2026-03-01T12:05:00Z"},
-                                {"end_reason", "completed"}}));
+    return FakeTransport::json_response(200,
+                                        support::envelope({{"id", "job-1"},
+                                                           {"source", "user"},
+                                                           {"started_at", "2026-03-01T12:00:00Z"},
+                                                           {"ended_at", "2026-03-01T12:05:00Z"},
+                                                           {"end_reason", "completed"}}));
   });
   fake->on("", docs_path, [&](const support::RecordedRequest&) {  // adoption, if it writes
     return FakeTransport::json_response(200, support::envelope(docs));
