@@ -72,7 +72,7 @@ struct Draft {
 
 const std::vector<std::string>& reconciler_keys() {
   static const std::vector<std::string> keys = {"protect", "allow_replace", "ignore_changes",
-                                                "suspend", "sync"};
+                                                "suspend", "sync",          "managed"};
   return keys;
 }
 
@@ -603,6 +603,8 @@ class DocumentReader {
         if (auto v = m_r.boolean(f, "allow_replace")) draft.spec.allow_replace = *v;
       } else if (f.key == "suspend") {
         if (auto v = m_r.boolean(f, "suspend")) draft.spec.suspend = *v;
+      } else if (f.key == "managed") {
+        if (auto v = m_r.boolean(f, "managed")) draft.spec.managed = *v;
       } else if (f.key == "ignore_changes") {
         read_ignore_changes(f, draft.spec);
       } else if (f.key == "sync") {
@@ -788,6 +790,32 @@ const json* find_path(const json& root, const std::string& dotted) {
   return node;
 }
 
+// An instance with neither type nor source is upload-only storage, which the API makes silently
+// from a blank source: the manifest must say so with `managed: true` (PRODUCT.md §4), so that a
+// forgotten source is an error, not an empty index. A managed instance takes no type or source of
+// its own; defaults that set them do not apply to it.
+void check_storage_kind(InstanceSpec& spec, const json& own, detail::Diagnostics& diag) {
+  auto blank = [](const json& fields, const char* key) {
+    auto it = fields.find(key);
+    return it == fields.end() || it->is_null() ||
+           (it->is_string() && it->get_ref<const std::string&>().empty());
+  };
+  const std::string label = "instance " + spec.address();
+  if (spec.managed) {
+    for (const char* key : {"type", "source"}) {
+      if (!blank(own, key))
+        diag.add(spec.where, label + ": managed: true (upload-only storage) takes no " + key +
+                                 "; remove " + key + " or managed");
+      spec.fields.erase(key);
+    }
+    return;
+  }
+  if (blank(spec.fields, "type") && blank(spec.fields, "source"))
+    diag.add(spec.where, label +
+                             ": no type and no source: set source, or managed: true for "
+                             "upload-only storage (the API makes one from a blank source)");
+}
+
 Manifest finish(Draft& draft, detail::Diagnostics& diag) {
   Manifest m;
   if (draft.account_id) m.account_id = draft.account_id->value;
@@ -804,12 +832,9 @@ Manifest finish(Draft& draft, detail::Diagnostics& diag) {
     merge_into(base, nd.defaults.fields, nullptr);
     for (auto& [id, inst] : nd.instances) {
       InstanceSpec spec = std::move(inst.spec);
-      if (inst.own.fields.empty()) {
-        spec.fields = base;
-      } else {
-        spec.fields = base;
-        merge_into(spec.fields, inst.own.fields, nullptr);
-      }
+      spec.fields = base;
+      if (!inst.own.fields.empty()) merge_into(spec.fields, inst.own.fields, nullptr);
+      check_storage_kind(spec, inst.own.fields, diag);
       // Required keys of merged objects: blame the most specific layer that set the object.
       std::map<std::string, const Deferred*> checks;
       for (const Layer* layer : {&draft.defaults, &nd.defaults, &inst.own})

@@ -41,7 +41,8 @@ struct InstanceSpec {
   nlohmann::json fields = nlohmann::json::object();
   bool protect = false;
   bool allow_replace = false;
-  bool suspend = false;                     // leave this instance alone entirely
+  bool suspend = false;  // leave this instance alone entirely
+  bool managed = false;  // upload-only storage: no type, no source (PRODUCT.md §4)
   std::vector<std::string> ignore_changes;  // top-level field names or dotted paths
   std::optional<SyncSpec> sync;
   SourceLocation where;

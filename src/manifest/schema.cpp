@@ -153,6 +153,8 @@ json instance_schema() {
   props["allow_replace"] =
       boolean_schema("Allow a replace (delete + create) when type or source changes.");
   props["suspend"] = boolean_schema("Leave this instance alone entirely.");
+  props["managed"] =
+      boolean_schema("Upload-only storage: no type, no source. Required for such an instance.");
   props["ignore_changes"] = {
       {"type", json::array({"array", "null"})},
       {"description", "Fields (or dotted paths) whose remote changes are not corrected."},

@@ -35,7 +35,7 @@ const manifest::InstanceSpec* find_spec(const manifest::Manifest& m, const std::
 }
 
 std::string top_level(const std::string& path) {
-  return path.substr(0, path.find('.'));
+  return top_level_key(path);
 }
 
 class Executor {
@@ -184,8 +184,7 @@ class Executor {
       // What the POST itself sends (not the follow-up PUT's fields): should it happen
       // unanswered, a later difference there is drift.
       for (auto& [path, value] : field_digests(spec))
-        if (create_body.contains(path.substr(0, path.find('.'))))
-          owned.applied_digests[path] = value;
+        if (create_body.contains(top_level_key(path))) owned.applied_digests[path] = value;
     });
     if (!saved)
       return api::ApiError{api::ErrorKind::client,

@@ -140,9 +140,24 @@ std::string digest(const json& value) {
   return util::fnv1a_hex(value.dump());
 }
 
+std::string item_path(const std::string& path, std::size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
+
+std::string top_level_key(const std::string& path) {
+  return path.substr(0, path.find_first_of(".["));
+}
+
 void path_digests(const std::string& path, const json& value, const model::FieldSpec* spec,
                   std::map<std::string, std::string>& out) {
   out[path] = digest(value);
+  if (value.is_array()) {
+    // Object items by position (the comparison pairs them so): drift inside one item is told
+    // from a manifest change of another. Lists of scalars are one value.
+    for (std::size_t i = 0; i < value.size(); ++i)
+      if (value[i].is_object()) path_digests(item_path(path, i), value[i], item_spec(spec), out);
+    return;
+  }
   if (!value.is_object() || whole(spec)) return;
   for (const auto& [k, v] : value.items())
     path_digests(path + "." + k, v, child_spec(spec, k), out);
@@ -197,13 +212,26 @@ void erase_parts(json& value, const std::vector<std::string>& parts, std::size_t
     erase_parts(*it, parts, i + 1);
 }
 
+// A part is a key, optionally followed by item indexes ("boost_by[1]", as item_path writes).
 const json* find_parts(const json& value, const std::vector<std::string>& parts) {
   const json* at = &value;
   for (const auto& p : parts) {
+    const auto bracket = p.find('[');
     if (!at->is_object()) return nullptr;
-    auto it = at->find(p);
+    auto it = at->find(p.substr(0, bracket));
     if (it == at->end()) return nullptr;
     at = &*it;
+    for (auto b = bracket; b != std::string::npos; b = p.find('[', b + 1)) {
+      const auto close = p.find(']', b);
+      if (close == std::string::npos || !at->is_array()) return nullptr;
+      std::size_t i = 0;
+      for (auto k = b + 1; k < close; ++k) {
+        if (p[k] < '0' || p[k] > '9' || i > at->size()) return nullptr;
+        i = i * 10 + static_cast<std::size_t>(p[k] - '0');
+      }
+      if (close == b + 1 || i >= at->size()) return nullptr;
+      at = &(*at)[i];
+    }
   }
   return at;
 }

@@ -33,13 +33,21 @@ nlohmann::json mask_sensitive(const std::string& path, const nlohmann::json& val
 std::string digest(const nlohmann::json& value);
 
 // The digest of `value` at dotted `path` and, where the comparison goes into an object key by
-// key (not a free-form map), of every value below it under its dotted path: what state keeps of
-// an applied field, so a later diff can tell which part of an object the manifest changed and
-// which part changed outside aisearchd.
+// key (not a free-form map), of every value below it under its dotted path, and of each object
+// item of an array under "path[i]" (and below it): what state keeps of an applied field, so a
+// later diff can tell which part of an object (or which item) the manifest changed and which
+// part changed outside aisearchd.
 void path_digests(const std::string& path, const nlohmann::json& value,
                   const model::FieldSpec* spec, std::map<std::string, std::string>& out);
 
-// The value at dotted `path` below `value` (objects only), or null when there is none.
+// "path[i]": the path of an array's item `i` (path_digests, the drift of one item).
+std::string item_path(const std::string& path, std::size_t i);
+
+// The top-level field of a path ("retrieval_options" for "retrieval_options.boost_by[0].field").
+std::string top_level_key(const std::string& path);
+
+// The value at dotted `path` below `value`, or null when there is none. A part may end in item
+// indexes ("retrieval_options.boost_by[1].field").
 const nlohmann::json* find_path(const nlohmann::json& value, const std::string& path);
 
 // `base` with `overlay`'s keys written over it, recursively for objects (arrays and scalars

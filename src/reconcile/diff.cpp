@@ -46,6 +46,11 @@ struct InstanceDiff {
   // update_body without the drift keys and with the remote's value at each drift path: what
   // an update sends under drift: report.
   json held_body = json::object();
+  // Items of an array of objects (the same length on both sides) that differ because of drift,
+  // while another item differs because the manifest changed it: "path[i]" each (warnings), and
+  // the array as held_body sends it (the remote's item at each of them), by the array's path.
+  std::vector<std::string> drift_items;
+  std::map<std::string, json> held_arrays;
   std::vector<std::string> unstable;  // fields skipped because the API did not take them before
 };
 
@@ -114,8 +119,40 @@ InstanceDiff compare_instance(const manifest::InstanceSpec& spec, const json& re
     // differs because the remote changed there (state keeps digests per path of an object).
     bool key_drift = manifest_unchanged;
     std::vector<std::string> drift_sub;
+    std::vector<std::pair<std::string, std::vector<std::size_t>>> item_drift;
     if (!manifest_unchanged && owned) {
       for (const auto& c : changes) {
+        const json* mine = c.path == key ? &want : find_path(want, c.path.substr(key.size() + 1));
+        if (mine && mine->is_array() && c.after.is_array() && c.before.is_array() &&
+            mine->size() == c.after.size()) {
+          if (auto it = owned->applied_digests.find(c.path);
+              c.path != key && it != owned->applied_digests.end() && it->second == digest(*mine)) {
+            drift_sub.push_back(c.path);  // the manifest's array is the one last applied
+            continue;
+          }
+          // Items pair up by position: an item whose manifest value is the one last applied
+          // differs because the remote changed it (state keeps digests per object item). Items
+          // past the shorter array are the manifest's change (or the remote's: not kept).
+          const auto* array_spec = model::find_field_path(c.path);
+          const auto* items_spec = array_spec && array_spec->type == model::FieldType::array
+                                       ? array_spec->item()
+                                       : nullptr;
+          std::vector<std::size_t> drifted;
+          bool config_item = c.after.size() != c.before.size();
+          for (std::size_t i = 0; i < std::min(c.after.size(), c.before.size()); ++i) {
+            if (satisfies(c.after[i], c.before[i], items_spec)) continue;
+            auto it = owned->applied_digests.find(item_path(c.path, i));
+            if (it != owned->applied_digests.end() && it->second == digest((*mine)[i]))
+              drifted.push_back(i);
+            else
+              config_item = true;
+          }
+          if (!drifted.empty() && !config_item)
+            drift_sub.push_back(c.path);  // only drift in this array
+          else if (!drifted.empty())
+            item_drift.emplace_back(c.path, std::move(drifted));
+          continue;
+        }
         auto it = owned->applied_digests.find(c.path);
         if (c.path == key || it == owned->applied_digests.end()) continue;
         const json* now = find_path(want, c.path.substr(key.size() + 1));
@@ -142,6 +179,22 @@ InstanceDiff compare_instance(const manifest::InstanceSpec& spec, const json& re
       if (!key_drift) {
         json held = body;
         for (const auto& path : drift_sub) carry_path(held, *have, path.substr(key.size() + 1));
+        for (const auto& [path, items] : item_drift) {
+          const std::string rel = path == key ? "" : path.substr(key.size() + 1);
+          json::json_pointer at;
+          if (!rel.empty())
+            for (const auto& part : util::split(rel, '.')) at /= part;
+          const json* theirs = find_path(*have, rel);
+          if (!held.contains(at) || !held[at].is_array() || !theirs || !theirs->is_array())
+            continue;
+          json& ours = held[at];
+          for (auto i : items) {
+            if (i >= ours.size() || i >= theirs->size()) continue;
+            ours[i] = (*theirs)[i];
+            d.drift_items.push_back(item_path(path, i));
+          }
+          d.held_arrays[path] = ours;
+        }
         d.held_body[key] = std::move(held);
       }
       d.update_body[key] = std::move(body);
@@ -342,7 +395,9 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
   // drift: report: a change made for the manifest (or a move) does not send what differs only
   // by drift; those fields are reported in a warning instead.
   auto hold_drift = [&](Change& c, const InstanceDiff& d) {
-    if (options.correct_drift || (d.drift_keys.empty() && d.drift_paths.empty())) return;
+    if (options.correct_drift ||
+        (d.drift_keys.empty() && d.drift_paths.empty() && d.drift_items.empty()))
+      return;
     std::vector<std::string> held;
     c.body = d.held_body;
     std::erase_if(c.fields, [&](const FieldChange& f) {
@@ -351,6 +406,10 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
       held.push_back(f.path);
       return true;
     });
+    // An array the manifest changed in one item keeps the remote's drifted items.
+    for (auto& f : c.fields)
+      if (auto it = d.held_arrays.find(f.path); it != d.held_arrays.end()) f.after = it->second;
+    held.insert(held.end(), d.drift_items.begin(), d.drift_items.end());
     if (!held.empty())
       plan.warnings.push_back(c.address() + ": changed outside aisearchd, reported not corrected " +
                               "(drift: report): " + util::join(held, ", "));

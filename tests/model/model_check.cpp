@@ -72,7 +72,13 @@ json gen_fields(Gen& g) {
   if (g.chance(0.5)) f["max_num_results"] = g.pick(std::vector<int>{5, 10, 20});
   if (g.chance(0.3)) f["paused"] = g.chance(0.5);
   if (g.chance(0.2)) f["token_id"] = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
-  if (g.chance(0.2)) f["retrieval_options"] = {{"boost_by", {{{"field", "year"}}}}};
+  if (g.chance(0.2)) {
+    json boost = {{{"field", "year"}}};
+    if (g.chance(0.5))  // two items: drift in one, a manifest change in the other
+      boost = {{{"field", "year"}, {"direction", "asc"}},
+               {{"field", "title"}, {"direction", "desc"}}};
+    f["retrieval_options"] = {{"boost_by", boost}};
+  }
   if (g.chance(0.2)) f["public_endpoint_params"] = {{"enabled", g.chance(0.5)}};
   if (g.chance(0.25))
     f["indexing_options"] = {
@@ -238,6 +244,15 @@ json generate(std::uint64_t seed) {
     // A change inside an object field of the manifest (with drift above: both in one object).
     if (r > 0 && g.chance(0.3))
       run["edits"].push_back({{"kind", "set"}, {"pick", g.between(0, 100)}, {"to", "-"}});
+    // An item of an array of objects changed: in the manifest (item 0), outside (item 1).
+    if (r > 0 && g.chance(0.25))
+      run["edits"].push_back({{"kind", "set_item"}, {"pick", g.between(0, 100)}, {"to", "-"}});
+    if (r > 0 && g.chance(0.1))
+      run["edits"].push_back({{"kind", "add_item"}, {"pick", g.between(0, 100)}, {"to", "-"}});
+    if (r > 0 && !run.contains("drift") && g.chance(0.25)) {
+      run["drift"] = {{"pick", g.between(0, 100)}, {"item", true}};
+      if (g.chance(0.5)) run["report"] = true;  // the drift meets report mode more often
+    }
     // Between runs: someone makes an instance by hand under a known id; protect toggled,
     // forget or adopt run by the operator.
     if (r > 0 && g.chance(0.25))
@@ -313,7 +328,7 @@ struct Coverage {
   long cases = 0, runs = 0, kills = 0, short_lists = 0, lost_writes = 0, failed_requests = 0,
        moves = 0, moves_under_partial_lists = 0, adoptions = 0, adopt_conflicts = 0, replaces = 0,
        report_runs = 0, blocked_drift = 0, deletes = 0, forgets = 0, converged_checks = 0,
-       large_cases = 0, most_instances = 0;
+       large_cases = 0, most_instances = 0, array_item_edits = 0, array_item_drift = 0;
   void print(std::ostream& out) const {
     out << "coverage: cases=" << cases << " runs=" << runs << " kills=" << kills
         << " short_lists=" << short_lists << " lost_writes=" << lost_writes
@@ -323,7 +338,8 @@ struct Coverage {
         << " report_runs=" << report_runs << " blocked_drift=" << blocked_drift
         << " deletes=" << deletes << " forgets=" << forgets
         << " convergence_checks=" << converged_checks << " large_cases=" << large_cases
-        << " most_instances=" << most_instances << "\n";
+        << " most_instances=" << most_instances << " array_item_edits=" << array_item_edits
+        << " array_item_drift=" << array_item_drift << "\n";
   }
 };
 
@@ -443,6 +459,21 @@ class Checker {
               f["source_params"]["prefix"] == "docs/" ? "wiki/" : "docs/";
         else
           f["max_num_results"] = f.value("max_num_results", 10) == 10 ? 20 : 10;
+      } else if (e["kind"] == "add_item") {
+        // The array gets longer: its items still pair up by position with the remote's.
+        auto& f = manifest_json[ns]["instances"][id]["fields"];
+        if (f.contains("retrieval_options") && f["retrieval_options"].contains("boost_by")) {
+          f["retrieval_options"]["boost_by"].push_back({{"field", "author"}});
+          count(m_cov, &Coverage::array_item_edits);
+        }
+      } else if (e["kind"] == "set_item") {
+        auto& f = manifest_json[ns]["instances"][id]["fields"];
+        if (f.contains("retrieval_options") && f["retrieval_options"].contains("boost_by") &&
+            f["retrieval_options"]["boost_by"].size() >= 2) {
+          auto& item = f["retrieval_options"]["boost_by"][0];
+          item["direction"] = item.value("direction", "asc") == "asc" ? "desc" : "asc";
+          count(m_cov, &Coverage::array_item_edits);
+        }
       } else if (e["kind"] == "source") {
         auto& f = manifest_json[ns]["instances"][id]["fields"];
         f["source"] = f.value("source", "s1") == "s1" ? "s2" : "s1";
@@ -489,6 +520,27 @@ class Checker {
           m_remote->remove_instance(ns, id);
           m_tracked.erase(ns + "/" + id);
           m_foreign.erase(ns + "/" + id);  // gone: a later instance there is not the hand-made one
+        } else if (run["drift"].value("item", false)) {
+          // Someone changes the last item of every array of objects (boost_by) that has two:
+          // with a manifest edit of another item in the same run, both meet in one array.
+          bool changed = false;
+          for (const auto& [dns, items] : m_remote->instances())
+            for (const auto& [did, o] : items) {
+              if (!o.contains("retrieval_options") || !o["retrieval_options"].is_object() ||
+                  !o["retrieval_options"].contains("boost_by") ||
+                  !o["retrieval_options"]["boost_by"].is_array() ||
+                  o["retrieval_options"]["boost_by"].size() < 2)
+                continue;
+              auto ro = o["retrieval_options"];
+              auto& item = ro["boost_by"].back();
+              item["direction"] = item.value("direction", "asc") == "exists" ? "asc" : "exists";
+              m_remote->set_field(dns, did, "retrieval_options", ro);
+              changed = true;
+            }
+          if (changed)
+            count(m_cov, &Coverage::array_item_drift);
+          else
+            m_remote->set_field(ns, id, "max_num_results", 42);
         } else if (run["drift"].value("nested", false)) {
           // Someone changes one value inside an object field.
           json o = m_remote->instances()[ns][id];

@@ -114,7 +114,8 @@ namespaces:
 }
 
 TEST(ManifestLoader, NamespaceDefaultsAreDocumented) {
-  auto m = load_ok(std::string(k_header) + "namespaces:\n  team:\n    instances:\n      kb: {}\n");
+  auto m = load_ok(std::string(k_header) +
+                   "namespaces:\n  team:\n    instances:\n      kb: { managed: true }\n");
   const auto& ns = m.namespaces.at("team");
   EXPECT_FALSE(ns.prune);
   EXPECT_EQ(ns.max_deletes, 1);
@@ -153,6 +154,7 @@ namespaces:
       source_params: { include_items: ["c"] }
     instances:
       kb:
+        source: docs-bucket
         chunk_size: 1024
         index_method: { vector: false }
         source_params: { exclude_items: ["d"] }
@@ -181,7 +183,8 @@ TEST(ManifestLoader, EnumsAreCaseInsensitiveAndStoredCanonically) {
 
 TEST(ManifestLoader, UpdateOnlyFieldsAreAccepted) {
   auto m = load_ok(std::string(k_header) +
-                   "namespaces:\n  default:\n    instances:\n      docs:\n        paused: true\n"
+                   "namespaces:\n  default:\n    instances:\n      docs:\n        source: docs\n"
+                   "        paused: true\n"
                    "        summarization: false\n        system_prompt_ai_search: Be brief.\n");
   const auto& f = m.namespaces.at("default").instances.at("docs").fields;
   EXPECT_EQ(f.at("paused"), true);
@@ -217,7 +220,8 @@ namespaces:
 TEST(ManifestLoader, ExpandedValuesAreStillValidated) {
   auto errors = load_errors(
       std::string(k_header) +
-          "namespaces:\n  default:\n    instances:\n      docs:\n        chunk_size: ${CHUNK}\n",
+          "namespaces:\n  default:\n    instances:\n      docs:\n        chunk_size: ${CHUNK}\n"
+          "        source: docs\n",
       env_of({{"CHUNK", "big"}}));
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0], "m.yaml:6:21: chunk_size: expected an integer, got \"${CHUNK}\"");
@@ -238,10 +242,13 @@ namespaces:
           timeout: 2h
           max_staleness: 26h
           suspend: true
+        source: a-bucket
       b:
         sync: { every: 6h }
+        source: b-bucket
       c:
         sync: { schedule: "@daily" }
+        source: c-bucket
 )");
   const auto& ns = m.namespaces.at("default");
   const auto& a = ns.instances.at("a").sync.value();
@@ -268,9 +275,9 @@ TEST(ManifestLoader, ReportsEveryErrorOfAFileInOrder) {
   auto errors = load_errors(std::string(k_header) + R"(namespaces:
   default:
     instances:
-      a: { chunk_size: 10, cache: maybe }
-      b: { colour: red }
-      c: { sync: { every: 1h, schedule: "* * * * *" } }
+      a: { chunk_size: 10, cache: maybe, source: s }
+      b: { colour: red, source: s }
+      c: { sync: { every: 1h, schedule: "* * * * *" }, source: s }
 )");
   ASSERT_EQ(errors.size(), 4u);
   EXPECT_EQ(errors[0], "m.yaml:5:24: chunk_size: 10 is out of range (must be at least 64)");
@@ -330,12 +337,14 @@ TEST(ManifestLoader, AStrayCommaIsASyntaxErrorNotAnEndlessLoop) {
 }
 
 TEST(ManifestLoader, SeveralDocumentsInOneFileMerge) {
-  auto m = load_ok(std::string(k_header) + "namespaces:\n  a:\n    instances:\n      x: {}\n---\n" +
-                   k_header + "namespaces:\n  a:\n    instances:\n      y: {}\n");
+  auto m = load_ok(std::string(k_header) +
+                   "namespaces:\n  a:\n    instances:\n      x: { managed: true }\n---\n" +
+                   k_header + "namespaces:\n  a:\n    instances:\n      y: { managed: true }\n");
   EXPECT_EQ(m.namespaces.at("a").instances.size(), 2u);
   auto errors =
-      load_errors(std::string(k_header) + "namespaces:\n  a:\n    instances:\n      x: {}\n---\n" +
-                  k_header + "namespaces:\n  a:\n    instances:\n      x: {}\n");
+      load_errors(std::string(k_header) +
+                  "namespaces:\n  a:\n    instances:\n      x: { managed: true }\n---\n" +
+                  k_header + "namespaces:\n  a:\n    instances:\n      x: { managed: true }\n");
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0], "m.yaml:11:7: instance a/x is also defined at m.yaml:5:7");
 }
@@ -382,12 +391,14 @@ TEST(ManifestLoader, HostileInputNeverThrows) {
 
 TEST(ManifestLoader, DirectoryMergesSortedYamlFilesOnly) {
   TempDir dir;
-  dir.write("20-b.yml",
-            std::string(k_header) +
-                "namespaces:\n  team:\n    prune: true\n    instances:\n      two: {}\n");
-  dir.write("10-a.yaml",
-            std::string(k_header) +
-                "namespaces:\n  team:\n    prune: true\n    instances:\n      one: {}\n");
+  dir.write(
+      "20-b.yml",
+      std::string(k_header) +
+          "namespaces:\n  team:\n    prune: true\n    instances:\n      two: { managed: true }\n");
+  dir.write(
+      "10-a.yaml",
+      std::string(k_header) +
+          "namespaces:\n  team:\n    prune: true\n    instances:\n      one: { managed: true }\n");
   dir.write(".hidden.yaml", "this: is: not: valid\n");
   dir.write("notes.txt", "not a manifest\n");
   dir.write("README.md", "# docs\n");
@@ -468,4 +479,35 @@ TEST(ManifestLoader, AJitterLongerThanTheScheduleIntervalIsAnError) {
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].find("m.yaml:8:"), std::string::npos) << errors[0];
   EXPECT_NE(errors[0].find("shortest interval 5m"), std::string::npos) << errors[0];
+}
+
+// PRODUCT.md §4: the API makes upload-only storage silently from a blank source, so an
+// instance without type and source must say `managed: true`; a lost source line is an error.
+TEST(ManifestLoader, AnInstanceWithoutTypeOrSourceNeedsManagedTrue) {
+  auto errors = load_errors(std::string(k_header) +
+                            "namespaces:\n  a:\n    instances:\n      x: { chunk_size: 512 }\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].rfind("m.yaml:5:7: instance a/x: no type and no source: set source, or "
+                            "managed: true",
+                            0),
+            0u)
+      << errors[0];
+
+  // Defaults may set the source; a managed instance takes no type or source from them.
+  auto m =
+      load_ok(std::string(k_header) +
+              "namespaces:\n  a:\n    defaults: { type: r2, source: shared, chunk_size: 512 }\n"
+              "    instances:\n      x: {}\n      up: { managed: true }\n");
+  EXPECT_EQ(m.namespaces.at("a").instances.at("x").fields.at("source"), "shared");
+  const auto& up = m.namespaces.at("a").instances.at("up");
+  EXPECT_TRUE(up.managed);
+  EXPECT_EQ(up.fields, json({{"chunk_size", 512}}));
+
+  auto both =
+      load_errors(std::string(k_header) +
+                  "namespaces:\n  a:\n    instances:\n      x: { managed: true, type: r2 }\n");
+  ASSERT_EQ(both.size(), 1u);
+  EXPECT_EQ(both[0],
+            "m.yaml:5:7: instance a/x: managed: true (upload-only storage) takes no type; remove "
+            "type or managed");
 }

@@ -15,7 +15,7 @@ TEST(ManifestSchema, DescribesEveryCatalogueFieldStrictly) {
   EXPECT_EQ(instance["additionalProperties"], false);
   for (const auto& f : model::instance_fields())
     EXPECT_TRUE(instance["properties"].contains(f.name)) << f.name;
-  for (const char* k : {"protect", "allow_replace", "ignore_changes", "suspend", "sync"})
+  for (const char* k : {"protect", "allow_replace", "ignore_changes", "suspend", "sync", "managed"})
     EXPECT_TRUE(instance["properties"].contains(k)) << k;
   EXPECT_FALSE(s["properties"]["defaults"]["properties"].contains("sync"));
   EXPECT_EQ(s["$defs"]["sync"]["additionalProperties"], false);

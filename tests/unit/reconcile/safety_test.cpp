@@ -702,6 +702,70 @@ TEST(Safety, ReportModeKeepsADriftedKeyInsideAnObjectTheManifestChanged) {
   expect_held_as_drift(held, "default/x");
 }
 
+// Breaker (round 4): drift: report with the manifest changing one item of an array of objects
+// and the remote another item of it: the update sent the manifest's whole array, reverting the
+// drifted item (digests stopped at arrays). Items are told apart by position now: the drifted
+// item keeps the remote's value and is reported; an array whose only difference is drift is held.
+TEST(Safety, ReportModeKeepsADriftedItemOfAnArrayTheManifestChanged) {
+  const auto opts = [](const char* d0, const char* d1) {
+    return json{{"retrieval_options",
+                 {{"boost_by",
+                   {{{"field", "a"}, {"direction", d0}}, {{"field", "b"}, {"direction", d1}}}}}}};
+  };
+  const json before = opts("asc", "asc"), after = opts("desc", "asc");
+  manifest::Manifest m;
+  declare(m, instance("default", "x", after));
+  state::State s;
+  own(s, "default", "x", false, reconcile::field_digests(instance("default", "x", before)));
+  // The remote changed item 1 (b: asc -> exists) and adds a key to every item.
+  json theirs = opts("asc", "exists");
+  for (auto& item : theirs["retrieval_options"]["boost_by"]) item["dataType"] = "text";
+  auto obs = observed_with({remote("default", "x", theirs)});
+  const auto report = report_mode();
+  auto plan = reconcile::diff(m, obs, s, report);
+  const auto* c = find(plan, "default/x");
+  ASSERT_NE(c, nullptr);
+  EXPECT_FALSE(c->blocked);
+  const auto& sent = c->body["retrieval_options"]["boost_by"];
+  ASSERT_EQ(sent.size(), 2u) << c->body.dump();
+  EXPECT_EQ(sent[0]["direction"], "desc") << "the manifest's change is sent: " << c->body.dump();
+  EXPECT_EQ(sent[1]["direction"], "exists")
+      << "the drifted item is not reverted: " << c->body.dump();
+  bool warned = false;
+  for (const auto& w : plan.warnings)
+    warned = warned || w.find("retrieval_options.boost_by[1]") != std::string::npos;
+  EXPECT_TRUE(warned);
+  // drift: correct sends the manifest's array.
+  EXPECT_EQ(find(reconcile::diff(m, obs, s), "default/x")
+                ->body["retrieval_options"]["boost_by"][1]["direction"],
+            "asc");
+  // Only the drifted item differs: held as drift under report.
+  auto s2 = s;
+  own(s2, "default", "x", false, reconcile::field_digests(instance("default", "x", after)));
+  json drifted_only = opts("desc", "exists");
+  expect_held_as_drift(
+      reconcile::diff(m, observed_with({remote("default", "x", drifted_only)}), s2, report),
+      "default/x");
+  // A top-level array (custom_metadata) alike.
+  const auto meta = [](const char* t0, const char* t1) {
+    return json{
+        {"custom_metadata",
+         {{{"field_name", "a"}, {"data_type", t0}}, {{"field_name", "b"}, {"data_type", t1}}}}};
+  };
+  manifest::Manifest m2;
+  declare(m2, instance("default", "y", meta("number", "text")));
+  state::State s3;
+  own(s3, "default", "y", false,
+      reconcile::field_digests(instance("default", "y", meta("text", "text"))));
+  auto plan2 = reconcile::diff(m2, observed_with({remote("default", "y", meta("text", "boolean"))}),
+                               s3, report);
+  const auto* c2 = find(plan2, "default/y");
+  ASSERT_NE(c2, nullptr);
+  EXPECT_FALSE(c2->blocked);
+  EXPECT_EQ(c2->body["custom_metadata"][0]["data_type"], "number") << c2->body.dump();
+  EXPECT_EQ(c2->body["custom_metadata"][1]["data_type"], "boolean") << c2->body.dump();
+}
+
 // Breaker: a replace in place whose DELETE happened but whose answer was lost (and the retry
 // failed) leaves the instance gone; under drift: report the next plan must still create it (the
 // delete was aisearchd's own, not drift), and the create lands with the new source.
