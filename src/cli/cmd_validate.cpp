@@ -29,8 +29,11 @@ int cmd_validate(const Options& options) {
     for (const auto& e : report.errors) std::cerr << e.to_string() << "\n";
     return k_exit_error;
   }
-  std::cout << "manifest OK: " << report.namespaces << " namespaces, " << report.instances
-            << " instances\n";
+  auto count = [](std::size_t n, const char* noun) {
+    return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+  };
+  std::cout << "manifest OK: " << count(report.namespaces, "namespace") << ", "
+            << count(report.instances, "instance") << "\n";
   return k_exit_ok;
 }
 

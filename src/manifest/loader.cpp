@@ -790,6 +790,67 @@ const json* find_path(const json& root, const std::string& dotted) {
   return node;
 }
 
+bool is_http_url(std::string_view text) {
+  std::string_view rest;
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (text.size() > scheme.size() && util::iequals(text.substr(0, scheme.size()), scheme))
+      rest = text.substr(scheme.size());
+  }
+  if (rest.empty()) return false;
+  for (char c : text)
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return false;
+  const auto host_end = rest.find_first_of("/?#");
+  std::string_view host = rest.substr(0, host_end);
+  if (const auto at = host.rfind('@'); at != std::string_view::npos) host = host.substr(at + 1);
+  if (const auto colon = host.rfind(':'); colon != std::string_view::npos && host.front() != '[')
+    host = host.substr(0, colon);
+  return !host.empty() && host.front() != '.' && host.front() != '-';
+}
+
+// How the API infers the type of a source (API.md §11), kept loose so that a mistyped URL is
+// reported as a bad URL rather than as a bad bucket name.
+bool looks_like_url(std::string_view text) {
+  return text.find("://") != std::string_view::npos ||
+         (text.size() >= 5 && util::iequals(text.substr(0, 5), "http:")) ||
+         (text.size() >= 6 && util::iequals(text.substr(0, 6), "https:"));
+}
+
+// R2 bucket names: 3-63 characters of a-z, 0-9 and '-', beginning and ending with a letter or
+// digit.
+bool is_bucket_name(std::string_view name) {
+  if (name.size() < 3 || name.size() > 63 || name.front() == '-' || name.back() == '-')
+    return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+// What the source must be for the instance's type (set, or inferred as the API does: an
+// http(s) source is a web crawler, any other an R2 bucket name). Blamed on the layer that set
+// the source when the instance did not.
+void check_source(const InstanceSpec& spec, const json& own, detail::Diagnostics& diag) {
+  const std::string label = "instance " + spec.address();
+  auto type_it = spec.fields.find("type");
+  auto source_it = spec.fields.find("source");
+  const std::string source = source_it != spec.fields.end() && source_it->is_string()
+                                 ? source_it->get<std::string>()
+                                 : std::string();
+  std::string type = type_it != spec.fields.end() && type_it->is_string()
+                         ? type_it->get<std::string>()
+                         : std::string();
+  if (type.empty()) type = looks_like_url(source) ? "web-crawler" : "r2";
+  const std::string from = own.contains("source") ? "" : " (from defaults)";
+  if (source.empty()) return;  // a type without a source: the API answers for it
+  if (type == "web-crawler" && !is_http_url(source)) {
+    diag.add(spec.where, label + ": source \"" + source + "\"" + from +
+                             " is not an absolute http(s) URL (a web-crawler source)");
+  } else if (type == "r2" && !is_bucket_name(source)) {
+    diag.add(spec.where, label + ": source \"" + source + "\"" + from +
+                             " is not an R2 bucket name (3-63 characters of a-z, 0-9 and '-', "
+                             "beginning and ending with a letter or digit)");
+  }
+}
+
 // An instance with neither type nor source is upload-only storage, which the API makes silently
 // from a blank source: the manifest must say so with `managed: true` (PRODUCT.md §4), so that a
 // forgotten source is an error, not an empty index. A managed instance takes no type or source of
@@ -810,10 +871,13 @@ void check_storage_kind(InstanceSpec& spec, const json& own, detail::Diagnostics
     }
     return;
   }
-  if (blank(spec.fields, "type") && blank(spec.fields, "source"))
+  if (blank(spec.fields, "type") && blank(spec.fields, "source")) {
     diag.add(spec.where, label +
                              ": no type and no source: set source, or managed: true for "
                              "upload-only storage (the API makes one from a blank source)");
+    return;
+  }
+  check_source(spec, own, diag);
 }
 
 Manifest finish(Draft& draft, detail::Diagnostics& diag) {

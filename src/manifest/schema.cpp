@@ -160,10 +160,21 @@ json instance_schema() {
       {"description", "Fields (or dotted paths) whose remote changes are not corrected."},
       {"items", {{"enum", ignorable_field_paths()}}}};
   props["sync"] = {{"$ref", "#/$defs/sync"}};
+  // The source a type needs, where the instance sets both (an environment reference passes);
+  // an inferred type, or one from defaults, is left to the loader.
+  auto source_for = [](const char* type, const char* pattern) {
+    return json{{"if",
+                 {{"properties", {{"type", {{"const", type}}}}},
+                  {"required", json::array({"type", "source"})}}},
+                {"then", {{"properties", {{"source", {{"pattern", pattern}}}}}}}};
+  };
   return {{"type", json::array({"object", "null"})},
           {"description", "An AI Search instance: its API fields plus aisearchd's own keys."},
           {"properties", std::move(props)},
-          {"additionalProperties", false}};
+          {"additionalProperties", false},
+          {"allOf",
+           json::array({source_for("web-crawler", R"(^(https?://[^/?#\s@]+\S*|.*\$\{.*)$)"),
+                        source_for("r2", R"(^([a-z0-9][a-z0-9-]{1,61}[a-z0-9]|.*\$\{.*)$)")})}};
 }
 
 json defaults_schema(const char* description) {

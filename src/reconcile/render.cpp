@@ -189,6 +189,8 @@ std::vector<FieldLine> field_lines(const Change& change) {
   if (shows_body(change)) {
     json body = change.body.is_object() ? change.body : json::object();
     if (change.followup_update.is_object()) body.update(change.followup_update, true);
+    body.erase("id");  // the address names it
+    if (body.empty()) return lines;
     std::vector<std::pair<std::string, json>> leaves;
     collect_leaves("", body, leaves);
     lines.reserve(leaves.size());
@@ -235,6 +237,15 @@ std::string reason_text(const Change& change) {
   return out;
 }
 
+// A create without type and source makes upload-only storage (the manifest's `managed: true`).
+bool upload_only(const Change& change) {
+  auto blank = [&](const char* key) {
+    auto it = change.body.find(key);
+    return it == change.body.end() || it->is_null() || (it->is_string() && it->empty());
+  };
+  return blank("type") && blank("source");
+}
+
 // "default/docs will be updated in place"; `blocked` words it as what would have happened.
 std::string describe(const Change& change, bool blocked) {
   const std::string will = blocked ? " would be " : " will be ";
@@ -256,7 +267,8 @@ std::string describe(const Change& change, bool blocked) {
   }
   switch (change.action) {
     case Action::create:
-      return printable(change.address()) + will + "created";
+      return printable(change.address()) + will + "created" +
+             (upload_only(change) ? " as managed storage (upload-only: no type, no source)" : "");
     case Action::update:
       return printable(change.address()) + will + "updated in place";
     case Action::replace:

@@ -14,13 +14,14 @@ import yaml
 
 # Invalid-corpus cases the schema cannot reject: duplicate keys (PyYAML keeps the last), YAML 1.1
 # booleans (`yes`), cron / time zone / interval semantics, unset environment variables, rules
-# across files or across the defaults merge. 24 is the alias bomb: PyYAML builds it by reference,
+# across files or across the defaults merge (51: type and source may come from defaults). 24 is
+# the alias bomb: PyYAML builds it by reference,
 # but jsonschema's error messages would repr() it in full, so it is left to the loader's tests.
 NOT_EXPRESSIBLE = {
     "02-duplicate-key", "04-yes-is-not-a-boolean", "12-bad-cron", "13-bad-timezone",
     "16-every-too-short", "17-unset-env-var", "22-duplicate-instance-across-files",
     "24-billion-laughs", "36-namespace-setting-conflict", "42-required-after-merge",
-    "44-unterminated-env", "50-cron-never-fires",
+    "44-unterminated-env", "50-cron-never-fires", "51-no-type-no-source",
 }
 
 

@@ -175,7 +175,7 @@ namespaces:
 TEST(ManifestLoader, EnumsAreCaseInsensitiveAndStoredCanonically) {
   auto m = load_ok(
       std::string(k_header) +
-      "namespaces:\n  default:\n    instances:\n      docs: { type: R2, fusion_method: RRF }\n");
+      "namespaces:\n  default:\n    instances:\n      docs: { type: R2, source: docs, fusion_method: RRF }\n");
   const auto& f = m.namespaces.at("default").instances.at("docs").fields;
   EXPECT_EQ(f.at("type"), "r2");
   EXPECT_EQ(f.at("fusion_method"), "rrf");
@@ -275,9 +275,9 @@ TEST(ManifestLoader, ReportsEveryErrorOfAFileInOrder) {
   auto errors = load_errors(std::string(k_header) + R"(namespaces:
   default:
     instances:
-      a: { chunk_size: 10, cache: maybe, source: s }
-      b: { colour: red, source: s }
-      c: { sync: { every: 1h, schedule: "* * * * *" }, source: s }
+      a: { chunk_size: 10, cache: maybe, source: s3-bucket }
+      b: { colour: red, source: s3-bucket }
+      c: { sync: { every: 1h, schedule: "* * * * *" }, source: s3-bucket }
 )");
   ASSERT_EQ(errors.size(), 4u);
   EXPECT_EQ(errors[0], "m.yaml:5:24: chunk_size: 10 is out of range (must be at least 64)");

@@ -206,6 +206,28 @@ TEST(RenderText, UsesTerraformShapeAndExactSummary) {
             std::string::npos);
 }
 
+// The address names the instance: a create lists its fields, never `id` (issue 12, item 12); an
+// upload-only create (`managed: true`) says so and prints no empty field line.
+TEST(RenderText, ACreateListsItsFieldsNotItsIdAndNamesManagedStorage) {
+  Plan plan;
+  Change docs = change(Action::create, "default", "docs");
+  docs.body = {{"id", "docs"}, {"source", "docs-bucket"}};
+  Change uploads = change(Action::create, "default", "uploads");
+  uploads.body = {{"id", "uploads"}};
+  plan.changes = {docs, uploads};
+  const std::string text = render_text(plan, {});
+  EXPECT_EQ(text.find("id:"), std::string::npos) << text;
+  EXPECT_NE(text.find("      + source: \"docs-bucket\"\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("  + default/uploads will be created as managed storage (upload-only: no "
+                      "type, no source) (config)\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find(" : {}"), std::string::npos) << text;
+  const auto json_plan = render_json(plan);
+  for (const auto& c : json_plan.at("changes"))
+    for (const auto& f : c.at("fields")) EXPECT_NE(f.at("path"), "id") << c.dump();
+}
+
 TEST(RenderText, EmptyPlanSaysNoChanges) {
   EXPECT_EQ(render_text(Plan{}, {}), "No changes. Remote instances match the manifest.\n");
 }
