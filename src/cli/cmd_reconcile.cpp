@@ -36,7 +36,7 @@ void print_plan(const reconcile::Plan& plan, const std::string& output,
 reconcile::Plan make_plan(const Context& ctx, const state::State& state) {
   auto observed =
       reconcile::observe(*ctx.client, reconcile::namespaces_to_observe(ctx.manifest, state),
-                         ctx.settings.config.concurrency);
+                         ctx.settings.config.concurrency, state);
   return reconcile::diff(ctx.manifest, observed, state, ctx.diff_options());
 }
 

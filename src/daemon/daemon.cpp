@@ -438,7 +438,7 @@ bool Daemon::reconcile_once() {
     }
     state::State current = m_writer.snapshot();
     auto observed = reconcile::observe(
-        *m_client, reconcile::namespaces_to_observe(*desired, current), cfg.concurrency);
+        *m_client, reconcile::namespaces_to_observe(*desired, current), cfg.concurrency, current);
     std::size_t failed_lists = 0;
     std::vector<api::Instance> listed;
     for (const auto& [ns, listing] : observed.listings) {

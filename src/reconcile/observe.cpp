@@ -9,7 +9,42 @@
 
 namespace reconcile {
 
-Observed observe(api::Client& client, const std::set<std::string>& namespaces, int parallelism) {
+namespace {
+
+// The ids `recorded` holds in `ns` that `instances` leaves out.
+std::vector<std::string> left_out(const std::vector<api::Instance>& instances,
+                                  const state::State& recorded, const std::string& ns) {
+  std::set<std::string> listed;
+  for (const auto& i : instances) listed.insert(i.id);
+  std::vector<std::string> out;
+  for (const auto& [address, owned] : recorded.owned)
+    if (owned.ns == ns && !listed.count(owned.id)) out.push_back(owned.id);
+  return out;
+}
+
+// Empty when every id is confirmed gone (404); else why the list cannot be taken as complete.
+std::string confirm_gone(api::Client& client, const std::string& ns,
+                         const std::vector<std::string>& ids) {
+  for (const auto& id : ids) {
+    auto got = client.get_instance(ns, id);
+    if (got) {
+      spdlog::warn(
+          "list instances changed while read namespace={} instance={}: missing from the list "
+          "but found; the namespace is left alone this cycle",
+          ns, id);
+      return "list changed while it was read: " + ns + "/" + id + " is missing from it but exists";
+    }
+    if (got.error().kind != api::ErrorKind::not_found)
+      return "list left out " + ns + "/" + id +
+             " and the check that it is gone failed: " + got.error().describe();
+  }
+  return {};
+}
+
+}  // namespace
+
+Observed observe(api::Client& client, const std::set<std::string>& namespaces, int parallelism,
+                 const state::State& recorded) {
   Observed observed;
   auto ns_list = client.list_namespaces();
   if (!ns_list) {
@@ -46,6 +81,13 @@ Observed observe(api::Client& client, const std::set<std::string>& namespaces, i
       NamespaceListing listing;
       if (listed) {
         listing.instances = std::move(*listed);
+        if (auto gone = left_out(listing.instances, recorded, ns); !gone.empty()) {
+          auto problem = confirm_gone(client, ns, gone);
+          if (!problem.empty()) {
+            listing.instances.clear();
+            listing.error = std::move(problem);
+          }
+        }
       } else if (listed.error().kind == api::ErrorKind::not_found) {
         // Deleted between the namespace list and now: it does not exist.
         listing.exists = false;

@@ -41,7 +41,7 @@ struct Harness {
   reconcile::ApplyResult apply(const manifest::Manifest& m, state::StateStore& store) {
     auto st = store.load();
     EXPECT_TRUE(st.ok());
-    auto observed = reconcile::observe(*client, reconcile::namespaces_to_observe(m, *st), 4);
+    auto observed = reconcile::observe(*client, reconcile::namespaces_to_observe(m, *st), 4, *st);
     auto plan = reconcile::diff(m, observed, *st);
     state::StateWriter writer(store, *st);
     reconcile::ApplyOptions options;
@@ -51,7 +51,7 @@ struct Harness {
 
   reconcile::Plan plan(const manifest::Manifest& m, state::StateStore& store) {
     auto st = store.load();
-    auto observed = reconcile::observe(*client, reconcile::namespaces_to_observe(m, *st), 4);
+    auto observed = reconcile::observe(*client, reconcile::namespaces_to_observe(m, *st), 4, *st);
     return reconcile::diff(m, observed, *st);
   }
 

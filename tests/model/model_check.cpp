@@ -221,7 +221,8 @@ json generate(std::uint64_t seed) {
       for (int f = 0; f < faults; ++f)
         run["faults"].push_back(
             {{"at", g.between(0, last_request)},
-             {"kind", g.pick(std::vector<std::string>{"fail", "lost", "short", "short", "fail"})}});
+             {"kind", g.pick(std::vector<std::string>{"fail", "lost", "short", "short", "fail",
+                                                      "shifted"})}});
     }
     if (g.chance(0.25))
       run["faults"].push_back({{"at", g.between(0, last_request + 6)}, {"kind", "kill"}});
@@ -328,15 +329,16 @@ struct Coverage {
   long cases = 0, runs = 0, kills = 0, short_lists = 0, lost_writes = 0, failed_requests = 0,
        moves = 0, moves_under_partial_lists = 0, adoptions = 0, adopt_conflicts = 0, replaces = 0,
        report_runs = 0, blocked_drift = 0, deletes = 0, forgets = 0, converged_checks = 0,
-       large_cases = 0, most_instances = 0, array_item_edits = 0, array_item_drift = 0;
+       large_cases = 0, most_instances = 0, array_item_edits = 0, array_item_drift = 0,
+       shifted_lists = 0;
   void print(std::ostream& out) const {
     out << "coverage: cases=" << cases << " runs=" << runs << " kills=" << kills
-        << " short_lists=" << short_lists << " lost_writes=" << lost_writes
-        << " failed_requests=" << failed_requests << " moves=" << moves
-        << " moves_under_partial_lists=" << moves_under_partial_lists << " adoptions=" << adoptions
-        << " adopt_conflicts=" << adopt_conflicts << " replaces=" << replaces
-        << " report_runs=" << report_runs << " blocked_drift=" << blocked_drift
-        << " deletes=" << deletes << " forgets=" << forgets
+        << " short_lists=" << short_lists << " shifted_lists=" << shifted_lists
+        << " lost_writes=" << lost_writes << " failed_requests=" << failed_requests
+        << " moves=" << moves << " moves_under_partial_lists=" << moves_under_partial_lists
+        << " adoptions=" << adoptions << " adopt_conflicts=" << adopt_conflicts
+        << " replaces=" << replaces << " report_runs=" << report_runs
+        << " blocked_drift=" << blocked_drift << " deletes=" << deletes << " forgets=" << forgets
         << " convergence_checks=" << converged_checks << " large_cases=" << large_cases
         << " most_instances=" << most_instances << " array_item_edits=" << array_item_edits
         << " array_item_drift=" << array_item_drift << "\n";
@@ -575,10 +577,11 @@ class Checker {
     bool any_fault = false;
     for (const auto& f : run["faults"]) {
       const std::string kind = f["kind"];
-      auto fault = kind == "fail"   ? ReferenceRemote::Fault::fail
-                   : kind == "lost" ? ReferenceRemote::Fault::lost
-                   : kind == "kill" ? ReferenceRemote::Fault::kill
-                                    : ReferenceRemote::Fault::short_page;
+      auto fault = kind == "fail"      ? ReferenceRemote::Fault::fail
+                   : kind == "lost"    ? ReferenceRemote::Fault::lost
+                   : kind == "kill"    ? ReferenceRemote::Fault::kill
+                   : kind == "shifted" ? ReferenceRemote::Fault::shifted_page
+                                       : ReferenceRemote::Fault::short_page;
       m_remote->fault_at(base + f["at"].get<std::size_t>(), fault);
       any_fault = true;
     }
@@ -597,7 +600,8 @@ class Checker {
     api::Client client(config, m_remote, clock);
     reconcile::DiffOptions options;
     options.correct_drift = !report;
-    auto observed = reconcile::observe(client, reconcile::namespaces_to_observe(m, before), 1);
+    auto observed =
+        reconcile::observe(client, reconcile::namespaces_to_observe(m, before), 1, before);
     reconcile::Plan plan = reconcile::diff(m, observed, before, options);
     // I6: what aisearchd deleted itself (a replace's or a prune's DELETE, also one whose answer
     // was lost) is not drift: drift: report never holds creating it again.
@@ -638,8 +642,8 @@ class Checker {
     if (!any_fault && result.ok() && !killed) {
       count(m_cov, &Coverage::converged_checks);
       auto again = reconcile::diff(
-          m, reconcile::observe(client, reconcile::namespaces_to_observe(m, after), 1), after,
-          options);
+          m, reconcile::observe(client, reconcile::namespaces_to_observe(m, after), 1, after),
+          after, options);
       // max_deletes is a budget per run: what it held back this run goes in the next.
       std::set<std::string> budget_spent;
       for (const auto& c : plan.changes)
@@ -665,6 +669,7 @@ class Checker {
     for (const auto& f : run["faults"]) {
       const std::string kind = f["kind"];
       if (kind == "short") count(m_cov, &Coverage::short_lists);
+      if (kind == "shifted") count(m_cov, &Coverage::shifted_lists);
       if (kind == "lost") count(m_cov, &Coverage::lost_writes);
       if (kind == "fail") count(m_cov, &Coverage::failed_requests);
     }

@@ -12,7 +12,9 @@ using nlohmann::json;
 namespace {
 
 api::HttpResponse ok(const json& result, const json& result_info = nullptr) {
-  json body = {{"success", true}, {"errors", json::array()}, {"messages", json::array()},
+  json body = {{"success", true},
+               {"errors", json::array()},
+               {"messages", json::array()},
                {"result", result}};
   if (!result_info.is_null()) body["result_info"] = result_info;
   return FakeTransport::json_response(200, body);
@@ -22,7 +24,8 @@ api::HttpResponse error(int status, int code, const std::string& message) {
   return FakeTransport::json_response(status, error_envelope(code, message));
 }
 
-std::vector<std::string> split_path(const std::string& url, std::map<std::string, std::string>& query) {
+std::vector<std::string> split_path(const std::string& url,
+                                    std::map<std::string, std::string>& query) {
   std::string rest = url;
   if (auto at = rest.find("/client/v4"); at != std::string::npos) rest = rest.substr(at + 10);
   if (auto q = rest.find('?'); q != std::string::npos) {
@@ -31,7 +34,8 @@ std::vector<std::string> split_path(const std::string& url, std::map<std::string
     std::size_t start = 0;
     while (start <= qs.size()) {
       std::size_t amp = qs.find('&', start);
-      std::string pair = qs.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
+      std::string pair =
+          qs.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
       if (auto eq = pair.find('='); eq != std::string::npos)
         query[pair.substr(0, eq)] = pair.substr(eq + 1);
       if (amp == std::string::npos) break;
@@ -212,15 +216,22 @@ util::Result<api::HttpResponse, api::TransportError> ReferenceRemote::send(
   std::optional<std::string> list;
   if (r.method == "GET" && path.size() == 6 && path[5] == "instances") list = path[4];
   if (r.method == "GET" && path.size() == 4 && path[3] == "namespaces") list = "";
-  if (list) m_list_pages[*list][number(query, "page", 1)] = fault == Fault::none && !m_killed;
-  if (m_killed) return util::Err(api::TransportError{api::TransportError::Kind::network,
-                                                     "connection refused (process killed)"});
+  // A shifted page answers like a complete one and the client cannot tell it apart by counts: it
+  // is not counted as incomplete; what is done on it must hold against the remote's truth (an
+  // owned instance it left out is never forgotten or created twice: I7, I1).
+  if (list)
+    m_list_pages[*list][number(query, "page", 1)] =
+        (fault == Fault::none || fault == Fault::shifted_page) && !m_killed;
+  if (m_killed)
+    return util::Err(api::TransportError{api::TransportError::Kind::network,
+                                         "connection refused (process killed)"});
   if (fault == Fault::fail) return error(500, 10001, "Internal server error");
 
   bool applied = false;
   api::HttpResponse response = handle(r.method, path, query, body, fault, applied);
   // A short fault on a page with nothing to leave out changes nothing: that page is complete.
-  if (list && fault == Fault::short_page && !applied) m_list_pages[*list][number(query, "page", 1)] = true;
+  if (list && fault == Fault::short_page && !applied)
+    m_list_pages[*list][number(query, "page", 1)] = true;
   if (fault == Fault::lost && r.method != "GET")
     return util::Err(
         api::TransportError{api::TransportError::Kind::network, "connection reset by peer"});
@@ -247,6 +258,16 @@ api::HttpResponse ReferenceRemote::handle(const std::string& method,
     if (fault == Fault::short_page && !items.empty()) {
       items.erase(items.begin());
       applied = true;  // the fault took effect
+    }
+    if (fault == Fault::shifted_page && p.size() == 6 && page >= 2 && !items.empty() &&
+        from + per_page >= all.size()) {
+      items.erase(items.begin());
+      json late = all[from];
+      late["id"] = "zz-late-arrival";
+      late["source"] = "late-bucket";
+      late["created_by"] = "someone@example.com";
+      items.push_back(std::move(late));
+      applied = true;
     }
     return ok(items, {{"page", page},
                       {"per_page", per_page},

@@ -5,8 +5,9 @@
 //
 //   auto remote = std::make_shared<support::ReferenceRemote>();
 //   remote->add_instance("default", {{"id", "docs"}, {"type", "r2"}, {"source", "b"}});
-//   remote->fault_at(3, support::ReferenceRemote::Fault::lost);   // the 4th request's answer is lost
-//   api::Client client(config, remote, clock);                    // config.api_url = k_fake_api_url
+//   remote->fault_at(3, support::ReferenceRemote::Fault::lost);   // the 4th request's answer is
+//   lost api::Client client(config, remote, clock);                    // config.api_url =
+//   k_fake_api_url
 //
 // It behaves as API.md describes the service, including what §11/§12 report of the real one: a
 // list is paged with result_info (page, per_page, count, total_count); a create of an id that
@@ -41,7 +42,11 @@ namespace support {
 
 class ReferenceRemote final : public api::Transport {
  public:
-  enum class Fault { none, fail, lost, short_page, kill };
+  // short_page: the page leaves an item out, total_count unchanged. shifted_page: the last page
+  // of a list (page 2 on) is read as if, since the earlier pages, someone had deleted an instance
+  // listed on them and added another: the page's first item moved up a page and is never seen,
+  // and a new item ends the list, so the pages still add up to total_count (offset paging's race).
+  enum class Fault { none, fail, lost, short_page, kill, shifted_page };
 
   struct Write {
     std::string method;  // POST (create) PUT PATCH (move) DELETE; "POST ns" for a namespace
@@ -75,7 +80,7 @@ class ReferenceRemote final : public api::Transport {
   void clear_writes();
   // The namespaces whose instance list the client did not receive completely since the last
   // clear_writes(): a page whose last answer was a fault (fail, lost, short, kill), even if a
-  // later page answered. "" stands for the namespace list itself.
+  // later page answered; not a shifted page (see Fault). "" stands for the namespace list.
   std::set<std::string> incomplete_lists() const;
   // Called (with the remote's lock held: it must not call back) when a kill fault fires.
   void on_kill(std::function<void()> hook);
