@@ -129,6 +129,7 @@ class Executor {
       if (created || owned.adopted_at.empty()) owned.adopted_at = now;
       owned.pending_create = false;
       owned.deleting = false;
+      owned.deleting_identity.clear();
       auto previous_unstable = std::move(owned.unstable);
       owned.unstable.clear();
       // `digests` holds the paths inside object fields too ("a.b"): they go with their field.
@@ -174,7 +175,17 @@ class Executor {
     auto saved = m_state.update([&](state::State& s) {
       auto it = s.owned.find(spec.address());
       existed = it != s.owned.end();
-      if (existed) return;
+      if (existed) {
+        // After aisearchd's own DELETE: the instance made now is not the one the mark was for.
+        // It stays a create aisearchd may have made (pending): if this one fails too, creating
+        // it again is still config, not drift.
+        if (it->second.deleting) {
+          it->second.deleting = false;
+          it->second.deleting_identity.clear();
+          it->second.pending_create = true;
+        }
+        return;
+      }
       auto& owned = s.owned[spec.address()];
       owned.ns = spec.ns;
       owned.id = spec.id;
@@ -199,10 +210,14 @@ class Executor {
   // before the request): if the DELETE happens and its answer is lost or the process dies, the
   // next plan knows the instance is gone by aisearchd's hand, not deleted outside. The mark goes
   // again when the DELETE surely did not happen.
-  MaybeError delete_owned(const std::string& ns, const std::string& id) {
+  MaybeError delete_owned(const std::string& ns, const std::string& id,
+                          const std::string& identity) {
     const std::string address = ns + "/" + id;
     auto marked = m_state.update([&](state::State& s) {
-      if (auto it = s.owned.find(address); it != s.owned.end()) it->second.deleting = true;
+      if (auto it = s.owned.find(address); it != s.owned.end()) {
+        it->second.deleting = true;
+        it->second.deleting_identity = identity;
+      }
     });
     if (!marked)
       return api::ApiError{api::ErrorKind::client,
@@ -214,7 +229,10 @@ class Executor {
     if (d || d.error().kind == api::ErrorKind::not_found) return std::nullopt;
     if (surely_not_applied(d.error()))
       save([&](state::State& s) {
-        if (auto it = s.owned.find(address); it != s.owned.end()) it->second.deleting = false;
+        if (auto it = s.owned.find(address); it != s.owned.end()) {
+          it->second.deleting = false;
+          it->second.deleting_identity.clear();
+        }
       });
     return d.error();
   }
@@ -310,7 +328,7 @@ class Executor {
     const auto* spec = find_spec(m_desired, change.ns, change.id);
     switch (change.action) {
       case Action::delete_: {
-        if (auto e = delete_owned(change.ns, change.id)) return e;
+        if (auto e = delete_owned(change.ns, change.id, change.deletes_identity)) return e;
         save([&](state::State& s) {
           s.owned.erase(change.address());
           s.sync.erase(change.address());
@@ -400,7 +418,7 @@ class Executor {
         if (!spec) return api::ApiError{api::ErrorKind::client, 0, {}, "not in the manifest", {}};
         // A replace that moves deletes the instance where it was (from_ns) and creates it here.
         const std::string old_ns = change.from_ns.empty() ? change.ns : change.from_ns;
-        if (auto e = delete_owned(old_ns, change.id)) return e;
+        if (auto e = delete_owned(old_ns, change.id, change.deletes_identity)) return e;
         // In place, the record stays (protect, history) and waits for the new instance; after a
         // move it goes with the old instance. Either way the create is recorded before it is sent.
         if (old_ns != change.ns) {
@@ -497,6 +515,7 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
         if (auto it = s.owned.find(address); it != s.owned.end()) {
           it->second.pending_create = false;  // a create whose answer was lost: it happened
           it->second.deleting = false;        // a DELETE that did not happen: still there
+          it->second.deleting_identity.clear();
           continue;
         }
         if (!spec) continue;

@@ -140,6 +140,15 @@ std::string digest(const json& value) {
   return util::fnv1a_hex(value.dump());
 }
 
+std::string identity_digest(const json& object) {
+  json identity = json::object();
+  for (const char* key : {"type", "source"}) {
+    auto it = object.find(key);
+    identity[key] = it == object.end() ? json() : *it;
+  }
+  return digest(identity);
+}
+
 std::string item_path(const std::string& path, std::size_t i) {
   return path + "[" + std::to_string(i) + "]";
 }

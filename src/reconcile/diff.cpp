@@ -259,6 +259,14 @@ bool identity_differs(const manifest::InstanceSpec& spec, const json& remote) {
   return text(spec.fields, "source") != text(remote, "source");
 }
 
+// A record marked `deleting` whose id is there again with another type or source than the
+// record's digests: aisearchd's DELETE went through (its answer lost, or the run killed) and
+// someone else made an instance under the id since. The record proves nothing about it.
+bool remade_by_someone_else(const state::OwnedInstance& owned, const json& remote) {
+  return owned.deleting && !owned.deleting_identity.empty() &&
+         identity_digest(remote) != owned.deleting_identity;
+}
+
 std::optional<json> adoption_update(const manifest::InstanceSpec& spec, const json& remote) {
   InstanceDiff d = compare_instance(spec, remote, nullptr);
   if (d.immutable_changed || identity_differs(spec, remote)) return std::nullopt;
@@ -358,6 +366,7 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
           // A record never confirmed proves nothing: it is a move's source only when the
           // instance there has the manifest's type and source (the adopt rule).
           if (owned.pending_create && identity_differs(inst, there->raw)) continue;
+          if (remade_by_someone_else(owned, there->raw)) continue;
           sources.push_back(owned.ns);
         }
       }
@@ -547,6 +556,7 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
             if (d.immutable_changed) {
               // A move that changes type or source is a replace: delete A/x, create B/x.
               c.action = Action::replace;
+              c.deletes_identity = identity_digest(find_remote(from_ns, id)->raw);
               c.reindex = true;
               c.body = create_body(ispec);
               c.followup_update = followup_body(ispec);
@@ -585,7 +595,8 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
         InstanceDiff d = compare_instance(ispec, remote->raw, owned);
         // A record whose create was never confirmed (pending_create) proves nothing: the
         // instance there may be someone else's.
-        const bool unproven = !owned || owned->pending_create;
+        const bool unproven =
+            !owned || owned->pending_create || remade_by_someone_else(*owned, remote->raw);
         if (unproven && (d.immutable_changed || identity_differs(ispec, remote->raw))) {
           // Someone else's instance with another type or source: never adopted, never replaced.
           Change c;
@@ -604,7 +615,7 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
         }
         // Adopted (or, for a create whose answer was lost, confirmed) on apply; so is a record
         // marked `deleting` whose instance is still there, unless this plan replaces it again.
-        if (!owned || owned->pending_create) plan.adopt.push_back(ispec.address());
+        if (unproven) plan.adopt.push_back(ispec.address());
         for (const auto& f : d.unstable)
           plan.warnings.push_back(
               ispec.address() + ": field " + f +
@@ -621,6 +632,7 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
         for (const auto& f : c.fields) c.reindex = c.reindex || f.reindex;
         if (d.immutable_changed) {
           c.action = Action::replace;
+          c.deletes_identity = identity_digest(remote->raw);
           c.reindex = true;
           c.body = create_body(ispec);
           c.followup_update = followup_body(ispec);
@@ -644,7 +656,9 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
         const std::string address = ns_name + "/" + inst_id;
         if (moved_away.count(address)) continue;
         const state::OwnedInstance* owned = state.find(ns_name, inst_id);
-        if (!owned || owned->pending_create) {  // an unconfirmed create never authorizes a delete
+        // An unconfirmed create, or an instance remade by someone else after aisearchd's own
+        // delete, never authorizes a delete.
+        if (!owned || owned->pending_create || remade_by_someone_else(*owned, inst->raw)) {
           plan.unmanaged.push_back({ns_name, inst_id});
           continue;
         }
@@ -663,6 +677,7 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
         c.action = Action::delete_;
         c.ns = ns_name;
         c.id = inst_id;
+        c.deletes_identity = identity_digest(inst->raw);
         if (owned->protect)
           c.blocked =
               Blocked{"protected",
@@ -729,8 +744,14 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
   // does not delete or replace, was not deleted: the mark goes on apply (through adopt, which
   // confirms a record), so a later delete outside is drift again.
   for (const auto& [address, owned] : state.owned) {
-    if (!owned.deleting || seen(owned.ns) != Seen::complete || !find_remote(owned.ns, owned.id))
+    const auto* there = find_remote(owned.ns, owned.id);
+    if (!owned.deleting || seen(owned.ns) != Seen::complete || !there) continue;
+    if (remade_by_someone_else(owned, there->raw)) {
+      // aisearchd's instance is gone; the one there now is someone else's: the record goes.
+      if (std::find(plan.forget.begin(), plan.forget.end(), address) == plan.forget.end())
+        plan.forget.push_back(address);
       continue;
+    }
     bool deletes = false;
     for (const auto& c : plan.changes)
       deletes =

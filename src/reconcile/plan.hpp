@@ -46,6 +46,9 @@ struct Change {
   std::optional<Blocked> blocked;
   // create / replace: the full body to POST (id included); update: the changed top-level fields.
   nlohmann::json body = nlohmann::json::object();
+  // delete / replace: identity_digest() of the instance the DELETE is for (saved with the
+  // record's `deleting` mark).
+  std::string deletes_identity;
   // Fields accepted only by PUT, sent right after a create (paused, summarization*, ...).
   nlohmann::json followup_update = nlohmann::json::object();
 

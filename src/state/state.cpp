@@ -80,6 +80,8 @@ json State::to_json() const {
                             {"unstable", o.unstable}};
     if (o.pending_create) owned_j[address]["pending_create"] = true;
     if (o.deleting) owned_j[address]["deleting"] = true;
+    if (o.deleting && !o.deleting_identity.empty())
+      owned_j[address]["deleting_identity"] = o.deleting_identity;
   }
   j["owned"] = owned_j;
   if (!namespaces.empty()) j["namespaces"] = namespaces;
@@ -140,6 +142,7 @@ util::Result<State, std::string> State::from_json(const json& j) {
         get_opt(o, "unstable", oi.unstable);
         get_opt(o, "pending_create", oi.pending_create);
         get_opt(o, "deleting", oi.deleting);
+        get_opt(o, "deleting_identity", oi.deleting_identity);
         s.owned[oi.address()] = std::move(oi);
       }
     }

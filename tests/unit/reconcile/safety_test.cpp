@@ -304,6 +304,59 @@ TEST(Safety, AnOwnedInstanceLeftOutOfAListThatAddsUpIsConfirmedBeforeAMoveCreate
   EXPECT_TRUE(gone.skipped_namespaces.empty());
 }
 
+// A replace (or prune) killed after its DELETE went out leaves the record marked `deleting`. If
+// someone else then makes an instance under the id, with another source, the record is not
+// ownership of it: it was replaced (deleted) or pruned as if it were aisearchd's.
+TEST(Safety, AnInstanceRemadeBySomeoneElseAfterOurDeleteIsNotOurs) {
+  state::State s;
+  own(s, "a", "x", false,
+      {{"type", reconcile::digest("r2")}, {"source", reconcile::digest("bkt-x")}});
+  s.owned["a/x"].deleting = true;
+  s.owned["a/x"].deleting_identity =
+      reconcile::identity_digest({{"type", "r2"}, {"source", "bkt-x"}});
+  const auto mallory = remote("a", "x", {{"type", "r2"}, {"source", "mallory-bkt"}});
+
+  // Still declared, with the new source the interrupted replace was for.
+  auto m = pruning({"a"});
+  auto spec = instance("a", "x", {{"type", "r2"}, {"source", "bkt-x2"}});
+  spec.allow_replace = true;
+  declare(m, spec);
+  auto plan = reconcile::diff(m, observed_with({mallory}), s);
+  const auto* c = find(plan, "a/x");
+  ASSERT_NE(c, nullptr) << reconcile::render_text(plan, {});
+  ASSERT_TRUE(c->blocked) << reconcile::render_text(plan, {});
+  EXPECT_EQ(c->blocked->rail, "adopt_conflict");
+  EXPECT_TRUE(std::find(plan.adopt.begin(), plan.adopt.end(), "a/x") == plan.adopt.end());
+
+  // Removed from the manifest (prune on): not deleted, listed as unmanaged, the record goes.
+  auto pruned = pruning({"a"});
+  declare(pruned, instance("a", "keep", {{"type", "r2"}, {"source", "keep-bkt"}}));
+  auto plan2 = reconcile::diff(
+      pruned,
+      observed_with({mallory, remote("a", "keep", {{"type", "r2"}, {"source", "keep-bkt"}})}), s);
+  EXPECT_EQ(find(plan2, "a/x"), nullptr) << reconcile::render_text(plan2, {});
+  EXPECT_TRUE(std::find(plan2.adopt.begin(), plan2.adopt.end(), "a/x") == plan2.adopt.end());
+  EXPECT_TRUE(std::find(plan2.forget.begin(), plan2.forget.end(), "a/x") != plan2.forget.end());
+
+  // The same id there as the DELETE was for: it did not happen; still ours, replaced again.
+  const auto ours = remote("a", "x", {{"type", "r2"}, {"source", "bkt-x"}});
+  auto plan3 = reconcile::diff(m, observed_with({ours}), s);
+  ASSERT_NE(find(plan3, "a/x"), nullptr);
+  EXPECT_EQ(find(plan3, "a/x")->action, Action::replace);
+  EXPECT_FALSE(find(plan3, "a/x")->blocked) << reconcile::render_text(plan3, {});
+
+  // The DELETE was for an instance whose source had been changed outside (the replace corrects
+  // drift): the record's digests say bkt-x, the instance had drifted-bkt; it is still ours.
+  const auto drifted = remote("a", "x", {{"type", "r2"}, {"source", "drifted-bkt"}});
+  s.owned["a/x"].deleting_identity = reconcile::identity_digest(drifted.raw);
+  auto plan4 = reconcile::diff(m, observed_with({drifted}), s);
+  ASSERT_NE(find(plan4, "a/x"), nullptr);
+  EXPECT_EQ(find(plan4, "a/x")->action, Action::replace);
+  EXPECT_FALSE(find(plan4, "a/x")->blocked) << reconcile::render_text(plan4, {});
+  // The plan's replace carries the identity its DELETE saves with the mark.
+  EXPECT_EQ(find(plan4, "a/x")->deletes_identity, reconcile::identity_digest(drifted.raw));
+}
+
 // Defect 6: an ignored sub-path of a free-form map is not compared.
 TEST(Safety, AnIgnoredPathInsideAWholeComparedMapIsNotPlanned) {
   manifest::Manifest m;
