@@ -585,7 +585,7 @@ std::string sanitize_text(std::string_view text, std::string_view secret, std::s
     if (out.size() > max_len + 4) break;
   }
   if (out.size() <= max_len) return out;
-  std::size_t cut = max_len;
+  std::size_t cut = max_len >= 3 ? max_len - 3 : 0;  // "..." included
   while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
   out.resize(cut);
   return out + "...";

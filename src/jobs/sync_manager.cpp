@@ -135,7 +135,6 @@ void SyncManager::start_trigger_locked(const std::string& address, const std::st
   t->slot = slot;
   t->check_running = check_running;
   in.triggering = true;
-  in.known_idle = false;
   Task task;
   task.kind = Task::Kind::trigger;
   task.address = address;
@@ -147,7 +146,6 @@ void SyncManager::add_follow_locked(FollowTask follow, std::chrono::milliseconds
   const std::string address = follow.address();
   Inst& in = m_inst[address];
   if (!in.jobs.insert(follow.job.id).second) return;
-  in.known_idle = false;
   Task task;
   task.kind = Task::Kind::poll;
   task.address = address;
@@ -172,7 +170,9 @@ SyncManager::TriggerResult SyncManager::request_locked(const std::string& addres
   const bool running = !in.jobs.empty();
   const bool forbid = policy.concurrency == manifest::SyncSpec::Concurrency::forbid;
   if (!in.triggering && !running) {
-    start_trigger_locked(address, reason, slot, forbid && !in.known_idle);
+    // Under forbid the job list decides every time: a job Cloudflare or `aisearchd sync` started
+    // since the last one ended would be superseded by a POST (PRODUCT.md §7: skipped).
+    start_trigger_locked(address, reason, slot, forbid);
     return TriggerResult::queued;
   }
   if (!forbid && !in.triggering) {
@@ -345,7 +345,6 @@ void SyncManager::observe_instances(const std::vector<api::Instance>& instances)
       }
       if (activity == in.seen_activity) continue;
       in.seen_activity = activity;
-      in.known_idle = false;
       in.observing = true;
       Task task;
       task.kind = Task::Kind::observe;
@@ -388,10 +387,8 @@ void SyncManager::observe_jobs(const std::string& address) {
   for (std::size_t i = 0; i < page.size(); ++i)
     if (known.count(page[i].id) != 0) oldest_known = i;
   std::vector<api::Job> fresh;
-  bool any_running = false;
   for (std::size_t i = 0; i < page.size() && i <= oldest_known; ++i) {
     const auto& job = page[i];
-    if (!job.finished()) any_running = true;
     if (known.count(job.id) != 0) continue;
     fresh.push_back(job);
     if (known.empty()) break;
@@ -411,9 +408,6 @@ void SyncManager::observe_jobs(const std::string& address) {
     std::lock_guard lock(m_mutex);
     add_follow_locked(std::move(f), delay);
   }
-  std::lock_guard lock(m_mutex);
-  Inst& in = m_inst[address];
-  if (!any_running && in.jobs.empty() && !in.triggering) in.known_idle = true;
 }
 
 void SyncManager::settle(const std::string& address,
@@ -485,7 +479,19 @@ void SyncManager::after_locked(const std::string& address) {
   if (in.triggering || !in.jobs.empty() || !in.follow_up || m_stop.load()) return;
   const std::string reason = *in.follow_up;
   in.follow_up.reset();
-  start_trigger_locked(address, reason, "", false);
+  // The manifest may have changed while the job ran: a suspended schedule (or on_change turned
+  // off, or the instance gone from the manifest) stops a held trigger too.
+  auto it = m_managed.find(address);
+  const bool managed = it != m_managed.end() && it->second.has_sync;
+  if ((managed && it->second.spec.suspend) ||
+      (reason == "on_change" && (!managed || !it->second.spec.on_change))) {
+    spdlog::info("sync instance={}: held {} trigger dropped (sync suspended or changed)", address,
+                 reason);
+    return;
+  }
+  start_trigger_locked(
+      address, reason, "",
+      policy_of_locked(address).concurrency == manifest::SyncSpec::Concurrency::forbid);
 }
 
 void SyncManager::execute(Task& task) {
@@ -538,8 +544,6 @@ void SyncManager::execute(Task& task) {
         observe.address = address;
         push_locked(m_clock.steady_now(), std::move(observe));
       }
-      if (in.jobs.empty() && !in.triggering)
-        in.known_idle = step.record.has_value() && !superseded_by_someone;
       after_locked(address);
       return;
     }

@@ -125,7 +125,6 @@ class SyncManager {
     bool triggering = false;               // a trigger task is queued or running
     std::set<std::string> jobs;            // job ids followed
     std::optional<std::string> follow_up;  // a coalesced on_change/manual run after the job
-    bool known_idle = false;               // no job runs (the last one was followed to its end)
     bool observing = false;                // an observe task is queued or running
     std::string seen_activity;             // last_activity|status|modified_at last observed
     bool rebaseline = false;               // our job moved it: the next observation is the base

@@ -106,6 +106,7 @@ void WebhookNotifier::outcome(const std::string& address, const state::JobRecord
       {"previous_outcome", previous ? json(*previous) : json()},
       {"job_id", record.job_id},
       {"trigger", record.trigger},
+      {"slot", record.slot.empty() ? json() : json(record.slot)},
       {"source", record.source},
       {"started_at", record.started_at},
       {"ended_at", record.ended_at},

@@ -181,8 +181,10 @@ TEST(SanitizeText, RedactsSecretsCollapsesSpaceAndKeepsUtf8Valid) {
   EXPECT_EQ(api::sanitize_text("Authorization header missing", "", 100),
             "Authorization header missing");
   EXPECT_EQ(api::sanitize_text("a\n\n\tb   c\r\n", "", 100), "a b c");
+  // A cut text, its "..." included, is at most max_len bytes (webhook log lines: 300).
+  EXPECT_EQ(api::sanitize_text(std::string(400, 'x'), "", 300), std::string(297, 'x') + "...");
   EXPECT_EQ(api::sanitize_text("bad \xff\xfe byte", "", 100), "bad ?? byte");
-  const std::string cut = api::sanitize_text("\xc3\xa9\xc3\xa9\xc3\xa9", "", 3);
+  const std::string cut = api::sanitize_text("\xc3\xa9\xc3\xa9\xc3\xa9", "", 6 - 1);
   EXPECT_EQ(cut, "\xc3\xa9...");
 }
 

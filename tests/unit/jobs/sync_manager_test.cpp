@@ -368,6 +368,56 @@ TEST(SyncManager, ForbidSkipsEachOverlappedSlotAndNeverRunsOffSlot) {
   EXPECT_GE(skipped.size(), 10u);
 }
 
+// Breaker (issue 13): under forbid, the job list was read only while the daemon thought a job of
+// its own ran. A job Cloudflare (or `aisearchd sync`) started after the daemon's last one ended
+// was superseded by the next slot's POST, and never reported.
+TEST(SyncManager, ForbidReadsTheJobListAtEverySlotAndLeavesSomeoneElsesJobRunning) {
+  ManagerHarness h;
+  h.sim->job_duration = 20s;
+  h.sim->cooldown = 0s;
+  h.manager.set_manifest(one_instance(every_minute(manifest::SyncSpec::Concurrency::forbid)));
+  drive(*h.clock, h.manager, t0() + 50s);  // the t0 slot's job ran and ended (followed)
+  ASSERT_EQ(h.sim->jobs(k_addr).size(), 1u);
+  const std::string cf_job = h.sim->start_schedule_job(k_addr);  // ends at t0 + 70 s
+  drive(*h.clock, h.manager, t0() + 1min + 50s);
+  const auto jobs = h.sim->jobs(k_addr);
+  ASSERT_EQ(jobs.size(), 2u) << "the t0 + 1 min slot made no job";
+  EXPECT_EQ(jobs[1]["id"], cf_job);
+  EXPECT_EQ(jobs[1]["end_reason"], "completed") << jobs[1].dump();  // not superseded
+  const auto history = h.sync(k_addr)->history;
+  int skipped = 0, reported = 0;
+  for (const auto& r : history) {
+    if (r.job_id != cf_job) continue;
+    if (r.outcome == "skipped") {
+      ++skipped;
+      EXPECT_EQ(r.end_reason, "job_already_running");
+      EXPECT_EQ(r.slot, util::format_rfc3339(t0() + 1min));
+    } else {
+      ++reported;
+      EXPECT_EQ(r.trigger, "cloudflare");
+    }
+  }
+  EXPECT_EQ(skipped, 1);
+  EXPECT_EQ(reported, 1) << "the job that made the slot skip is reported when it ends";
+}
+
+// Breaker (issue 13): an on_change trigger held while a job ran fired after the manifest that
+// suspends the schedule was loaded.
+TEST(SyncManager, AHeldOnChangeTriggerIsDroppedWhenTheScheduleIsSuspended) {
+  ManagerHarness h;
+  auto p = policy();
+  p.on_change = true;
+  h.manager.set_manifest(one_instance(p));
+  ASSERT_EQ(h.manager.trigger(k_addr, "manual"), jobs::SyncManager::TriggerResult::queued);
+  h.manager.run_due_work();
+  ASSERT_EQ(h.sim->count("create_job"), 1u);
+  ASSERT_EQ(h.manager.trigger(k_addr, "on_change"), jobs::SyncManager::TriggerResult::coalesced);
+  p.suspend = true;
+  h.manager.set_manifest(one_instance(p));
+  drive(*h.clock, h.manager, h.clock->now() + 30min, /*tick=*/false);
+  EXPECT_EQ(h.sim->count("create_job"), 1u) << "no on_change job after sync.suspend";
+}
+
 // Issue 13, defect 1: replace supersedes the running job, also one that never ends.
 TEST(SyncManager, ReplaceSupersedesTheRunningJobEvenAStalledOne) {
   ManagerHarness h;

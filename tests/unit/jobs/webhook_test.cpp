@@ -76,6 +76,7 @@ state::JobRecord record(const std::string& outcome) {
   r.job_id = "job-" + outcome;
   r.outcome = outcome;
   r.trigger = "schedule";
+  r.slot = "2026-05-04T11:00:00Z";
   return r;
 }
 
@@ -103,6 +104,7 @@ TEST(Webhook, ChangesSendsTheFirstFailureAndTheRecoveryOnly) {
   EXPECT_EQ(bodies[0]["previous_outcome"], "succeeded");
   EXPECT_EQ(bodies[0]["namespace"], "default");
   EXPECT_EQ(bodies[0]["id"], "docs");
+  EXPECT_EQ(bodies[0]["slot"], "2026-05-04T11:00:00Z");  // the slot the outcome is for
   EXPECT_EQ(bodies[1]["outcome"], "succeeded");
   EXPECT_EQ(bodies[1]["previous_outcome"], "timed_out");
   EXPECT_EQ(n.counters().filtered, 5u);
