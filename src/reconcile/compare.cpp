@@ -167,7 +167,14 @@ void path_digests(const std::string& path, const json& value, const model::Field
       if (value[i].is_object()) path_digests(item_path(path, i), value[i], item_spec(spec), out);
     return;
   }
-  if (!value.is_object() || whole(spec)) return;
+  if (!value.is_object()) return;
+  if (whole(spec)) {
+    // A free-form map's keys, one level (a key a path cannot name stays part of the whole):
+    // a key changed outside is told from the manifest's change of another.
+    for (const auto& [k, v] : value.items())
+      if (k.find_first_of(".[") == std::string::npos) out[path + "." + k] = digest(v);
+    return;
+  }
   for (const auto& [k, v] : value.items())
     path_digests(path + "." + k, v, child_spec(spec, k), out);
 }

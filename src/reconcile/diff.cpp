@@ -46,7 +46,8 @@ struct InstanceDiff {
   // update_body without the drift keys and with the remote's value at each drift path: what
   // an update sends under drift: report.
   json held_body = json::object();
-  // Items of an array of objects (the same length on both sides) that differ because of drift,
+  // Items of an array of objects (the same length on both sides), or keys of a free-form map,
+  // that differ because of drift,
   // while another item differs because the manifest changed it: "path[i]" each (warnings), and
   // the array as held_body sends it (the remote's item at each of them), by the array's path.
   std::vector<std::string> drift_items;
@@ -120,9 +121,47 @@ InstanceDiff compare_instance(const manifest::InstanceSpec& spec, const json& re
     bool key_drift = manifest_unchanged;
     std::vector<std::string> drift_sub;
     std::vector<std::pair<std::string, std::vector<std::size_t>>> item_drift;
+    std::vector<std::pair<std::string, std::vector<std::string>>> map_drift;
     if (!manifest_unchanged && owned) {
       for (const auto& c : changes) {
         const json* mine = c.path == key ? &want : find_path(want, c.path.substr(key.size() + 1));
+        if (mine && mine->is_object() && c.before.is_object() &&
+            is_whole_object(model::find_field_path(c.path))) {
+          if (auto it = owned->applied_digests.find(c.path);
+              c.path != key && it != owned->applied_digests.end() && it->second == digest(*mine)) {
+            drift_sub.push_back(c.path);  // the manifest's map is the one last applied
+            continue;
+          }
+          // Key by key: a key whose manifest value is the one last applied, or one the manifest
+          // never had and the last apply did not send, differs because the remote changed it.
+          const std::string prefix = c.path + ".";
+          const bool keyed = std::any_of(
+              owned->applied_digests.begin(), owned->applied_digests.end(),
+              [&](const auto& kv) { return kv.first.compare(0, prefix.size(), prefix) == 0; });
+          std::set<std::string> keys;
+          for (const auto& [k, v] : mine->items()) keys.insert(k);
+          for (const auto& [k, v] : c.before.items()) keys.insert(k);
+          std::vector<std::string> drifted;
+          bool config_key = !keyed;
+          for (const auto& k : keys) {
+            const json m = mine->contains(k) ? (*mine)[k] : json();
+            const json r = c.before.contains(k) ? c.before[k] : json();
+            if (m == r) continue;
+            auto it = owned->applied_digests.find(prefix + k);
+            if (k.find_first_of(".[") != std::string::npos)
+              config_key = true;
+            else if (!m.is_null() ? it != owned->applied_digests.end() && it->second == digest(m)
+                                  : it == owned->applied_digests.end())
+              drifted.push_back(k);
+            else
+              config_key = true;
+          }
+          if (!drifted.empty() && !config_key)
+            drift_sub.push_back(c.path);  // only drift in this map
+          else if (!drifted.empty() && keyed)
+            map_drift.emplace_back(c.path, std::move(drifted));
+          continue;
+        }
         if (mine && mine->is_array() && c.after.is_array() && c.before.is_array() &&
             mine->size() == c.after.size()) {
           if (auto it = owned->applied_digests.find(c.path);
@@ -192,6 +231,24 @@ InstanceDiff compare_instance(const manifest::InstanceSpec& spec, const json& re
             if (i >= ours.size() || i >= theirs->size()) continue;
             ours[i] = (*theirs)[i];
             d.drift_items.push_back(item_path(path, i));
+          }
+          d.held_arrays[path] = ours;
+        }
+        for (const auto& [path, drifted] : map_drift) {
+          const std::string rel = path == key ? "" : path.substr(key.size() + 1);
+          json::json_pointer at;
+          if (!rel.empty())
+            for (const auto& part : util::split(rel, '.')) at /= part;
+          const json* theirs = find_path(*have, rel);
+          if (!held.contains(at) || !held[at].is_object() || !theirs || !theirs->is_object())
+            continue;
+          json& ours = held[at];
+          for (const auto& k : drifted) {
+            if (auto it = theirs->find(k); it != theirs->end() && !it->is_null())
+              ours[k] = *it;
+            else
+              ours.erase(k);
+            d.drift_items.push_back(path + "." + k);
           }
           d.held_arrays[path] = ours;
         }

@@ -15,6 +15,7 @@
 #include "support/reference_remote.hpp"
 #include "unit/reconcile/fixture.hpp"
 #include "util/clock.hpp"
+#include "util/strings.hpp"
 
 using nlohmann::json;
 using reconcile::Action;
@@ -804,6 +805,48 @@ TEST(Safety, ReportModeKeepsADriftedKeyInsideAnObjectTheManifestChanged) {
 // and the remote another item of it: the update sent the manifest's whole array, reverting the
 // drifted item (digests stopped at arrays). Items are told apart by position now: the drifted
 // item keeps the remote's value and is reported; an array whose only difference is drift is held.
+// Breaker (issue 12): under drift: report, a header rotated outside aisearchd was reverted when
+// the manifest removed (or added) another key of the same free-form map: state kept one digest
+// for the whole map. Keys are told apart now (digests per key).
+TEST(Safety, ReportModeKeepsADriftedKeyOfAMapTheManifestChanged) {
+  const auto headers = [](json h) {
+    return json{
+        {"type", "web-crawler"},
+        {"source", "https://docs.example.com"},
+        {"source_params", {{"web_crawler", {{"parse_options", {{"include_headers", h}}}}}}}};
+  };
+  manifest::Manifest m;
+  declare(m, instance("default", "x", headers({{"x-a", "s1"}})));  // x-b removed
+  state::State s;
+  own(s, "default", "x", false,
+      reconcile::field_digests(instance("default", "x", headers({{"x-a", "s1"}, {"x-b", "s2"}}))));
+  // Someone rotated x-a and added x-c.
+  auto obs = observed_with(
+      {remote("default", "x", headers({{"x-a", "rotated"}, {"x-b", "s2"}, {"x-c", "theirs"}}))});
+  auto plan = reconcile::diff(m, obs, s, report_mode());
+  const auto* c = find(plan, "default/x");
+  ASSERT_NE(c, nullptr) << reconcile::render_text(plan, {});
+  EXPECT_FALSE(c->blocked);
+  const auto sent = c->body["source_params"]["web_crawler"]["parse_options"]["include_headers"];
+  EXPECT_EQ(sent, json({{"x-a", "rotated"}, {"x-c", "theirs"}})) << c->body.dump();
+  bool warned = false;
+  for (const auto& w : plan.warnings)
+    warned = warned || w.find("include_headers.x-a") != std::string::npos;
+  EXPECT_TRUE(warned) << util::join(plan.warnings, "\n");
+  // drift: correct sends the manifest's map as it is.
+  EXPECT_EQ(find(reconcile::diff(m, obs, s), "default/x")
+                ->body["source_params"]["web_crawler"]["parse_options"]["include_headers"],
+            json({{"x-a", "s1"}}));
+  // After the apply (digests of the manifest's map), the rotation alone is held as drift.
+  auto s2 = s;
+  own(s2, "default", "x", false,
+      reconcile::field_digests(instance("default", "x", headers({{"x-a", "s1"}}))));
+  expect_held_as_drift(
+      reconcile::diff(m, observed_with({remote("default", "x", headers({{"x-a", "rotated"}}))}), s2,
+                      report_mode()),
+      "default/x");
+}
+
 TEST(Safety, ReportModeKeepsADriftedItemOfAnArrayTheManifestChanged) {
   const auto opts = [](const char* d0, const char* d1) {
     return json{{"retrieval_options",
