@@ -53,7 +53,7 @@ step "aisearchd sync default/docs (trigger, follow, report)"
 aisearchd sync default/docs
 step "aisearchd status"
 aisearchd status
-step "aisearchd run: the daemon, for a few seconds (corrects the drift and schedules the syncs: the first slots are minutes away)"
+step "aisearchd run: the daemon, for a few seconds (corrects the drift and schedules the syncs: a slot due meanwhile runs)"
 build/aisearchd -c examples/demo/aisearchd.yaml -m examples/demo/aisearch.yaml \
   --api-url "$base/client/v4" --account-id demo-account --state-dir "$work/state" \
   run --listen 127.0.0.1:0 --log-level info &

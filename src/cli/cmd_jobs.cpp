@@ -103,7 +103,13 @@ int cmd_sync(const Options& options) {
       return k_exit_error;
     }
   }
-  auto record = runner.run(ns, id, policy, "manual", !options.no_wait, nullptr);
+  // A job may run for hours: say which one is followed while the command waits.
+  auto record =
+      runner.run(ns, id, policy, "manual", !options.no_wait, nullptr, "", [&](const api::Job& job) {
+        std::cerr << address << ": job " << job.id
+                  << " started; waiting for it to end (interrupting leaves "
+                     "it running)\n";
+      });
 
   if (options.output == "json") {
     std::cout << record_json(address, record).dump(2) << "\n";

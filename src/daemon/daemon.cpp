@@ -201,7 +201,8 @@ void Daemon::describe_metrics() {
   m.describe("aisearchd_instance_freshness_seconds", T::gauge,
              "Seconds since the instance's last succeeded sync job.");
   m.describe("aisearchd_instance_healthy", T::gauge,
-             "1 unless the instance is past its max_staleness (or never succeeded).");
+             "1 unless the instance is past its max_staleness since its last success (since it "
+             "was first seen, while it never succeeded).");
   m.describe("aisearchd_webhook_events_total", T::counter, "Webhook events by result.");
   m.describe("aisearchd_ready", T::gauge, "1 when /readyz answers 200.");
   m.describe("aisearchd_leader", T::gauge,

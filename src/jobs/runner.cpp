@@ -552,7 +552,8 @@ std::optional<state::JobRecord> Runner::finish(FollowTask& task) {
 state::JobRecord Runner::run(const std::string& ns, const std::string& id,
                              const manifest::SyncSpec& policy, const std::string& trigger,
                              bool wait_for_end, const std::atomic<bool>* stop,
-                             const std::string& slot) {
+                             const std::string& slot,
+                             const std::function<void(const api::Job&)>& on_started) {
   TriggerTask task;
   task.ns = ns;
   task.id = id;
@@ -579,6 +580,7 @@ state::JobRecord Runner::run(const std::string& ns, const std::string& id,
       return r;
     }
     follow = std::move(step.follow);
+    if (on_started && wait_for_end) on_started(follow->job);
     if (!wait_for_end) {
       auto r = record_for(follow->job, trigger);
       r.outcome = k_outcome_none;

@@ -158,10 +158,12 @@ class Runner {
   // clock between steps. Without `wait` the record has outcome "" and the new job's id, and
   // nothing is stored. `stop` (may be null): when it becomes true the run is abandoned at the
   // next wait and a record with outcome "" is returned (the remote job keeps running, and stays
-  // recorded as running in state).
+  // recorded as running in state). `on_started` (may be empty) is called with the job the
+  // trigger made (or found), before the run waits for its end.
   state::JobRecord run(const std::string& ns, const std::string& id,
                        const manifest::SyncSpec& policy, const std::string& trigger, bool wait,
-                       const std::atomic<bool>* stop, const std::string& slot = "");
+                       const std::atomic<bool>* stop, const std::string& slot = "",
+                       const std::function<void(const api::Job&)>& on_started = {});
 
   // The `sync` command under `forbid` (a manual trigger during a run coalesces into one run after
   // it ends): while a job of the instance runs, waits for its end, polling it (poll_min doubling

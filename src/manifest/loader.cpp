@@ -582,12 +582,13 @@ class DocumentReader {
   }
 
   void read_instance(NamespaceDraft& ns, const Entry& e) {
-    if (!model::is_valid_instance_id(e.key)) {
+    // A bad id is reported, and the instance's fields are still checked (every error of a file
+    // in one run); the instance is then left out.
+    const bool bad_id = !model::is_valid_instance_id(e.key);
+    if (bad_id)
       m_r.error(e.key_node->mark,
                 "invalid instance id \"" + e.key +
                     "\": 1-64 characters of a-z, 0-9 and _, with single '-' between them");
-      return;
-    }
     InstanceDraft draft;
     draft.spec.ns = ns.name;
     draft.spec.id = e.key;
@@ -613,6 +614,7 @@ class DocumentReader {
         unknown_field(f, label, m_c.instance_keys());
       }
     }
+    if (bad_id) return;
     auto existing = ns.instances.find(e.key);
     if (existing != ns.instances.end()) {
       m_r.error(e.key_node->mark, "instance " + ns.name + "/" + e.key + " is also defined at " +

@@ -99,6 +99,9 @@ code=$?
 set -e
 [[ $code -eq 0 ]] || fail "coalesced sync exited $code: $(cat "$work/sync-coalesced.txt" "$work/sync-coalesced.err")"
 grep -q "default/docs: succeeded" "$work/sync-coalesced.txt" || fail "sync output: $(cat "$work/sync-coalesced.txt")"
+# While it waits, the command names the job it started (a job may run for hours).
+grep -Eq "default/docs: job [0-9a-f-]+ started; waiting for it to end" "$work/sync-coalesced.err" ||
+  fail "sync did not say which job it follows: $(cat "$work/sync-coalesced.err")"
 control GET state | python3 -c '
 import json, sys
 first = sys.argv[1]
