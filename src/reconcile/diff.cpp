@@ -324,6 +324,18 @@ bool remade_by_someone_else(const state::OwnedInstance& owned, const json& remot
          identity_digest(remote) != owned.deleting_identity;
 }
 
+// Whether `remote`'s type or source differ from the digests a record holds for them (a field
+// the record has no digest of does not count).
+bool record_identity_differs(const state::OwnedInstance& owned, const json& remote) {
+  for (const char* key : {"type", "source"}) {
+    auto recorded = owned.applied_digests.find(key);
+    if (recorded == owned.applied_digests.end()) continue;
+    auto it = remote.find(key);
+    if (digest(it == remote.end() ? json() : *it) != recorded->second) return true;
+  }
+  return false;
+}
+
 std::optional<json> adoption_update(const manifest::InstanceSpec& spec, const json& remote) {
   InstanceDiff d = compare_instance(spec, remote, nullptr);
   if (d.immutable_changed || identity_differs(spec, remote)) return std::nullopt;
@@ -668,6 +680,10 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
                   " exists but aisearchd does not own it and its type/source differ from the "
                   "manifest: fix the manifest, or adopt it explicitly with `aisearchd adopt`"};
           plan.changes.push_back(std::move(c));
+          // A create record (its answer lost) whose id holds an instance of another type or
+          // source than the POST sent: the create met someone else's instance; the record goes.
+          if (owned && owned->pending_create && record_identity_differs(*owned, remote->raw))
+            plan.forget.push_back(ispec.address());
           continue;
         }
         // Adopted (or, for a create whose answer was lost, confirmed) on apply; so is a record

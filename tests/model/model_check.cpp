@@ -858,7 +858,9 @@ class Checker {
       if (written) continue;
       if (incomplete.count(owned.ns) || incomplete.count(""))
         violation(run, "I2: forgot " + address + " after a partial or failed list");
-      if (m_remote->has(owned.ns, owned.id))
+      // A create's write-ahead record is ownership only of what aisearchd made: dropped when
+      // the instance there is someone else's (the POST met it: 7022), it loses nothing.
+      if (m_remote->has(owned.ns, owned.id) && (!owned.pending_create || m_tracked.count(address)))
         violation(run, "I7: ownership of " + address + " was dropped, and it still exists");
     }
   }
@@ -869,6 +871,10 @@ class Checker {
                        const std::map<std::string, std::map<std::string, json>>& remote_after) {
     for (const auto& [address, owned] : after.owned) {
       if (before.owned.count(address)) continue;
+      // A create's write-ahead record (its answer lost, or the run killed) owns nothing yet: it
+      // is confirmed only when the instance there has the POST's type and source (I7 and the
+      // convergence checks hold it to that).
+      if (owned.pending_create) continue;
       bool made_here = false;
       for (const auto& w : writes)
         made_here = made_here || ((w.method == "POST" && w.ns + "/" + w.id == address) ||

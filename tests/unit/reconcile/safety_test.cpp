@@ -358,6 +358,26 @@ TEST(Safety, AnInstanceRemadeBySomeoneElseAfterOurDeleteIsNotOurs) {
   EXPECT_EQ(find(plan4, "a/x")->deletes_identity, reconcile::identity_digest(drifted.raw));
 }
 
+// Model checker (seed 252072): a create met someone else's instance (7022) and the GET that
+// would have told was lost, then the run was killed: the create's record stayed (pending) for
+// good. An instance of another type or source than the POST sent is not ours: the record goes.
+TEST(Safety, ACreateRecordWhoseIdHoldsSomeoneElsesInstanceGoes) {
+  manifest::Manifest m;
+  declare(m, instance("c", "x9", {{"type", "r2"}, {"source", "s2"}}));
+  state::State s;
+  own(s, "c", "x9", false,
+      {{"type", reconcile::digest("r2")}, {"source", reconcile::digest("s2")}});
+  s.owned["c/x9"].pending_create = true;
+  auto plan =
+      reconcile::diff(m, observed_with({remote("c", "x9", {{"type", "r2"}, {"source", "s3"}})}), s);
+  const auto* c = find(plan, "c/x9");
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->blocked);
+  EXPECT_EQ(c->blocked->rail, "adopt_conflict");
+  EXPECT_NE(std::find(plan.forget.begin(), plan.forget.end(), "c/x9"), plan.forget.end());
+  EXPECT_EQ(std::find(plan.adopt.begin(), plan.adopt.end(), "c/x9"), plan.adopt.end());
+}
+
 // Defect 6: an ignored sub-path of a free-form map is not compared.
 TEST(Safety, AnIgnoredPathInsideAWholeComparedMapIsNotPlanned) {
   manifest::Manifest m;
