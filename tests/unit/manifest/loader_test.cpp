@@ -173,9 +173,9 @@ namespaces:
 }
 
 TEST(ManifestLoader, EnumsAreCaseInsensitiveAndStoredCanonically) {
-  auto m = load_ok(
-      std::string(k_header) +
-      "namespaces:\n  default:\n    instances:\n      docs: { type: R2, source: docs, fusion_method: RRF }\n");
+  auto m = load_ok(std::string(k_header) +
+                   "namespaces:\n  default:\n    instances:\n      docs: { type: R2, source: docs, "
+                   "fusion_method: RRF }\n");
   const auto& f = m.namespaces.at("default").instances.at("docs").fields;
   EXPECT_EQ(f.at("type"), "r2");
   EXPECT_EQ(f.at("fusion_method"), "rrf");
