@@ -860,7 +860,10 @@ class Checker {
         violation(run, "I2: forgot " + address + " after a partial or failed list");
       // A create's write-ahead record is ownership only of what aisearchd made: dropped when
       // the instance there is someone else's (the POST met it: 7022), it loses nothing.
-      if (m_remote->has(owned.ns, owned.id) && (!owned.pending_create || m_tracked.count(address)))
+      // So is a record whose instance aisearchd deleted and someone else made again since.
+      const bool someone_elses =
+          !m_tracked.count(address) && (owned.pending_create || m_foreign.count(address));
+      if (m_remote->has(owned.ns, owned.id) && !someone_elses)
         violation(run, "I7: ownership of " + address + " was dropped, and it still exists");
     }
   }
