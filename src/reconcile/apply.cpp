@@ -179,10 +179,14 @@ class Executor {
         // After aisearchd's own DELETE: the instance made now is not the one the mark was for.
         // It stays a create aisearchd may have made (pending): if this one fails too, creating
         // it again is still config, not drift.
-        if (it->second.deleting) {
+        if (it->second.deleting || it->second.pending_create) {
           it->second.deleting = false;
           it->second.deleting_identity.clear();
           it->second.pending_create = true;
+          // The record describes the instance this POST makes (its type and source tell it
+          // from someone else's later), not the one deleted.
+          for (auto& [path, value] : field_digests(spec))
+            if (create_body.contains(top_level_key(path))) it->second.applied_digests[path] = value;
         }
         return;
       }
