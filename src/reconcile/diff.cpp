@@ -218,15 +218,22 @@ InstanceDiff compare_instance(const manifest::InstanceSpec& spec, const json& re
       if (!key_drift) {
         json held = body;
         for (const auto& path : drift_sub) carry_path(held, *have, path.substr(key.size() + 1));
-        for (const auto& [path, items] : item_drift) {
+        // The value at `path` (an array or a map inside this field) in the held body, and the
+        // remote's value there: null when either is missing or they differ in kind.
+        const auto at_path = [&](const std::string& path) -> std::pair<json*, const json*> {
           const std::string rel = path == key ? "" : path.substr(key.size() + 1);
           json::json_pointer at;
           if (!rel.empty())
             for (const auto& part : util::split(rel, '.')) at /= part;
           const json* theirs = find_path(*have, rel);
-          if (!held.contains(at) || !held[at].is_array() || !theirs || !theirs->is_array())
-            continue;
-          json& ours = held[at];
+          if (!held.contains(at) || !theirs || held[at].type() != theirs->type())
+            return {nullptr, nullptr};
+          return {&held[at], theirs};
+        };
+        for (const auto& [path, items] : item_drift) {
+          auto [mine, theirs] = at_path(path);
+          if (!mine || !mine->is_array()) continue;
+          json& ours = *mine;
           for (auto i : items) {
             if (i >= ours.size() || i >= theirs->size()) continue;
             ours[i] = (*theirs)[i];
@@ -235,14 +242,9 @@ InstanceDiff compare_instance(const manifest::InstanceSpec& spec, const json& re
           d.held_arrays[path] = ours;
         }
         for (const auto& [path, drifted] : map_drift) {
-          const std::string rel = path == key ? "" : path.substr(key.size() + 1);
-          json::json_pointer at;
-          if (!rel.empty())
-            for (const auto& part : util::split(rel, '.')) at /= part;
-          const json* theirs = find_path(*have, rel);
-          if (!held.contains(at) || !held[at].is_object() || !theirs || !theirs->is_object())
-            continue;
-          json& ours = held[at];
+          auto [mine, theirs] = at_path(path);
+          if (!mine || !mine->is_object()) continue;
+          json& ours = *mine;
           for (const auto& k : drifted) {
             if (auto it = theirs->find(k); it != theirs->end() && !it->is_null())
               ours[k] = *it;
