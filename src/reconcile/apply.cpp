@@ -34,10 +34,6 @@ const manifest::InstanceSpec* find_spec(const manifest::Manifest& m, const std::
   return i == n->second.instances.end() ? nullptr : &i->second;
 }
 
-std::string top_level(const std::string& path) {
-  return top_level_key(path);
-}
-
 class Executor {
  public:
   Executor(const manifest::Manifest& desired, api::Client& client, state::StateWriter& state,
@@ -134,7 +130,7 @@ class Executor {
       owned.unstable.clear();
       // `digests` holds the paths inside object fields too ("a.b"): they go with their field.
       for (const auto& [field, value] : digests) {
-        const std::string key = top_level(field);
+        const std::string key = top_level_key(field);
         const bool was_sent = sent.count(key) > 0;
         if (!was_sent && previous_unstable.count(key)) {
           if (key == field) owned.unstable[key] = previous_unstable[key];  // still not sent
@@ -324,7 +320,7 @@ class Executor {
     if (!m_options.on_indexing_change) return;
     bool affects = always;
     for (const auto& f : change.fields)
-      affects = affects || indexing_fields().count(top_level(f.path));
+      affects = affects || indexing_fields().count(top_level_key(f.path));
     if (affects) m_options.on_indexing_change(change.ns, change.id);
   }
 
@@ -501,7 +497,7 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
     std::set<std::string> held_by_protect;
     std::map<std::string, std::set<std::string>> changed_fields;
     for (const auto& c : plan.changes) {
-      for (const auto& f : c.fields) changed_fields[c.address()].insert(top_level(f.path));
+      for (const auto& f : c.fields) changed_fields[c.address()].insert(top_level_key(f.path));
       if (c.blocked && c.blocked->rail == "protected") {
         held_by_protect.insert(c.address());
         if (!c.from_ns.empty()) held_by_protect.insert(c.from_ns + "/" + c.id);
