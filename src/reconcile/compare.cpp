@@ -142,7 +142,7 @@ std::string digest(const json& value) {
 
 std::string identity_digest(const json& object) {
   json identity = json::object();
-  for (const char* key : {"type", "source"}) {
+  for (const char* key : {"type", "source", "created_at"}) {
     auto it = object.find(key);
     identity[key] = it == object.end() ? json() : *it;
   }

@@ -32,8 +32,8 @@ nlohmann::json mask_sensitive(const std::string& path, const nlohmann::json& val
 // A stable digest of a JSON value (canonical dump, FNV-1a): what state keeps of applied values.
 std::string digest(const nlohmann::json& value);
 
-// A digest of an API object's type and source (absent = null): what tells one instance under an
-// id from another made under it later.
+// A digest of an API object's type, source and created_at (absent = null): what tells one
+// instance under an id from another made under it later, also one with the same type and source.
 std::string identity_digest(const nlohmann::json& object);
 
 // The digest of `value` at dotted `path` and, where the comparison goes into an object key by

@@ -318,9 +318,10 @@ bool identity_differs(const manifest::InstanceSpec& spec, const json& remote) {
   return text(spec.fields, "source") != text(remote, "source");
 }
 
-// A record marked `deleting` whose id is there again with another type or source than the
-// record's digests: aisearchd's DELETE went through (its answer lost, or the run killed) and
-// someone else made an instance under the id since. The record proves nothing about it.
+// A record marked `deleting` whose id is there again with another type, source or created_at
+// than the instance the DELETE was for: aisearchd's DELETE went through (its answer lost, or the
+// run killed) and someone else made an instance under the id since. The record proves nothing about
+// it.
 bool remade_by_someone_else(const state::OwnedInstance& owned, const json& remote) {
   return owned.deleting && !owned.deleting_identity.empty() &&
          identity_digest(remote) != owned.deleting_identity;

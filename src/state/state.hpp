@@ -50,8 +50,8 @@ struct OwnedInstance {
   // not there, aisearchd deleted it itself (creating it again is config, not drift, so drift:
   // report does not hold it). When it is there, it is still ours.
   bool deleting = false;
-  // With `deleting`: a digest of the type and source of the instance the DELETE was for. An
-  // instance there again with another type or source was made by someone else after the DELETE
+  // With `deleting`: a digest of the type, source and created_at of the instance the DELETE was
+  // for. An instance there again that differs in any was made by someone else after the DELETE
   // went through: the record is not ownership of it. Empty in records of older versions.
   std::string deleting_identity = {};
   std::string address() const { return ns + "/" + id; }

@@ -1,6 +1,7 @@
 #include "support/reference_remote.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <optional>
 
 #include "support/fake_transport.hpp"
@@ -71,8 +72,13 @@ ReferenceRemote::ReferenceRemote(std::string account) : m_account(std::move(acco
 
 json ReferenceRemote::stored_form(const std::string& ns, json object) const {
   // What the service adds and how it reads fields back (API.md §11, §12).
+  // Each instance made gets its own created_at (one second apart), as the service's do.
+  const int n = m_creations++;
+  char created[32];
+  std::snprintf(created, sizeof created, "2026-01-%02dT%02d:%02d:%02dZ", 1 + n / 86400 % 28,
+                n / 3600 % 24, n / 60 % 60, n % 60);
   const json defaults = {{"status", "ready"},
-                         {"created_at", "2026-01-01T00:00:00Z"},
+                         {"created_at", created},
                          {"created_by", "someone@example.com"},
                          {"modified_by", "someone@example.com"},
                          {"chunk_size", 256},

@@ -104,7 +104,8 @@ class ReferenceRemote final : public api::Transport {
   std::vector<Write> m_writes;
   std::map<std::string, std::map<int, bool>> m_list_pages;  // list -> page -> last answer ok
   std::function<void()> m_on_kill;
-  int m_clock = 0;  // a logical modified_at
+  int m_clock = 0;              // a logical modified_at
+  mutable int m_creations = 0;  // a distinct created_at per instance made
 };
 
 }  // namespace support

@@ -314,7 +314,7 @@ TEST(Safety, AnInstanceRemadeBySomeoneElseAfterOurDeleteIsNotOurs) {
       {{"type", reconcile::digest("r2")}, {"source", reconcile::digest("bkt-x")}});
   s.owned["a/x"].deleting = true;
   s.owned["a/x"].deleting_identity =
-      reconcile::identity_digest({{"type", "r2"}, {"source", "bkt-x"}});
+      reconcile::identity_digest(remote("a", "x", {{"type", "r2"}, {"source", "bkt-x"}}).raw);
   const auto mallory = remote("a", "x", {{"type", "r2"}, {"source", "mallory-bkt"}});
 
   // Still declared, with the new source the interrupted replace was for.
@@ -338,6 +338,19 @@ TEST(Safety, AnInstanceRemadeBySomeoneElseAfterOurDeleteIsNotOurs) {
   EXPECT_EQ(find(plan2, "a/x"), nullptr) << reconcile::render_text(plan2, {});
   EXPECT_TRUE(std::find(plan2.adopt.begin(), plan2.adopt.end(), "a/x") == plan2.adopt.end());
   EXPECT_TRUE(std::find(plan2.forget.begin(), plan2.forget.end(), "a/x") != plan2.forget.end());
+
+  // Someone made it again with the very type and source aisearchd's DELETE removed: a new
+  // instance all the same (its created_at tells), never replaced, pruned or adopted.
+  auto same_source = remote("a", "x", {{"type", "r2"}, {"source", "bkt-x"}});
+  same_source.raw["created_at"] = "2026-02-01T00:00:00Z";
+  auto plan_same = reconcile::diff(m, observed_with({same_source}), s);
+  ASSERT_NE(find(plan_same, "a/x"), nullptr);
+  EXPECT_TRUE(find(plan_same, "a/x")->blocked) << reconcile::render_text(plan_same, {});
+  auto pruned_same = reconcile::diff(
+      pruned,
+      observed_with({same_source, remote("a", "keep", {{"type", "r2"}, {"source", "keep-bkt"}})}),
+      s);
+  EXPECT_EQ(find(pruned_same, "a/x"), nullptr) << reconcile::render_text(pruned_same, {});
 
   // The same id there as the DELETE was for: it did not happen; still ours, replaced again.
   const auto ours = remote("a", "x", {{"type", "r2"}, {"source", "bkt-x"}});
