@@ -179,11 +179,19 @@ Step Runner::trigger_step(TriggerTask& task) {
     }
     for (const auto& job : listed.value()) {
       if (job.finished()) continue;
-      auto r = record_for(job, task.trigger);
-      r.outcome = to_string(Outcome::skipped);
-      r.end_reason = "job_already_running";
-      r.slot = task.slot;
-      Step step = finished(address, std::move(r));
+      Step step;
+      if (task.hold_while_running && !job.running()) {
+        step.kind = Step::Kind::again;  // queued, not started: look again shortly
+        step.delay = m_options.poll_min;
+        return step;
+      }
+      if (!task.hold_while_running) {
+        auto r = record_for(job, task.trigger);
+        r.outcome = to_string(Outcome::skipped);
+        r.end_reason = "job_already_running";
+        r.slot = task.slot;
+        step = finished(address, std::move(r));
+      }
       if (job.running()) {
         auto since = job.started_at ? util::parse_rfc3339(*job.started_at) : std::nullopt;
         const auto now = m_clock.now();
@@ -258,7 +266,9 @@ Step Runner::trigger_step(TriggerTask& task) {
     task.trigger_id = new_trigger_id();
     const auto at = util::format_rfc3339(m_clock.now());
     auto saved = m_writer.update([&](state::State& s) {
-      s.sync[address].triggers.push_back({task.trigger_id, task.trigger, task.slot, at});
+      auto& sync = s.sync[address];
+      sync.triggers.push_back({task.trigger_id, task.trigger, task.slot, at});
+      if (sync.held == task.trigger) sync.held.clear();  // the held run is on its way
     });
     if (!saved.ok()) {
       spdlog::error("sync instance={}: trigger not saved, not sent: {}", address, saved.error());
@@ -369,6 +379,17 @@ static milliseconds slack(milliseconds expected) {
   return expected + std::max(milliseconds(1500), expected / 50);
 }
 
+// The first poll of a job with a duration history: the longest recent run (with slack) plus
+// the usual spread of durations (longest - median, at most poll_max), so a job of steady
+// duration is nearly always seen ended by its first poll (one poll per job: with the trigger,
+// 2 requests; 3 under forbid, whose check lists the jobs first), reported at most the spread
+// plus poll_max after its end.
+milliseconds Runner::first_poll_at(const FollowTask& task) const {
+  const milliseconds spread = std::clamp(*task.expected_max - task.expected_p50.value_or(*task.expected_max),
+                                         milliseconds(0), m_options.poll_max);
+  return slack(*task.expected_max) + spread;
+}
+
 milliseconds Runner::next_wait(FollowTask& task) const {
   const auto now = m_clock.now();
   const auto elapsed = std::chrono::duration_cast<milliseconds>(now - task.since);
@@ -378,10 +399,8 @@ milliseconds Runner::next_wait(FollowTask& task) const {
     w = m_options.poll_min;
   } else if (task.stalled) {
     w = m_options.stalled_poll;
-  } else if (task.expected_p50 && elapsed < slack(*task.expected_p50)) {
-    w = slack(*task.expected_p50) - elapsed;  // near the usual end
-  } else if (task.expected_max && elapsed + m_options.poll_min < slack(*task.expected_max)) {
-    w = slack(*task.expected_max) - elapsed;  // the longest recent run
+  } else if (task.expected_max && elapsed + m_options.poll_min < first_poll_at(task)) {
+    w = first_poll_at(task) - elapsed;  // past the longest recent run
   } else {
     w = task.backoff;
     task.backoff = std::min(task.backoff * 2, m_options.poll_max);

@@ -56,9 +56,12 @@ struct TriggerTask {
   manifest::SyncSpec policy;
   std::string trigger;  // schedule | on_change | manual
   std::string slot;     // RFC 3339 of the schedule slot, "" for none
-  // forbid: list the instance's jobs first and skip when one runs. The SyncManager clears it
-  // when it knows the instance has no running job (it followed the last one to its end).
+  // forbid: list the instance's jobs first and skip when one runs (cleared once listed; the
+  // SyncManager clears it under replace).
   bool check_running = true;
+  // forbid, a running job found: no `skipped` record, the run is held for the job's end (the
+  // SyncManager's on_change and manual triggers coalesce; PRODUCT.md §7).
+  bool hold_while_running = false;
   // Progress (set by trigger_step).
   std::string trigger_id;  // saved in state before the first POST
   bool unclear = false;    // the last POST's answer was unclear: list jobs before another
@@ -90,7 +93,8 @@ struct Step {
   enum class Kind {
     follow,  // a job runs: follow `follow` (its first poll after `delay`)
     done,    // finished: `record` (when set) is stored and reported; `follow` (when set) is a
-             // running job found by a forbid check, someone else's, to be followed
+             // running job found by a forbid check, someone else's, to be followed (with no
+             // record when the task holds its run for that job's end: hold_while_running)
     again,   // call the same step again after `delay`
   };
   Kind kind = Kind::done;
@@ -103,17 +107,18 @@ struct Step {
 // caller may follow any number of jobs from a bounded set of threads (the SyncManager) or one
 // job in a loop (run(), the `sync` command). Thread-safe; holds no per-job state.
 //
-// A trigger: (forbid, unless the caller knows) one list_jobs: a running job -> `skipped`; the
+// A trigger: (forbid) one list_jobs: a running job -> `skipped`; the
 // trigger is saved in state (SyncState::triggers) with a fresh id; one POST (never retried by
 // the client: it is not idempotent) with description "aisearchd: TRIGGER trigger ID[ slot SLOT]";
 // after an unclear answer the job list is searched for that id before anything is sent again.
 // The started job is saved as running (SyncState::running) in the save that drops the trigger.
 //
-// Polls: the first near the median duration of the instance's last 5 succeeded jobs, the next
-// at the longest of them (each with a little slack: a job starts after its trigger), then
-// backing off from their spread (longest - median, at least poll_min) to poll_max; without
-// history, the backoff from poll_min. So a job of steady duration costs the trigger and 1-2
-// polls (bench/sync_requests.sh: 2.8 requests per job). A stalled job
+// Polls: the first past the longest of the instance's last 5 succeeded jobs by their spread
+// (longest - median, at most poll_max; plus a little slack: a job starts after its trigger),
+// then backing off from that spread (at least poll_min) to poll_max; without history, the
+// backoff from poll_min. So a job of steady duration costs the trigger and one poll (and the
+// forbid check: bench/sync_requests.sh, 3.0 requests per job under forbid), and its outcome is
+// known at most its spread plus a little after it ended. A stalled job
 // (last_seen_at still for stall_after) is reported once and polled every stalled_poll; past its
 // timeout (the policy's, else default_timeout) a job is cancelled and recorded `timed_out`.
 //
@@ -182,6 +187,7 @@ class Runner {
  private:
   bool wait(std::chrono::milliseconds d, const std::atomic<bool>* stop);
   std::chrono::milliseconds next_wait(FollowTask& task) const;
+  std::chrono::milliseconds first_poll_at(const FollowTask& task) const;
   Step finished(const std::string& address, state::JobRecord record);
   void drop_trigger(const std::string& address, const std::string& trigger_id);
 

@@ -134,6 +134,7 @@ void SyncManager::start_trigger_locked(const std::string& address, const std::st
   t->trigger = reason;
   t->slot = slot;
   t->check_running = check_running;
+  t->hold_while_running = check_running && reason != "schedule";
   in.triggering = true;
   Task task;
   task.kind = Task::Kind::trigger;
@@ -207,7 +208,18 @@ SyncManager::TriggerResult SyncManager::trigger(const std::string& address,
     result = request_locked(address, reason, "", skip);
   }
   if (skip) m_runner.store_and_report(address, *skip);
+  if (result == TriggerResult::coalesced) save_held(address, reason);
   return result;
+}
+
+void SyncManager::save_held(const std::string& address, const std::string& reason) {
+  auto saved = m_writer.update([&](state::State& s) {
+    auto& sync = s.sync[address];
+    if (reason.empty() || sync.held.empty()) sync.held = reason;
+  });
+  if (!saved.ok())
+    spdlog::warn("sync instance={}: held {} run not saved: {}", address,
+                 reason.empty() ? "(cleared)" : reason, saved.error());
 }
 
 std::optional<std::chrono::system_clock::time_point> SyncManager::next_due() const {
@@ -286,6 +298,7 @@ void SyncManager::resume() {
   const auto now = m_clock.now();
   std::vector<FollowTask> follows;
   std::vector<std::pair<std::string, std::vector<state::PendingTrigger>>> pending;
+  std::vector<std::string> held, dropped;  // held runs (on_change, manual) kept from before
   {
     std::lock_guard lock(m_mutex);
     for (const auto& [address, ss] : snapshot.sync) {
@@ -301,6 +314,10 @@ void SyncManager::resume() {
           follows.back().cancelled_at = util::parse_rfc3339(rj.cancelled_at);
       }
       if (!ss.triggers.empty()) pending.emplace_back(address, ss.triggers);
+      if (!ss.held.empty()) {
+        m_inst[address].follow_up = ss.held;
+        held.push_back(address);
+      }
     }
     for (auto& f : follows) add_follow_locked(std::move(f), std::chrono::milliseconds(0));
     for (auto& [address, triggers] : pending) {
@@ -311,10 +328,15 @@ void SyncManager::resume() {
       m_inst[address].triggering = true;
       push_locked(m_clock.steady_now(), std::move(task));
     }
+    // A held run whose job ended meanwhile starts now; the others when their job ends.
+    for (const auto& address : held)
+      if (after_locked(address)) dropped.push_back(address);
   }
-  if (!follows.empty() || !pending.empty())
-    spdlog::info("sync: resuming {} running job(s) and settling {} unanswered trigger(s)",
-                 follows.size(), pending.size());
+  for (const auto& address : dropped) save_held(address, "");
+  if (!follows.empty() || !pending.empty() || !held.empty())
+    spdlog::info(
+        "sync: resuming {} running job(s), settling {} unanswered trigger(s), {} held run(s)",
+        follows.size(), pending.size(), held.size());
 }
 
 void SyncManager::observe_instances(const std::vector<api::Instance>& instances) {
@@ -474,9 +496,9 @@ void SyncManager::settle(const std::string& address,
   if (!saved.ok()) spdlog::warn("sync instance={}: state not saved: {}", address, saved.error());
 }
 
-void SyncManager::after_locked(const std::string& address) {
+bool SyncManager::after_locked(const std::string& address) {
   Inst& in = m_inst[address];
-  if (in.triggering || !in.jobs.empty() || !in.follow_up || m_stop.load()) return;
+  if (in.triggering || !in.jobs.empty() || !in.follow_up || m_stop.load()) return false;
   const std::string reason = *in.follow_up;
   in.follow_up.reset();
   // The manifest may have changed while the job ran: a suspended schedule (or on_change turned
@@ -487,11 +509,12 @@ void SyncManager::after_locked(const std::string& address) {
       (reason == "on_change" && (!managed || !it->second.spec.on_change))) {
     spdlog::info("sync instance={}: held {} trigger dropped (sync suspended or changed)", address,
                  reason);
-    return;
+    return true;
   }
   start_trigger_locked(
       address, reason, "",
       policy_of_locked(address).concurrency == manifest::SyncSpec::Concurrency::forbid);
+  return false;
 }
 
 void SyncManager::execute(Task& task) {
@@ -500,6 +523,10 @@ void SyncManager::execute(Task& task) {
     case Task::Kind::trigger: {
       Step step = m_runner.trigger_step(*task.trigger);
       std::optional<FollowTask> other;  // a running job found by the forbid check
+      bool dropped = false;
+      // An on_change or manual run that found a job running: held for that job's end.
+      const bool held =
+          !step.record && step.follow.has_value() && task.trigger->hold_while_running;
       {
         std::lock_guard lock(m_mutex);
         Inst& in = m_inst[address];
@@ -512,9 +539,12 @@ void SyncManager::execute(Task& task) {
           add_follow_locked(std::move(*step.follow), step.delay);
           return;
         }
+        if (held && !in.follow_up) in.follow_up = task.trigger->trigger;
         if (step.follow && in.jobs.count(step.follow->job.id) == 0) other = std::move(step.follow);
-        if (!other) after_locked(address);
+        if (!other) dropped = after_locked(address);
       }
+      if (held) save_held(address, task.trigger->trigger);
+      if (dropped) save_held(address, "");
       if (other) {
         // Someone else's job: followed and reported when it ends.
         m_runner.save_running(*other);
@@ -526,7 +556,7 @@ void SyncManager::execute(Task& task) {
     }
     case Task::Kind::poll: {
       Step step = m_runner.poll_step(*task.follow);
-      std::lock_guard lock(m_mutex);
+      std::unique_lock lock(m_mutex);
       Inst& in = m_inst[address];
       if (step.kind == Step::Kind::again) {
         if (!m_stop.load()) push_locked(m_clock.steady_now() + step.delay, std::move(task));
@@ -544,21 +574,30 @@ void SyncManager::execute(Task& task) {
         observe.address = address;
         push_locked(m_clock.steady_now(), std::move(observe));
       }
-      after_locked(address);
+      if (after_locked(address)) {
+        lock.unlock();
+        save_held(address, "");
+      }
       return;
     }
     case Task::Kind::observe: {
       observe_jobs(address);
-      std::lock_guard lock(m_mutex);
+      std::unique_lock lock(m_mutex);
       m_inst[address].observing = false;
-      after_locked(address);
+      if (after_locked(address)) {
+        lock.unlock();
+        save_held(address, "");
+      }
       return;
     }
     case Task::Kind::settle: {
       settle(address, task.pending);
-      std::lock_guard lock(m_mutex);
+      std::unique_lock lock(m_mutex);
       m_inst[address].triggering = false;
-      after_locked(address);
+      if (after_locked(address)) {
+        lock.unlock();
+        save_held(address, "");
+      }
       return;
     }
   }

@@ -41,8 +41,9 @@ struct SyncManagerOptions {
 //   job_already_running; one record per slot, never run later). `replace` triggers at once (the
 //   running job ends `superseded`). A slot that comes while a trigger of the instance is still
 //   on its way is recorded `skipped` (trigger_in_progress).
-// - on_change and manual triggers: with a job running under `forbid` (or a trigger on its way),
-//   they coalesce into ONE run after the job ends; under `replace` they supersede it.
+// - on_change and manual triggers: with a job running under `forbid` (or a trigger on its way,
+//   or a running job the forbid check finds), they coalesce into ONE run after the job ends,
+//   kept in state (SyncState::held) across restarts; under `replace` they supersede it.
 // - `sync.suspend` (or a suspended instance or namespace) ignores every trigger.
 // - Running jobs are saved in state (SyncState::running) and resume() follows them again in a
 //   new process or on a new leader; a trigger saved but never answered is settled from the job
@@ -53,8 +54,8 @@ struct SyncManagerOptions {
 //   not yet in the instance's history are followed or recorded (trigger "cloudflare" for
 //   source schedule, "external" otherwise). A running job found by a forbid check is followed
 //   too, and a job of ours superseded by someone else makes the engine look for the newer job.
-// - forbid lists the instance's jobs before a trigger only when the engine does not know the
-//   instance is idle (it followed the last job to its end and the activity did not move since).
+// - forbid lists the instance's jobs before every trigger: a job Cloudflare, a person or
+//   `aisearchd sync` started since the last one ended would otherwise be superseded.
 // Thread-safe.
 class SyncManager {
  public:
@@ -74,8 +75,9 @@ class SyncManager {
   void set_manifest(const manifest::Manifest& manifest);
 
   // Follows the jobs state records as running and settles the triggers state records as sent
-  // but unanswered (list the instance's jobs, follow the one carrying the trigger's id). Call
-  // once after the first set_manifest() (a new process, a new leader).
+  // but unanswered (list the instance's jobs, follow the one carrying the trigger's id); a held
+  // on_change/manual run (SyncState::held) is held again for their end, or starts now when
+  // none runs. Call once after the first set_manifest() (a new process, a new leader).
   void resume();
 
   // A run for `address` ("ns/id") now, per the policies above. reason "on_change" is ignored
@@ -145,7 +147,12 @@ class SyncManager {
   void add_follow_locked(FollowTask follow, std::chrono::milliseconds delay);
   void push_locked(util::Clock::SteadyTime at, Task task);
   // After a job or trigger of `address` ended: a coalesced follow-up, if any.
-  void after_locked(const std::string& address);
+  // Starts the held on_change/manual run once nothing of the instance runs; true when it was
+  // dropped instead (the reloaded manifest suspends or no longer allows it): the caller clears
+  // SyncState::held (save_held(address, "")) after unlocking.
+  bool after_locked(const std::string& address);
+  // Records (reason) or clears ("") the held run in state; never called under m_mutex.
+  void save_held(const std::string& address, const std::string& reason);
   void worker();
   void execute(Task& task);
   void observe_jobs(const std::string& address);

@@ -97,6 +97,7 @@ json State::to_json() const {
     // Written only when set: a state without running jobs reads as before.
     if (!s.since.empty()) entry["since"] = s.since;
     if (!s.schedule.empty()) entry["schedule"] = s.schedule;
+    if (!s.held.empty()) entry["held"] = s.held;
     if (!s.running.empty()) {
       json running = json::array();
       for (const auto& r : s.running)
@@ -158,6 +159,7 @@ util::Result<State, std::string> State::from_json(const json& j) {
           for (const auto& r : v.at("history")) ss.history.push_back(record_from_json(r));
         get_opt(v, "since", ss.since);
         get_opt(v, "schedule", ss.schedule);
+        get_opt(v, "held", ss.held);
         if (v.contains("running") && v["running"].is_array()) {
           for (const auto& r : v["running"]) {
             RunningJob rj;

@@ -95,6 +95,10 @@ struct SyncState {
   std::string schedule;
   std::vector<RunningJob> running;
   std::vector<PendingTrigger> triggers;
+  // An on_change or manual run held back (coalesced) while a job of the instance ran under
+  // forbid, still to start when it ends: its reason; "" for none. Kept across restarts and
+  // failovers; cleared in the save that records its trigger, or when it is dropped.
+  std::string held;
 
   // The job with this id in history (with an outcome other than skipped), or null.
   const JobRecord* recorded(const std::string& job_id) const;

@@ -418,6 +418,81 @@ TEST(SyncManager, AHeldOnChangeTriggerIsDroppedWhenTheScheduleIsSuspended) {
   EXPECT_EQ(h.sim->count("create_job"), 1u) << "no on_change job after sync.suspend";
 }
 
+// Issue 13: an on_change run held while a job ran was kept in memory only; a restart (or a
+// failover) while the job ran lost it, and the change was never synced. It is kept in state
+// and runs once after the job ends, in the next process, also when the job ended while no
+// process ran.
+TEST(SyncManager, AHeldOnChangeRunSurvivesARestart) {
+  for (bool ended_while_down : {false, true}) {
+    ManagerHarness h;
+    auto p = policy();
+    p.on_change = true;
+    h.manager.set_manifest(one_instance(p));
+    ASSERT_EQ(h.manager.trigger(k_addr, "manual"), jobs::SyncManager::TriggerResult::queued);
+    h.manager.run_due_work();
+    ASSERT_EQ(h.sim->count("create_job"), 1u);
+    ASSERT_EQ(h.manager.trigger(k_addr, "on_change"), jobs::SyncManager::TriggerResult::coalesced);
+    h.manager.stop(0ms);
+    EXPECT_EQ(h.store.saved().sync.at(k_addr).held, "on_change");
+    if (ended_while_down) h.clock->advance(10min);
+    for (int process = 0; process < 2; ++process) {
+      jobs::SyncManager next(h.runner, h.client, *h.clock, h.writer, h.reporter, {0});
+      next.set_manifest(one_instance(p));
+      next.resume();
+      drive(*h.clock, next, h.clock->now() + 1h, /*tick=*/false);
+      EXPECT_TRUE(next.idle());
+    }
+    EXPECT_EQ(h.sim->jobs(k_addr).size(), 2u) << "ended while down: " << ended_while_down;
+    const auto saved = h.store.saved().sync.at(k_addr);
+    EXPECT_TRUE(saved.held.empty());
+    ASSERT_EQ(saved.history.size(), 2u);
+    EXPECT_EQ(saved.history[0].trigger, "manual");
+    EXPECT_EQ(saved.history[1].trigger, "on_change");
+    EXPECT_EQ(saved.history[1].outcome, "succeeded");
+  }
+}
+
+// A held run dropped because the reloaded manifest suspends the sync leaves nothing in state:
+// the next process does not run it either.
+TEST(SyncManager, ADroppedHeldRunIsClearedFromState) {
+  ManagerHarness h;
+  auto p = policy();
+  p.on_change = true;
+  h.manager.set_manifest(one_instance(p));
+  h.manager.trigger(k_addr, "manual");
+  h.manager.run_due_work();
+  ASSERT_EQ(h.manager.trigger(k_addr, "on_change"), jobs::SyncManager::TriggerResult::coalesced);
+  p.on_change = false;
+  h.manager.set_manifest(one_instance(p));
+  drive(*h.clock, h.manager, h.clock->now() + 30min, /*tick=*/false);
+  EXPECT_EQ(h.sim->count("create_job"), 1u);
+  EXPECT_TRUE(h.store.saved().sync.at(k_addr).held.empty());
+}
+
+// Issue 13: an on_change trigger whose forbid check found a job running that the engine did
+// not know of (Cloudflare's schedule started it) was recorded `skipped` and the change never
+// synced; PRODUCT.md §7: on_change during a run coalesces into one run after it ends.
+TEST(SyncManager, AnOnChangeThatFindsSomeoneElsesJobRunningRunsAfterIt) {
+  ManagerHarness h;
+  auto p = policy();
+  p.on_change = true;
+  h.manager.set_manifest(one_instance(p));
+  const std::string theirs = h.sim->start_schedule_job(k_addr);
+  ASSERT_EQ(h.manager.trigger(k_addr, "on_change"), jobs::SyncManager::TriggerResult::queued);
+  ASSERT_TRUE(h.wait_idle());
+  const auto jobs = h.sim->jobs(k_addr);
+  ASSERT_EQ(jobs.size(), 2u);
+  EXPECT_EQ(jobs[0]["id"], theirs);
+  EXPECT_EQ(jobs[0]["end_reason"], "completed") << "their job was left to end by itself";
+  const auto saved = h.store.saved().sync.at(k_addr);
+  ASSERT_EQ(saved.history.size(), 2u);
+  EXPECT_EQ(saved.history[0].job_id, theirs);
+  EXPECT_EQ(saved.history[0].trigger, "cloudflare");
+  EXPECT_EQ(saved.history[1].trigger, "on_change");
+  EXPECT_EQ(saved.history[1].outcome, "succeeded");
+  for (const auto& r : saved.history) EXPECT_NE(r.outcome, "skipped");
+}
+
 // Issue 13, defect 1: replace supersedes the running job, also one that never ends.
 TEST(SyncManager, ReplaceSupersedesTheRunningJobEvenAStalledOne) {
   ManagerHarness h;
