@@ -385,8 +385,9 @@ static milliseconds slack(milliseconds expected) {
 // 2 requests; 3 under forbid, whose check lists the jobs first), reported at most the spread
 // plus poll_max after its end.
 milliseconds Runner::first_poll_at(const FollowTask& task) const {
-  const milliseconds spread = std::clamp(*task.expected_max - task.expected_p50.value_or(*task.expected_max),
-                                         milliseconds(0), m_options.poll_max);
+  const milliseconds spread =
+      std::clamp(*task.expected_max - task.expected_p50.value_or(*task.expected_max),
+                 milliseconds(0), m_options.poll_max);
   return slack(*task.expected_max) + spread;
 }
 

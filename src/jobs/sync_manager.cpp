@@ -525,8 +525,7 @@ void SyncManager::execute(Task& task) {
       std::optional<FollowTask> other;  // a running job found by the forbid check
       bool dropped = false;
       // An on_change or manual run that found a job running: held for that job's end.
-      const bool held =
-          !step.record && step.follow.has_value() && task.trigger->hold_while_running;
+      const bool held = !step.record && step.follow.has_value() && task.trigger->hold_while_running;
       {
         std::lock_guard lock(m_mutex);
         Inst& in = m_inst[address];
