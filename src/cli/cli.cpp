@@ -19,7 +19,8 @@ constexpr const char* k_commands = R"(Commands:
   validate            offline manifest + config check: no network, no token needed
   sync NS/ID          trigger a sync job now, wait for and print its outcome (--no-wait)
   status              instances, ownership, last job outcomes, freshness (text or json)
-  adopt NS/ID         record an existing remote instance as owned; no remote change
+  adopt NS/ID         record an existing remote instance as owned; no remote change (--force:
+                      one the manifest does not declare in a namespace with prune: true)
   forget NS/ID        drop ownership without deleting anything remote
   schema              print the manifest's JSON Schema (for editors / yaml-language-server)
   state show          print the state (owned instances, digests, job history)
@@ -53,6 +54,7 @@ cxxopts::Options make_parser() {
                                              "FMT")(
       "detailed-exitcode", "plan: 0 no differences, 2 differences (also blocked ones), 1 error")(
       "no-wait", "sync: start the job and return without following it")(
+      "force", "adopt: an instance the manifest does not declare in a prune: true namespace")(
       "to", "state migrate: etcd | file", cxxopts::value<std::string>(), "BACKEND")(
       "log-level", "trace|debug|info|warn|error", cxxopts::value<std::string>(), "LVL")(
       "log-format", "text|json", cxxopts::value<std::string>(), "FMT")(
@@ -104,6 +106,7 @@ int run(int argc, char** argv) {
     options.output = r["output"].as<std::string>();
     options.detailed_exitcode = r.count("detailed-exitcode") > 0;
     options.no_wait = r.count("no-wait") > 0;
+    options.force = r.count("force") > 0;
   } catch (const std::exception& e) {
     std::cerr << "aisearchd: " << e.what() << "\n(see aisearchd --help)\n";
     return k_exit_error;

@@ -56,17 +56,25 @@ int cmd_sync(const Options& options) {
   if (!ctx.connect()) return k_exit_error;
 
   manifest::SyncSpec policy;
+  std::string suspended;  // why the manifest leaves the instance alone, "" when it does not
   if (ctx.have_manifest) {
     auto n = ctx.manifest.namespaces.find(ns);
     if (n != ctx.manifest.namespaces.end()) {
+      if (n->second.suspend) suspended = "its namespace is suspended (suspend: true)";
       auto i = n->second.instances.find(id);
-      if (i != n->second.instances.end() && i->second.sync) policy = *i->second.sync;
+      if (i != n->second.instances.end()) {
+        if (i->second.sync) policy = *i->second.sync;
+        if (suspended.empty() && i->second.suspend)
+          suspended = "the instance is suspended (suspend: true)";
+      }
     }
   }
-  // `sync.suspend` stops every trigger, a manual one too.
-  if (policy.suspend) {
-    std::cerr << "aisearchd sync: " << ns << "/" << id
-              << ": sync is suspended in the manifest (sync.suspend: true): no job started\n";
+  // `sync.suspend` stops every trigger, a manual one too; so does a suspended instance or
+  // namespace (aisearchd leaves it alone).
+  if (suspended.empty() && policy.suspend) suspended = "sync is suspended (sync.suspend: true)";
+  if (!suspended.empty()) {
+    std::cerr << "aisearchd sync: " << ns << "/" << id << ": " << suspended
+              << " in the manifest: no job started\n";
     return k_exit_error;
   }
 

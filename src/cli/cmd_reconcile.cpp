@@ -110,6 +110,24 @@ int cmd_adopt(const Options& options) {
   Context ctx;
   if (!ctx.init(options, "warn")) return k_exit_error;
   ctx.load_manifest_optional();
+  // Adopting what the manifest does not declare in a namespace that prunes makes it the next
+  // apply's delete: refused unless --force says that is what is meant.
+  if (ctx.have_manifest) {
+    auto n = ctx.manifest.namespaces.find(ns);
+    if (n != ctx.manifest.namespaces.end() && n->second.prune &&
+        n->second.instances.count(id) == 0) {
+      if (!options.force) {
+        std::cerr << "aisearchd adopt: " << ns << "/" << id
+                  << " is not in the manifest and namespace " << ns
+                  << " has prune: true: the next apply would delete it. Declare it in the "
+                     "manifest first, or pass --force to adopt it anyway.\n";
+        return k_exit_error;
+      }
+      std::cerr << "aisearchd adopt: warning: " << ns << "/" << id
+                << " is not in the manifest and namespace " << ns
+                << " has prune: true: the next apply deletes it\n";
+    }
+  }
   if (!ctx.connect()) return k_exit_error;
   auto adopt = [&](state::State& state, std::string& done) -> std::optional<int> {
     auto remote = ctx.client->get_instance(ns, id);

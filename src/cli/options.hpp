@@ -23,6 +23,7 @@ struct Options {
   bool dry_run = false;
   bool detailed_exitcode = false;
   bool no_wait = false;           // sync
+  bool force = false;             // adopt: also what the next apply would prune
   std::optional<std::string> to;  // state migrate --to
 };
 

@@ -268,7 +268,7 @@ Step Runner::trigger_step(TriggerTask& task) {
     auto saved = m_writer.update([&](state::State& s) {
       auto& sync = s.sync[address];
       sync.triggers.push_back({task.trigger_id, task.trigger, task.slot, at});
-      if (sync.held == task.trigger) sync.held.clear();  // the held run is on its way
+      if (task.on_saved) task.on_saved(sync);
     });
     if (!saved.ok()) {
       spdlog::error("sync instance={}: trigger not saved, not sent: {}", address, saved.error());
@@ -379,16 +379,17 @@ static milliseconds slack(milliseconds expected) {
   return expected + std::max(milliseconds(1500), expected / 50);
 }
 
-// The first poll of a job with a duration history: the longest recent run (with slack) plus
-// the usual spread of durations (longest - median, at most poll_max), so a job of steady
-// duration is nearly always seen ended by its first poll (one poll per job: with the trigger,
-// 2 requests; 3 under forbid, whose check lists the jobs first), reported at most the spread
-// plus poll_max after its end.
+// The first poll of a job with a duration history: past the longest recent run (with slack) by
+// the usual spread of durations (longest - median, at most poll_max), so a job of steady duration
+// is nearly always seen ended by its first poll (one poll per job: with the trigger, 2 requests;
+// 3 under forbid, whose check lists the jobs first); but never later than 2 x poll_max past the
+// median, so one long run in the history (a first full index) does not delay the outcome of the
+// usual jobs after it.
 milliseconds Runner::first_poll_at(const FollowTask& task) const {
+  const milliseconds median = task.expected_p50.value_or(*task.expected_max);
   const milliseconds spread =
-      std::clamp(*task.expected_max - task.expected_p50.value_or(*task.expected_max),
-                 milliseconds(0), m_options.poll_max);
-  return slack(*task.expected_max) + spread;
+      std::clamp(*task.expected_max - median, milliseconds(0), m_options.poll_max);
+  return std::min(slack(*task.expected_max) + spread, slack(median) + 2 * m_options.poll_max);
 }
 
 milliseconds Runner::next_wait(FollowTask& task) const {
@@ -429,6 +430,13 @@ Step Runner::poll_step(FollowTask& task) {
   };
 
   if (!task.cancelled_at && elapsed >= timeout) {
+    // A job that has ended by now (a poll lands on the timeout when the expected end lies past
+    // it) is recorded as it ended: only a job still running is cancelled and timed_out.
+    auto polled = m_client.get_job(task.ns, task.id, task.job.id);
+    if (polled.ok()) {
+      task.job = std::move(polled.value());
+      if (task.job.finished()) return done(finish(task));
+    }
     spdlog::warn("sync instance={} job={}: running longer than its timeout {}, cancelling", address,
                  task.job.id, util::format_rfc3339(task.since + timeout));
     task.cancelled_at = now;

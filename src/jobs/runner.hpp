@@ -62,6 +62,9 @@ struct TriggerTask {
   // forbid, a running job found: no `skipped` record, the run is held for the job's end (the
   // SyncManager's on_change and manual triggers coalesce; PRODUCT.md §7).
   bool hold_while_running = false;
+  // Called inside the state save that records the trigger (SyncState::triggers), with the
+  // instance's sync state (the SyncManager keeps SyncState::held there).
+  std::function<void(state::SyncState&)> on_saved;
   // Progress (set by trigger_step).
   std::string trigger_id;  // saved in state before the first POST
   bool unclear = false;    // the last POST's answer was unclear: list jobs before another
@@ -115,10 +118,12 @@ struct Step {
 //
 // Polls: the first past the longest of the instance's last 5 succeeded jobs by their spread
 // (longest - median, at most poll_max; plus a little slack: a job starts after its trigger),
-// then backing off from that spread (at least poll_min) to poll_max; without history, the
-// backoff from poll_min. So a job of steady duration costs the trigger and one poll (and the
-// forbid check: bench/sync_requests.sh, 3.0 requests per job under forbid), and its outcome is
-// known at most its spread plus a little after it ended. A stalled job
+// but at most 2 x poll_max past their median; then backing off from that spread (at least
+// poll_min) to poll_max; without history, the backoff from poll_min. So a job of steady
+// duration costs the trigger and one poll (and the forbid check: bench/sync_requests.sh, 3.0
+// requests per job under forbid), and one that ends by its usual time is seen within 2 x
+// poll_max of that. A poll due at the timeout reads the job first: one that has ended is
+// recorded as it ended, only one still running is cancelled. A stalled job
 // (last_seen_at still for stall_after) is reported once and polled every stalled_poll; past its
 // timeout (the policy's, else default_timeout) a job is cancelled and recorded `timed_out`.
 //

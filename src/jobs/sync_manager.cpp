@@ -58,6 +58,7 @@ void SyncManager::set_manifest(const manifest::Manifest& manifest) {
   std::map<std::string, std::string> described;
   std::vector<schedule::Entry> entries;
   std::vector<std::string> problems;
+  std::set<std::string> left_alone_set;
   for (const auto& [ns_name, ns] : manifest.namespaces) {
     for (const auto& [id, inst] : ns.instances) {
       const bool left_alone = ns.suspend || inst.suspend;
@@ -85,7 +86,10 @@ void SyncManager::set_manifest(const manifest::Manifest& manifest) {
           problems.push_back(address + ": schedule not usable: " + spec->error());
         }
       }
-      if (left_alone) continue;
+      if (left_alone) {
+        left_alone_set.insert(address);
+        continue;
+      }
       managed.emplace(address, std::move(m));
     }
   }
@@ -95,6 +99,7 @@ void SyncManager::set_manifest(const manifest::Manifest& manifest) {
   for (const auto& e : entries)
     if (!m_scheduler.known(e.key)) fresh.push_back(e.key);
   m_managed = std::move(managed);
+  m_left_alone = std::move(left_alone_set);
   m_schedule_desc = std::move(described);
   m_schedule_problems = std::move(problems);
   m_scheduler.set_entries(entries);
@@ -135,6 +140,15 @@ void SyncManager::start_trigger_locked(const std::string& address, const std::st
   t->slot = slot;
   t->check_running = check_running;
   t->hold_while_running = check_running && reason != "schedule";
+  // The save that records the trigger also says what is held by then (a run coalesced while
+  // this trigger was on its way, or nothing): a held run that became this trigger is no longer
+  // held in state from that save on.
+  t->on_saved = [this, address](state::SyncState& sync) {
+    std::lock_guard held(m_held_mutex);
+    auto& h = m_held[address];
+    h.in_flight.clear();
+    sync.held = h.value();
+  };
   in.triggering = true;
   Task task;
   task.kind = Task::Kind::trigger;
@@ -158,7 +172,7 @@ SyncManager::TriggerResult SyncManager::request_locked(const std::string& addres
                                                        const std::string& reason,
                                                        const std::string& slot,
                                                        std::optional<state::JobRecord>& skip) {
-  if (m_stop.load()) return TriggerResult::ignored;
+  if (m_stop.load() || m_left_alone.count(address)) return TriggerResult::ignored;
   auto it = m_managed.find(address);
   if (it == m_managed.end() || !it->second.has_sync) {
     if (reason != "manual" || split_address(address).first.empty()) return TriggerResult::ignored;
@@ -195,7 +209,11 @@ SyncManager::TriggerResult SyncManager::request_locked(const std::string& addres
     skip = std::move(r);
     return TriggerResult::skipped;
   }
-  if (!in.follow_up) in.follow_up = reason;
+  if (!in.follow_up) {
+    in.follow_up = reason;
+    std::lock_guard held(m_held_mutex);
+    m_held[address].waiting = reason;
+  }
   return TriggerResult::coalesced;
 }
 
@@ -208,18 +226,20 @@ SyncManager::TriggerResult SyncManager::trigger(const std::string& address,
     result = request_locked(address, reason, "", skip);
   }
   if (skip) m_runner.store_and_report(address, *skip);
-  if (result == TriggerResult::coalesced) save_held(address, reason);
+  if (result == TriggerResult::coalesced) save_held(address);
   return result;
 }
 
-void SyncManager::save_held(const std::string& address, const std::string& reason) {
+void SyncManager::save_held(const std::string& address) {
+  std::string value;
   auto saved = m_writer.update([&](state::State& s) {
-    auto& sync = s.sync[address];
-    if (reason.empty() || sync.held.empty()) sync.held = reason;
+    std::lock_guard held(m_held_mutex);
+    value = m_held[address].value();
+    s.sync[address].held = value;
   });
   if (!saved.ok())
-    spdlog::warn("sync instance={}: held {} run not saved: {}", address,
-                 reason.empty() ? "(cleared)" : reason, saved.error());
+    spdlog::warn("sync instance={}: held run ({}) not saved: {}", address,
+                 value.empty() ? "none" : value, saved.error());
 }
 
 std::optional<std::chrono::system_clock::time_point> SyncManager::next_due() const {
@@ -316,6 +336,8 @@ void SyncManager::resume() {
       if (!ss.triggers.empty()) pending.emplace_back(address, ss.triggers);
       if (!ss.held.empty()) {
         m_inst[address].follow_up = ss.held;
+        std::lock_guard lock_held(m_held_mutex);
+        m_held[address].waiting = ss.held;
         held.push_back(address);
       }
     }
@@ -332,7 +354,7 @@ void SyncManager::resume() {
     for (const auto& address : held)
       if (after_locked(address)) dropped.push_back(address);
   }
-  for (const auto& address : dropped) save_held(address, "");
+  for (const auto& address : dropped) save_held(address);
   if (!follows.empty() || !pending.empty() || !held.empty())
     spdlog::info(
         "sync: resuming {} running job(s), settling {} unanswered trigger(s), {} held run(s)",
@@ -501,6 +523,13 @@ bool SyncManager::after_locked(const std::string& address) {
   if (in.triggering || !in.jobs.empty() || !in.follow_up || m_stop.load()) return false;
   const std::string reason = *in.follow_up;
   in.follow_up.reset();
+  {
+    // State keeps saying `held` until the run's trigger is saved (or it ends without one).
+    std::lock_guard held(m_held_mutex);
+    auto& h = m_held[address];
+    h.waiting.clear();
+    h.in_flight = reason;
+  }
   // The manifest may have changed while the job ran: a suspended schedule (or on_change turned
   // off, or the instance gone from the manifest) stops a held trigger too.
   auto it = m_managed.find(address);
@@ -509,6 +538,8 @@ bool SyncManager::after_locked(const std::string& address) {
       (reason == "on_change" && (!managed || !it->second.spec.on_change))) {
     spdlog::info("sync instance={}: held {} trigger dropped (sync suspended or changed)", address,
                  reason);
+    std::lock_guard held(m_held_mutex);
+    m_held[address].in_flight.clear();
     return true;
   }
   start_trigger_locked(
@@ -538,12 +569,21 @@ void SyncManager::execute(Task& task) {
           add_follow_locked(std::move(*step.follow), step.delay);
           return;
         }
-        if (held && !in.follow_up) in.follow_up = task.trigger->trigger;
+        {
+          // Ended without a saved trigger (held again, failed, skipped) or with one: either
+          // way this run is no longer on its way.
+          std::lock_guard lock_held(m_held_mutex);
+          auto& h = m_held[address];
+          h.in_flight.clear();
+          if (held && !in.follow_up) {
+            in.follow_up = task.trigger->trigger;
+            h.waiting = *in.follow_up;
+          }
+        }
         if (step.follow && in.jobs.count(step.follow->job.id) == 0) other = std::move(step.follow);
         if (!other) dropped = after_locked(address);
       }
-      if (held) save_held(address, task.trigger->trigger);
-      if (dropped) save_held(address, "");
+      if (task.trigger->trigger != "schedule" || dropped) save_held(address);
       if (other) {
         // Someone else's job: followed and reported when it ends.
         m_runner.save_running(*other);
@@ -575,7 +615,7 @@ void SyncManager::execute(Task& task) {
       }
       if (after_locked(address)) {
         lock.unlock();
-        save_held(address, "");
+        save_held(address);
       }
       return;
     }
@@ -585,7 +625,7 @@ void SyncManager::execute(Task& task) {
       m_inst[address].observing = false;
       if (after_locked(address)) {
         lock.unlock();
-        save_held(address, "");
+        save_held(address);
       }
       return;
     }
@@ -595,7 +635,7 @@ void SyncManager::execute(Task& task) {
       m_inst[address].triggering = false;
       if (after_locked(address)) {
         lock.unlock();
-        save_held(address, "");
+        save_held(address);
       }
       return;
     }

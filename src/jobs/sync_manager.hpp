@@ -82,7 +82,8 @@ class SyncManager {
 
   // A run for `address` ("ns/id") now, per the policies above. reason "on_change" is ignored
   // unless the instance's sync has on_change: true; any reason is ignored for an address without
-  // `sync:` in the manifest except "manual", and for a suspended one.
+  // `sync:` in the manifest except "manual", and for a suspended one (sync.suspend, or the
+  // instance or its namespace suspended).
   TriggerResult trigger(const std::string& address, const std::string& reason);
 
   // Earliest schedule due time (may be in the past), std::nullopt when nothing is scheduled.
@@ -149,10 +150,10 @@ class SyncManager {
   // After a job or trigger of `address` ended: a coalesced follow-up, if any.
   // Starts the held on_change/manual run once nothing of the instance runs; true when it was
   // dropped instead (the reloaded manifest suspends or no longer allows it): the caller clears
-  // SyncState::held (save_held(address, "")) after unlocking.
+  // SyncState::held (save_held(address)) after unlocking.
   bool after_locked(const std::string& address);
-  // Records (reason) or clears ("") the held run in state; never called under m_mutex.
-  void save_held(const std::string& address, const std::string& reason);
+  // Writes SyncState::held as m_held says now; never called under m_mutex.
+  void save_held(const std::string& address);
   void worker();
   void execute(Task& task);
   void observe_jobs(const std::string& address);
@@ -169,12 +170,23 @@ class SyncManager {
   mutable std::mutex m_mutex;
   std::condition_variable m_cv;
   schedule::Scheduler m_scheduler;
-  std::map<std::string, Managed> m_managed;                // by address
+  std::map<std::string, Managed> m_managed;  // by address
+  std::set<std::string> m_left_alone;  // suspended instances, instances of suspended namespaces
   std::map<std::string, std::string> m_schedule_desc;      // what state should say, by address
   std::map<std::string, std::string> m_recorded_schedule;  // what state says, by address
   std::set<std::string> m_since_known;  // addresses whose SyncState::since is set
   std::vector<std::string> m_schedule_problems;
   std::map<std::string, Inst> m_inst;
+  // What SyncState::held should say, by address: the reason of an on_change/manual run waiting
+  // for a job's end (Inst::follow_up), else of a held run started whose trigger is not saved yet.
+  // Its own mutex (taken under m_mutex, and inside the writer's saves; it takes no other lock),
+  // so the trigger's save reads it without m_mutex.
+  struct HeldRun {
+    std::string waiting, in_flight;
+    std::string value() const { return waiting.empty() ? in_flight : waiting; }
+  };
+  mutable std::mutex m_held_mutex;
+  std::map<std::string, HeldRun> m_held;
   std::multimap<util::Clock::SteadyTime, Task> m_tasks;
   std::size_t m_running_tasks = 0;
   std::atomic<bool> m_stop{false};

@@ -327,6 +327,8 @@ class Executor {
   MaybeError run_instance(const Change& change, ActionResult& out) {
     const auto* spec = find_spec(m_desired, change.ns, change.id);
     switch (change.action) {
+      case Action::adopt:
+        return std::nullopt;  // recorded by apply()'s bookkeeping, never executed
       case Action::delete_: {
         if (auto e = delete_owned(change.ns, change.id, change.deletes_identity)) return e;
         save([&](state::State& s) {
@@ -457,9 +459,12 @@ class Executor {
   const ApplyOptions& m_options;
 };
 
+// -1: not executed (an adoption is the bookkeeping's state record).
 int group_of(const Change& c) {
   if (c.is_namespace()) return 0;
   switch (c.action) {
+    case Action::adopt:
+      return -1;
     case Action::move:
       return 1;
     case Action::delete_:
@@ -554,6 +559,15 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
         }
     });
     if (!saved) result.state_errors.push_back(saved.error());
+    for (std::size_t i = 0; i < plan.changes.size(); ++i) {
+      const Change& c = plan.changes[i];
+      if (c.action != Action::adopt) continue;
+      ActionResult& r = result.results[i];
+      r.address = c.address();
+      r.action = to_string(c.action);
+      r.status = saved ? "done" : "failed";
+      if (!saved) r.error = "state not saved: " + saved.error();
+    }
   }
 
   Executor executor(desired, client, state, clock, options);

@@ -24,7 +24,7 @@ struct ApplyOptions {
 
 struct ActionResult {
   std::string address;
-  std::string action;                 // create update replace move delete
+  std::string action;                 // adopt create update replace move delete
   std::string status;                 // done failed blocked skipped
   std::string error;                  // failed: the API error; blocked: the rail's message
   std::vector<std::string> unstable;  // fields the API did not take

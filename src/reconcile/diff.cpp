@@ -266,18 +266,20 @@ InstanceDiff compare_instance(const manifest::InstanceSpec& spec, const json& re
 int action_rank(const Change& c) {
   if (c.is_namespace()) return 0;
   switch (c.action) {
-    case Action::move:
+    case Action::adopt:
       return 1;
-    case Action::create:
+    case Action::move:
       return 2;
-    case Action::update:
+    case Action::create:
       return 3;
-    case Action::replace:
+    case Action::update:
       return 4;
-    case Action::delete_:
+    case Action::replace:
       return 5;
+    case Action::delete_:
+      return 6;
   }
-  return 6;
+  return 7;
 }
 
 }  // namespace
@@ -692,6 +694,14 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
         // Adopted (or, for a create whose answer was lost, confirmed) on apply; so is a record
         // marked `deleting` whose instance is still there, unless this plan replaces it again.
         if (unproven) plan.adopt.push_back(ispec.address());
+        if (!owned) {
+          // Shown: from now on aisearchd owns it (prune can delete it, drift is corrected).
+          Change c;
+          c.action = Action::adopt;
+          c.ns = ns_name;
+          c.id = id;
+          plan.changes.push_back(std::move(c));
+        }
         for (const auto& f : d.unstable)
           plan.warnings.push_back(
               ispec.address() + ": field " + f +

@@ -4,6 +4,8 @@ namespace reconcile {
 
 const char* to_string(Action a) {
   switch (a) {
+    case Action::adopt:
+      return "adopt";
     case Action::create:
       return "create";
     case Action::update:
@@ -30,6 +32,9 @@ Summary Plan::summary() const {
       continue;
     }
     switch (c.action) {
+      case Action::adopt:
+        ++s.adopt;
+        break;
       case Action::create:
         ++s.create;
         break;

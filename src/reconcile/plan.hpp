@@ -9,10 +9,12 @@
 
 namespace reconcile {
 
-enum class Action { create, update, replace, move, delete_ };
+// adopt: an existing remote instance the manifest declares and state does not own becomes
+// owned (a state record, no API write); shown so a reviewer sees that prune can delete it later.
+enum class Action { adopt, create, update, replace, move, delete_ };
 enum class Reason { config, drift };
 
-const char* to_string(Action a);  // "create" "update" "replace" "move" "delete"
+const char* to_string(Action a);  // "adopt" "create" "update" "replace" "move" "delete"
 const char* to_string(Reason r);  // "config" "drift"
 
 // One changed field: dotted path, values before and after (null = absent / unknown).
@@ -67,8 +69,8 @@ struct SkippedNamespace {
 };
 
 struct Summary {
-  int create = 0, update = 0, replace = 0, delete_ = 0, move = 0, blocked = 0;
-  int total() const { return create + update + replace + delete_ + move; }
+  int adopt = 0, create = 0, update = 0, replace = 0, delete_ = 0, move = 0, blocked = 0;
+  int total() const { return adopt + create + update + replace + delete_ + move; }
 };
 
 struct Plan {
@@ -76,9 +78,10 @@ struct Plan {
   std::vector<Unmanaged> unmanaged;
   std::vector<SkippedNamespace> skipped_namespaces;
   std::vector<std::string> warnings;
-  // Bookkeeping for apply, not shown as changes: remote instances the manifest declares that
-  // state does not own yet (recorded as owned on apply), and owned instances that are gone both
-  // remotely and from the manifest (dropped from state on apply). Addresses "ns/id".
+  // Bookkeeping for apply: remote instances the manifest declares that state does not own yet
+  // or has not confirmed (recorded as owned on apply; the ones state has no record of are also
+  // `adopt` changes), and owned instances that are gone both remotely and from the manifest
+  // (dropped from state on apply). Addresses "ns/id".
   std::vector<std::string> adopt;
   std::vector<std::string> forget;
   // Declared namespaces seen as the manifest has them and not yet in state.namespaces:

@@ -252,6 +252,8 @@ std::string describe(const Change& change, bool blocked) {
   if (change.is_namespace()) {
     std::string out = "namespace " + printable(change.ns) + will;
     switch (change.action) {
+      case Action::adopt:
+        return out + "adopted";
       case Action::create:
         return out + "created";
       case Action::update:
@@ -266,6 +268,8 @@ std::string describe(const Change& change, bool blocked) {
     return out;
   }
   switch (change.action) {
+    case Action::adopt:
+      return printable(change.address()) + will + "adopted";
     case Action::create:
       return printable(change.address()) + will + "created" +
              (upload_only(change) ? " as managed storage (upload-only: no type, no source)" : "");
@@ -290,6 +294,8 @@ std::string describe(const Change& change, bool blocked) {
 
 const char* action_symbol(Action action) {
   switch (action) {
+    case Action::adopt:
+      return "=";
     case Action::create:
       return "+";
     case Action::update:
@@ -306,6 +312,8 @@ const char* action_symbol(Action action) {
 
 const char* action_color(Action action) {
   switch (action) {
+    case Action::adopt:
+      return "34";
     case Action::create:
       return "32";
     case Action::update:
@@ -334,9 +342,11 @@ std::string markers(const FieldLine& line) {
 }
 
 std::string summary_text(const Summary& s) {
-  return "Plan: " + std::to_string(s.create) + " to create, " + std::to_string(s.update) +
-         " to update, " + std::to_string(s.replace) + " to replace, " + std::to_string(s.delete_) +
-         " to delete, " + std::to_string(s.move) + " to move.";
+  // "N to adopt" only when there are adoptions (Terraform's "N to import").
+  return "Plan: " + (s.adopt > 0 ? std::to_string(s.adopt) + " to adopt, " : std::string()) +
+         std::to_string(s.create) + " to create, " + std::to_string(s.update) + " to update, " +
+         std::to_string(s.replace) + " to replace, " + std::to_string(s.delete_) + " to delete, " +
+         std::to_string(s.move) + " to move.";
 }
 
 std::string no_changes_text(const Plan& plan) {
@@ -397,6 +407,11 @@ void render_text_change(std::string& out, const Change& change, const Painter& p
   }
   if (change.action == Action::replace) {
     out += std::string("      # ") + replace_note(change) + "\n";
+  }
+  if (change.action == Action::adopt) {
+    out +=
+        "      # it exists and is not aisearchd's yet: from now on aisearchd owns it (prune can\n"
+        "      # delete it, drift is corrected); adopting writes nothing to the API\n";
   }
   for (const auto& line : field_lines(change)) render_text_field(out, line, paint);
 }
@@ -721,7 +736,8 @@ ojson build_json(const Plan& plan) {
   ojson warnings = ojson::array();
   for (const auto& w : plan.warnings) warnings.push_back(utf8(w));
   const Summary s = plan.summary();
-  ojson summary = object_for(6);
+  ojson summary = object_for(7);
+  summary["adopt"] = s.adopt;
   summary["create"] = s.create;
   summary["update"] = s.update;
   summary["replace"] = s.replace;

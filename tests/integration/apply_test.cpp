@@ -307,11 +307,16 @@ TEST(ApplyIntegration, WritesWhoseRecordsAreLostInACrashAreNeitherRepeatedNorMis
   EXPECT_EQ(stale->owned.size(), 30u);  // still the ten deleted, not yet the ten created
   EXPECT_FALSE(stale->owns("default", "new-0"));
 
-  // The next apply adopts what was created and forgets what was deleted, without a write.
+  // The next apply adopts what was created (shown as adoptions: state has no record of them)
+  // and forgets what was deleted, without a write.
   emulator.control("DELETE", "requests");
   auto recovered = h.apply(m, store);
   EXPECT_TRUE(recovered.ok()) << recovered.to_text();
-  EXPECT_EQ(recovered.results.size(), 0u) << recovered.to_text();
+  EXPECT_EQ(recovered.results.size(), 10u) << recovered.to_text();
+  for (const auto& r : recovered.results) {
+    EXPECT_EQ(r.action, "adopt") << r.address;
+    EXPECT_EQ(r.status, "done") << r.address;
+  }
   EXPECT_EQ(write_requests(emulator), 0);
   auto st = store.load();
   ASSERT_TRUE(st.ok());

@@ -73,6 +73,19 @@ set -e
 grep -q "sync is suspended" "$work/sync-suspended.txt" || fail "sync output: $(cat "$work/sync-suspended.txt")"
 jobs_after=$(control GET requests | python3 -c 'import json,sys; print(sum(r["method"]=="POST" and r["path"].endswith("/jobs") for r in json.load(sys.stdin)))')
 [[ "$jobs_before" == "$jobs_after" ]] || fail "sync of a suspended instance started a job"
+# So does a suspended instance (aisearchd leaves it alone), though its sync: is not suspended.
+sed 's/        sync: { every: 2m, on_change: true, max_staleness: 10m }/        suspend: true\n&/' \
+  "$SOURCE_DIR/examples/demo/aisearch.yaml" >"$work/instance-suspended.yaml"
+grep -q "^        suspend: true" "$work/instance-suspended.yaml" || fail "could not write an instance-suspended manifest"
+set +e
+"$AISEARCHD_BIN" -m "$work/instance-suspended.yaml" --api-url "$base/client/v4" --account-id flow \
+  --state-dir "$work/state" sync default/docs >"$work/sync-instance-suspended.txt" 2>&1
+code=$?
+set -e
+[[ $code -eq 1 ]] || fail "sync of a suspended instance exited $code: $(cat "$work/sync-instance-suspended.txt")"
+grep -q "the instance is suspended" "$work/sync-instance-suspended.txt" || fail "sync output: $(cat "$work/sync-instance-suspended.txt")"
+jobs_after=$(control GET requests | python3 -c 'import json,sys; print(sum(r["method"]=="POST" and r["path"].endswith("/jobs") for r in json.load(sys.stdin)))')
+[[ "$jobs_before" == "$jobs_after" ]] || fail "sync of an instance with suspend: true started a job"
 
 # Under forbid, `sync` during a running job (here one started by hand; the daemon's alike) waits
 # for it to end, then starts one: the runs coalesce, nothing is skipped or superseded. The
@@ -120,4 +133,33 @@ set -e
 [[ $code -ne 0 ]] || fail "validate of a missing manifest exited 0"
 grep -q "no-such-dir: no such file or directory (the manifest path is \`manifest:\` in $work/config.yaml)" \
   "$work/validate.txt" || fail "validate output: $(cat "$work/validate.txt")"
+# Adoption is shown (issue 17, item 2): with no record of them (a fresh state directory), the
+# existing declared instances plan as `= ... will be adopted` and count, and the plan is not "No
+# changes." (exit 2 with --detailed-exitcode): from then on prune can delete them.
+set +e
+"$AISEARCHD_BIN" -m "$SOURCE_DIR/examples/demo/aisearch.yaml" --api-url "$base/client/v4" \
+  --account-id flow --state-dir "$work/fresh-state" plan --detailed-exitcode >"$work/plan-adopt.txt"
+code=$?
+set -e
+[[ $code -eq 2 ]] || fail "plan of instances to adopt exited $code: $(cat "$work/plan-adopt.txt")"
+grep -q "^  = default/docs will be adopted" "$work/plan-adopt.txt" || fail "plan hides the adoption: $(cat "$work/plan-adopt.txt")"
+grep -q "^Plan: [1-9][0-9]* to adopt, 0 to create, 0 to update" "$work/plan-adopt.txt" || fail "summary: $(cat "$work/plan-adopt.txt")"
+# `adopt` of an instance the manifest does not declare, in a namespace with prune: true, would
+# be the next apply's delete: refused without --force, adopted with it (and said so).
+curl -fsS -X POST -H "Authorization: Bearer flow-token" -H 'Content-Type: application/json' \
+  --data-binary '{"id": "hand-made", "type": "r2", "source": "hand-bucket"}' \
+  "$base/client/v4/accounts/flow/ai-search/namespaces/default/instances" >/dev/null || fail "could not make hand-made"
+set +e
+run adopt default/hand-made >"$work/adopt.txt" 2>&1
+code=$?
+set -e
+[[ $code -eq 1 ]] || fail "adopt of an undeclared instance in a pruning namespace exited $code: $(cat "$work/adopt.txt")"
+grep -q "the next apply would delete it" "$work/adopt.txt" || fail "adopt output: $(cat "$work/adopt.txt")"
+python3 -c 'import json, sys; sys.exit("default/hand-made" in json.load(open(sys.argv[1]))["owned"])' \
+  "$work/state/state.json" || fail "a refused adopt recorded the instance as owned"
+run adopt --force default/hand-made >"$work/adopt-force.txt" 2>&1 || fail "adopt --force failed: $(cat "$work/adopt-force.txt")"
+grep -q "warning: default/hand-made is not in the manifest" "$work/adopt-force.txt" || fail "adopt --force output: $(cat "$work/adopt-force.txt")"
+grep -q "adopted default/hand-made" "$work/adopt-force.txt" || fail "adopt --force output: $(cat "$work/adopt-force.txt")"
+python3 -c 'import json, sys; sys.exit("default/hand-made" not in json.load(open(sys.argv[1]))["owned"])' \
+  "$work/state/state.json" || fail "adopt --force did not record the instance as owned"
 echo "cli flow: ok"

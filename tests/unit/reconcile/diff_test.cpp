@@ -158,7 +158,11 @@ TEST(Diff, UnownedRemoteInstancesAreUnmanagedNeverDeleted) {
   m.namespaces["default"].max_deletes = 100;
   auto plan = reconcile::diff(
       m, observed_with({remote("default", "docs", {}), remote("default", "hand-made", {})}), {});
-  EXPECT_TRUE(plan.changes.empty());
+  // The declared one is adopted (shown: from then on prune can delete it); no write.
+  ASSERT_EQ(plan.changes.size(), 1u);
+  EXPECT_EQ(plan.changes[0].action, reconcile::Action::adopt);
+  EXPECT_EQ(plan.changes[0].address(), "default/docs");
+  EXPECT_TRUE(plan.changes[0].fields.empty());
   ASSERT_EQ(plan.unmanaged.size(), 1u);
   EXPECT_EQ(plan.unmanaged[0].id, "hand-made");
   ASSERT_EQ(plan.adopt.size(), 1u);

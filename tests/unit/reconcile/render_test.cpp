@@ -151,6 +151,7 @@ Plan full_plan() {
   plan.unmanaged = {{"default", "hand-made"}, {"support", "experiment"}};
   plan.skipped_namespaces = {{"team-a", "list failed: HTTP 503 service unavailable"}};
   plan.warnings = {"default/docs is paused on Cloudflare but has a sync schedule in the manifest"};
+  plan.changes.push_back(change(Action::adopt, "default", "legacy"));
   return plan;
 }
 
@@ -201,9 +202,30 @@ TEST(RenderText, UsesTerraformShapeAndExactSummary) {
   EXPECT_NE(text.find("  -/+ support/site will be replaced"), std::string::npos);
   EXPECT_NE(text.find("  - default/old will be deleted"), std::string::npos);
   EXPECT_NE(text.find("# blocked (never_empty): "), std::string::npos);
-  EXPECT_NE(text.find("Plan: 4 to create, 3 to update, 1 to replace, 1 to delete, 1 to move. "
-                      "6 blocked.\n"),
+  EXPECT_NE(text.find("  = default/legacy will be adopted (config)\n"), std::string::npos);
+  EXPECT_NE(text.find("Plan: 1 to adopt, 4 to create, 3 to update, 1 to replace, 1 to delete, "
+                      "1 to move. 6 blocked.\n"),
             std::string::npos);
+}
+
+// Issue 17, item 2: a plan that adopts an existing instance said "No changes." (and exit 0),
+// though from then on prune can delete the instance. Adoption is an action of its own, counted
+// in the summary only when there is one.
+TEST(RenderText, AnAdoptionIsShownAndCounted) {
+  Plan plan;
+  plan.changes.push_back(change(Action::adopt, "default", "legacy"));
+  plan.adopt.push_back("default/legacy");
+  EXPECT_TRUE(plan.has_changes());
+  const std::string text = render_text(plan, {});
+  EXPECT_NE(text.find("  = default/legacy will be adopted (config)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("Plan: 1 to adopt, 0 to create, 0 to update, 0 to replace, 0 to delete, 0 "
+                      "to move.\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("No changes"), std::string::npos) << text;
+  const auto j = render_json(plan);
+  EXPECT_EQ(j["changes"][0]["action"], "adopt");
+  EXPECT_EQ(j["summary"]["adopt"], 1);
 }
 
 // The address names the instance: a create lists its fields, never `id` (issue 12, item 12); an
@@ -294,7 +316,8 @@ TEST(RenderJson, StableContractShape) {
   for (const char* key : {"changes", "unmanaged", "skipped_namespaces", "warnings"}) {
     EXPECT_TRUE(j.at(key).is_array()) << key;
   }
-  EXPECT_EQ(j["summary"], json({{"create", 4},
+  EXPECT_EQ(j["summary"], json({{"adopt", 1},
+                                {"create", 4},
                                 {"update", 3},
                                 {"replace", 1},
                                 {"delete", 1},
