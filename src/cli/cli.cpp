@@ -55,6 +55,8 @@ cxxopts::Options make_parser() {
       "detailed-exitcode", "plan: 0 no differences, 2 differences (also blocked ones), 1 error")(
       "no-wait", "sync: start the job and return without following it")(
       "force", "adopt: an instance the manifest does not declare in a prune: true namespace")(
+      "require-state",
+      "plan, apply: fail (exit 1) when the state records no instance (ownership unknown)")(
       "to", "state migrate: etcd | file", cxxopts::value<std::string>(), "BACKEND")(
       "log-level", "trace|debug|info|warn|error", cxxopts::value<std::string>(), "LVL")(
       "log-format", "text|json", cxxopts::value<std::string>(), "FMT")(
@@ -107,6 +109,7 @@ int run(int argc, char** argv) {
     options.detailed_exitcode = r.count("detailed-exitcode") > 0;
     options.no_wait = r.count("no-wait") > 0;
     options.force = r.count("force") > 0;
+    options.require_state = r.count("require-state") > 0;
   } catch (const std::exception& e) {
     std::cerr << "aisearchd: " << e.what() << "\n(see aisearchd --help)\n";
     return k_exit_error;

@@ -32,12 +32,29 @@ void print_plan(const reconcile::Plan& plan, const std::string& output,
   std::cout.flush();
 }
 
-// Observes what the manifest and `state` name and diffs the manifest against it.
+// Observes what the manifest and `state` name and diffs the manifest against it. A state that
+// records no instance makes the plan say that ownership is unknown.
 reconcile::Plan make_plan(const Context& ctx, const state::State& state) {
   auto observed =
       reconcile::observe(*ctx.client, reconcile::namespaces_to_observe(ctx.manifest, state),
                          ctx.settings.config.concurrency, state);
-  return reconcile::diff(ctx.manifest, observed, state, ctx.diff_options());
+  auto plan = reconcile::diff(ctx.manifest, observed, state, ctx.diff_options());
+  plan.ownership_unknown = state.owned.empty();
+  plan.state_location = ctx.store->describe();
+  return plan;
+}
+
+// --require-state: a state that records no instance is an error (a CI plan without the
+// daemon's state would hide every delete). Prints why; true when the command may go on.
+bool state_required_and_present(const Options& options, const Context& ctx,
+                                const state::State& state, const char* command) {
+  if (!options.require_state || !state.owned.empty()) return true;
+  std::cerr << "aisearchd " << command << ": --require-state: the state at "
+            << ctx.store->describe()
+            << " records no instance (missing or empty), so ownership is unknown and deletes "
+               "cannot be planned; point --state-dir (or the etcd backend) at the daemon's "
+               "state\n";
+  return false;
 }
 
 // adopt and forget: under the state lock, load state, let `change` edit it, save it when
@@ -67,6 +84,7 @@ int cmd_plan(const Options& options) {
   if (!ctx.init(options, "warn") || !ctx.load_manifest() || !ctx.connect()) return k_exit_error;
   auto state = ctx.load_state();
   if (!state) return k_exit_error;
+  if (!state_required_and_present(options, ctx, *state, "plan")) return k_exit_error;
   auto plan = make_plan(ctx, *state);
   print_plan(plan, options.output, ctx.env);
   if (!plan.skipped_namespaces.empty()) {
@@ -86,6 +104,7 @@ int cmd_apply(const Options& options) {
   if (!lock) return k_exit_error;
   auto state = ctx.load_state();
   if (!state) return k_exit_error;
+  if (!state_required_and_present(options, ctx, *state, "apply")) return k_exit_error;
   auto plan = make_plan(ctx, *state);
   if (options.output == "text") print_plan(plan, "text", ctx.env);
   state::StateWriter writer(*ctx.store, std::move(*state));

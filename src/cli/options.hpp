@@ -24,6 +24,7 @@ struct Options {
   bool detailed_exitcode = false;
   bool no_wait = false;           // sync
   bool force = false;             // adopt: also what the next apply would prune
+  bool require_state = false;     // plan, apply: fail when state records no instance
   std::optional<std::string> to;  // state migrate --to
 };
 

@@ -84,6 +84,12 @@ struct Plan {
   // (dropped from state on apply). Addresses "ns/id".
   std::vector<std::string> adopt;
   std::vector<std::string> forget;
+  // Set by the caller when the state the plan was made from records nothing (missing or empty):
+  // what aisearchd owns is unknown, so deletes of owned instances cannot be shown and existing
+  // declared instances plan as adoptions. Rendered first in every output ("ownership":
+  // "unknown" in JSON), naming `state_location`.
+  bool ownership_unknown = false;
+  std::string state_location;
   // Declared namespaces seen as the manifest has them and not yet in state.namespaces:
   // name -> digest of the description (recorded on apply).
   std::map<std::string, std::string> namespace_records;

@@ -349,6 +349,14 @@ std::string summary_text(const Summary& s) {
          std::to_string(s.move) + " to move.";
 }
 
+std::string ownership_unknown_text(const Plan& plan) {
+  return "Ownership unknown: the state at " + printable(plan.state_location) +
+         " records no instance, so this plan cannot show deletes (prune) or changes to what "
+         "aisearchd owns, and lists existing declared instances as adopted. Plan where the "
+         "daemon's state is (its --state-dir or etcd backend), or pass --require-state to fail "
+         "here.";
+}
+
 std::string no_changes_text(const Plan& plan) {
   if (plan.skipped_namespaces.empty()) return "No changes. Remote instances match the manifest.";
   const std::size_t n = plan.skipped_namespaces.size();
@@ -636,6 +644,7 @@ std::string render_text(const Plan& plan, const RenderOptions& options) {
   const Painter paint(options.color);
   const Summary summary = plan.summary();
   std::string out;
+  if (plan.ownership_unknown) out += paint("1;33", ownership_unknown_text(plan)) + "\n\n";
   if (!plan.changes.empty()) {
     out += summary.total() > 0 ? "aisearchd will perform the following actions:\n"
                                : "aisearchd will perform no actions; these changes are blocked:\n";
@@ -745,8 +754,9 @@ ojson build_json(const Plan& plan) {
   summary["move"] = s.move;
   summary["blocked"] = s.blocked;
 
-  ojson out = object_for(6);
+  ojson out = object_for(7);
   out["format_version"] = "1";
+  out["ownership"] = plan.ownership_unknown ? "unknown" : "known";
   out["changes"] = std::move(changes);
   out["unmanaged"] = std::move(unmanaged);
   out["skipped_namespaces"] = std::move(skipped);
@@ -768,6 +778,7 @@ std::string render_json_string(const Plan& plan, int indent) {
 std::string render_markdown(const Plan& plan, std::size_t max_chars) {
   const Summary summary = plan.summary();
   std::string head = "## aisearchd plan\n\n";
+  if (plan.ownership_unknown) head += "> **" + md_text(ownership_unknown_text(plan)) + "**\n\n";
   if (summary.total() == 0 && summary.blocked == 0) {
     head += "**" + md_text(no_changes_text(plan)) + "**\n\n";
   } else {

@@ -38,8 +38,34 @@ writes = [r for r in json.load(sys.stdin) if r["method"] != "GET"]
 sys.exit(f"plan sent {len(writes)} write request(s): {writes}" if writes else 0)' || fail "plan wrote remotely"
 [[ ! -e "$work/state" ]] || fail "plan created $work/state"
 
+# Without state, ownership is unknown (issue 17, item 1): the plan says so first, naming the state
+# location, and the JSON carries "ownership": "unknown"; --require-state fails instead (exit 1)
+# before anything is planned or written, for plan and apply alike.
+head -1 "$work/plan.txt" | grep -q "^Ownership unknown: the state at file $work/state/state.json records no instance" ||
+  fail "a plan without state does not say ownership is unknown: $(head -3 "$work/plan.txt")"
+run plan -o json | python3 -c 'import json, sys; o = json.load(sys.stdin)["ownership"]; sys.exit(o != "unknown" and f"ownership {o}")' ||
+  fail "the JSON plan without state does not say ownership unknown"
+requests_before=$(control GET requests | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+for command in plan apply; do
+  set +e
+  run "$command" --require-state >"$work/require.txt" 2>&1
+  code=$?
+  set -e
+  [[ $code -eq 1 ]] || fail "$command --require-state without state exited $code: $(cat "$work/require.txt")"
+  grep -q -- "--require-state: the state at file $work/state/state.json records no instance" "$work/require.txt" ||
+    fail "$command --require-state output: $(cat "$work/require.txt")"
+done
+writes=$(control GET requests | python3 -c '
+import json, sys
+print(sum(r["method"] != "GET" for r in json.load(sys.stdin)[int(sys.argv[1]):]))' "$requests_before")
+[[ "$writes" == 0 ]] || fail "--require-state without state sent $writes write(s)"
+[[ ! -e "$work/state/state.json" ]] || fail "--require-state without state wrote state"
+
 run apply >/dev/null || fail "apply failed"
-run plan --detailed-exitcode >/dev/null || fail "plan after apply is not clean"
+run plan --detailed-exitcode --require-state >"$work/plan-after.txt" || fail "plan after apply is not clean"
+grep -q "Ownership unknown" "$work/plan-after.txt" && fail "a plan with state says ownership is unknown"
+run plan -o json | python3 -c 'import json, sys; o = json.load(sys.stdin)["ownership"]; sys.exit(o != "known" and f"ownership {o}")' ||
+  fail "the JSON plan with state does not say ownership known"
 
 # sync: succeeded -> exit 0, failed -> exit 1, and status shows the outcome.
 run sync default/docs >"$work/sync-ok.txt" || fail "sync of a succeeding job exited non-zero: $(cat "$work/sync-ok.txt")"
