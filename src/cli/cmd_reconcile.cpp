@@ -1,6 +1,7 @@
 // plan, apply, adopt, forget: the one-shot reconcile commands.
 #include <unistd.h>
 
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -130,7 +131,16 @@ int cmd_adopt(const Options& options) {
   if (!ctx.init(options, "warn")) return k_exit_error;
   ctx.load_manifest_optional();
   // Adopting what the manifest does not declare in a namespace that prunes makes it the next
-  // apply's delete: refused unless --force says that is what is meant.
+  // apply's delete: refused unless --force says that is what is meant. A manifest that is there
+  // but does not load leaves that unchecked: refused too.
+  std::error_code ec;
+  if (!ctx.have_manifest && !ctx.settings.manifest_path.empty() &&
+      std::filesystem::exists(ctx.settings.manifest_path, ec) && !options.force) {
+    std::cerr << "aisearchd adopt: the manifest " << ctx.settings.manifest_path
+              << " does not load, so whether the next apply would delete " << ns << "/" << id
+              << " (prune) cannot be checked; fix it (aisearchd validate) or pass --force\n";
+    return k_exit_error;
+  }
   if (ctx.have_manifest) {
     auto n = ctx.manifest.namespaces.find(ns);
     if (n != ctx.manifest.namespaces.end() && n->second.prune &&

@@ -504,6 +504,7 @@ bool Daemon::reconcile_once() {
   m_metrics.set("aisearchd_reconcile_duration_seconds", seconds);
   m_metrics.set("aisearchd_api_reachable", reachable ? 1 : 0);
   m_metrics.set("aisearchd_drift_changes", drift);
+  m_metrics.set("aisearchd_plan_changes", {{"action", "adopt"}}, summary.adopt);
   m_metrics.set("aisearchd_plan_changes", {{"action", "create"}}, summary.create);
   m_metrics.set("aisearchd_plan_changes", {{"action", "update"}}, summary.update);
   m_metrics.set("aisearchd_plan_changes", {{"action", "replace"}}, summary.replace);

@@ -212,6 +212,7 @@ Step Runner::trigger_step(TriggerTask& task) {
       });
       std::erase_if(sync.running, [&](const state::RunningJob& r) { return r.job_id == job.id; });
       sync.running.push_back({job.id, task.trigger, task.slot, util::format_rfc3339(now), ""});
+      if (task.on_started) task.on_started(sync);
     });
     if (!saved.ok())
       spdlog::error("sync instance={} job={}: running job not saved: {}", address, job.id,
@@ -266,9 +267,7 @@ Step Runner::trigger_step(TriggerTask& task) {
     task.trigger_id = new_trigger_id();
     const auto at = util::format_rfc3339(m_clock.now());
     auto saved = m_writer.update([&](state::State& s) {
-      auto& sync = s.sync[address];
-      sync.triggers.push_back({task.trigger_id, task.trigger, task.slot, at});
-      if (task.on_saved) task.on_saved(sync);
+      s.sync[address].triggers.push_back({task.trigger_id, task.trigger, task.slot, at});
     });
     if (!saved.ok()) {
       spdlog::error("sync instance={}: trigger not saved, not sent: {}", address, saved.error());

@@ -62,9 +62,9 @@ struct TriggerTask {
   // forbid, a running job found: no `skipped` record, the run is held for the job's end (the
   // SyncManager's on_change and manual triggers coalesce; PRODUCT.md §7).
   bool hold_while_running = false;
-  // Called inside the state save that records the trigger (SyncState::triggers), with the
+  // Called inside the state save that records the job this trigger made as running, with the
   // instance's sync state (the SyncManager keeps SyncState::held there).
-  std::function<void(state::SyncState&)> on_saved;
+  std::function<void(state::SyncState&)> on_started;
   // Progress (set by trigger_step).
   std::string trigger_id;  // saved in state before the first POST
   bool unclear = false;    // the last POST's answer was unclear: list jobs before another

@@ -140,10 +140,11 @@ void SyncManager::start_trigger_locked(const std::string& address, const std::st
   t->slot = slot;
   t->check_running = check_running;
   t->hold_while_running = check_running && reason != "schedule";
-  // The save that records the trigger also says what is held by then (a run coalesced while
-  // this trigger was on its way, or nothing): a held run that became this trigger is no longer
-  // held in state from that save on.
-  t->on_saved = [this, address](state::SyncState& sync) {
+  // The save that records the job this trigger made also says what is held by then (a run
+  // coalesced while the trigger was on its way, or nothing): a held run that made its job is no
+  // longer held in state from that save on. Until then state keeps it held, so a restart before
+  // (the trigger unanswered, or waiting out a cooldown) runs it, unless settling finds its job.
+  t->on_started = [this, address](state::SyncState& sync) {
     std::lock_guard held(m_held_mutex);
     auto& h = m_held[address];
     h.in_flight.clear();
@@ -192,6 +193,13 @@ SyncManager::TriggerResult SyncManager::request_locked(const std::string& addres
   }
   if (!forbid && !in.triggering) {
     spdlog::info("sync instance={}: replacing the running job (concurrency replace)", address);
+    // The new job starts after every change so far: it covers a run held under forbid before
+    // a reload made the policy replace.
+    if (in.follow_up) {
+      in.follow_up.reset();
+      std::lock_guard held(m_held_mutex);
+      m_held[address].waiting.clear();
+    }
     start_trigger_locked(address, reason, slot, false);
     return TriggerResult::queued;
   }
@@ -209,7 +217,9 @@ SyncManager::TriggerResult SyncManager::request_locked(const std::string& addres
     skip = std::move(r);
     return TriggerResult::skipped;
   }
-  if (!in.follow_up) {
+  // One held run; "manual" wins over "on_change": a reload that turns on_change off drops an
+  // on_change run, not one someone asked for by hand.
+  if (!in.follow_up || reason == "manual") {
     in.follow_up = reason;
     std::lock_guard held(m_held_mutex);
     m_held[address].waiting = reason;
@@ -335,10 +345,19 @@ void SyncManager::resume() {
       }
       if (!ss.triggers.empty()) pending.emplace_back(address, ss.triggers);
       if (!ss.held.empty()) {
-        m_inst[address].follow_up = ss.held;
+        // A pending trigger of that reason is the held run on its way when the last owner
+        // stopped: settling decides (its job found: done; none: held again).
+        const bool on_its_way =
+            std::any_of(ss.triggers.begin(), ss.triggers.end(),
+                        [&](const state::PendingTrigger& t) { return t.trigger == ss.held; });
         std::lock_guard lock_held(m_held_mutex);
-        m_held[address].waiting = ss.held;
-        held.push_back(address);
+        if (on_its_way) {
+          m_held[address].in_flight = ss.held;
+        } else {
+          m_inst[address].follow_up = ss.held;
+          m_held[address].waiting = ss.held;
+          held.push_back(address);
+        }
       }
     }
     for (auto& f : follows) add_follow_locked(std::move(f), std::chrono::milliseconds(0));
@@ -478,11 +497,13 @@ void SyncManager::settle(const std::string& address,
     policy = policy_of_locked(address);
   }
   const auto now = m_clock.now();
+  bool held_made_job = false, held_made_none = false;  // on_change/manual triggers settled
   for (const auto& t : pending) {
     const std::string mark = "trigger " + t.trigger_id;
     const api::Job* found = nullptr;
     for (const auto& job : listed.value())
       if (job.description && job.description->find(mark) != std::string::npos) found = &job;
+    if (t.trigger != "schedule") (found ? held_made_job : held_made_none) = true;
     if (!found) {
       spdlog::warn(
           "sync instance={}: trigger {} ({}{}) made no job before the last owner stopped; not "
@@ -509,11 +530,28 @@ void SyncManager::settle(const std::string& address,
     std::lock_guard lock(m_mutex);
     add_follow_locked(std::move(f), std::chrono::milliseconds(0));
   }
+  {
+    // A held run whose trigger made no job is held again (it runs once the engine is idle);
+    // one whose trigger made its job is done.
+    std::lock_guard lock(m_mutex);
+    std::lock_guard held(m_held_mutex);
+    auto& h = m_held[address];
+    if (!h.in_flight.empty()) {
+      Inst& in = m_inst[address];
+      if (held_made_none && !held_made_job && !in.follow_up) {
+        in.follow_up = h.in_flight;
+        h.waiting = h.in_flight;
+      }
+      h.in_flight.clear();
+    }
+  }
   auto saved = m_writer.update([&](state::State& s) {
-    auto& triggers = s.sync[address].triggers;
+    auto& sync = s.sync[address];
     for (const auto& t : pending)
-      std::erase_if(triggers,
+      std::erase_if(sync.triggers,
                     [&](const state::PendingTrigger& p) { return p.trigger_id == t.trigger_id; });
+    std::lock_guard held(m_held_mutex);
+    sync.held = m_held[address].value();
   });
   if (!saved.ok()) spdlog::warn("sync instance={}: state not saved: {}", address, saved.error());
 }
@@ -534,7 +572,7 @@ bool SyncManager::after_locked(const std::string& address) {
   // off, or the instance gone from the manifest) stops a held trigger too.
   auto it = m_managed.find(address);
   const bool managed = it != m_managed.end() && it->second.has_sync;
-  if ((managed && it->second.spec.suspend) ||
+  if (m_left_alone.count(address) || (managed && it->second.spec.suspend) ||
       (reason == "on_change" && (!managed || !it->second.spec.on_change))) {
     spdlog::info("sync instance={}: held {} trigger dropped (sync suspended or changed)", address,
                  reason);

@@ -517,6 +517,12 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
       for (const auto& address : plan.adopt) {
         auto slash = address.find('/');
         const auto* spec = find_spec(desired, address.substr(0, slash), address.substr(slash + 1));
+        const bool afresh =  // the record of a deleted instance goes; the one there now comes
+            std::find(plan.forget.begin(), plan.forget.end(), address) != plan.forget.end();
+        if (afresh) {
+          s.owned.erase(address);
+          s.sync.erase(address);
+        }
         if (auto it = s.owned.find(address); it != s.owned.end()) {
           it->second.pending_create = false;  // a create whose answer was lost: it happened
           it->second.deleting = false;        // a DELETE that did not happen: still there
@@ -537,6 +543,8 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
       for (const auto& [name, description] : plan.namespace_records)
         s.namespaces.emplace(name, description);
       for (const auto& address : plan.forget) {
+        if (std::find(plan.adopt.begin(), plan.adopt.end(), address) != plan.adopt.end())
+          continue;  // adopted afresh above
         // Gone from one namespace and adopted in another under the same id (a move whose
         // record was lost, or made outside aisearchd): its sync history follows it.
         const std::string id = address.substr(address.find('/') + 1);

@@ -694,8 +694,10 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
         // Adopted (or, for a create whose answer was lost, confirmed) on apply; so is a record
         // marked `deleting` whose instance is still there, unless this plan replaces it again.
         if (unproven) plan.adopt.push_back(ispec.address());
-        if (!owned) {
-          // Shown: from now on aisearchd owns it (prune can delete it, drift is corrected).
+        if (!owned || remade_by_someone_else(*owned, remote->raw)) {
+          // Shown: from now on aisearchd owns it (prune can delete it, drift is corrected). So
+          // is an instance someone made again under the id of one aisearchd deleted: the record
+          // of the deleted one goes (plan.forget) and this one is adopted afresh.
           Change c;
           c.action = Action::adopt;
           c.ns = ns_name;
@@ -833,7 +835,8 @@ Plan diff(const manifest::Manifest& desired, const Observed& observed, const sta
     const auto* there = find_remote(owned.ns, owned.id);
     if (!owned.deleting || seen(owned.ns) != Seen::complete || !there) continue;
     if (remade_by_someone_else(owned, there->raw)) {
-      // aisearchd's instance is gone; the one there now is someone else's: the record goes.
+      // aisearchd's instance is gone; the one there now is someone else's: the record goes
+      // (and when the manifest declares it with its type and source, it is adopted afresh).
       if (std::find(plan.forget.begin(), plan.forget.end(), address) == plan.forget.end())
         plan.forget.push_back(address);
       continue;

@@ -840,19 +840,28 @@ std::string render_markdown(const Plan& plan, std::size_t max_chars) {
     skipped.fill(budget);
     warnings.fill(budget);
     unmanaged.fill(budget);
-    // 2. The other rows, in plan order, until one does not fit.
+    // 2. The other rows that write, in plan order, until one does not fit; then adoptions
+    // (no API write).
+    const auto is_adopt = [&](std::size_t i) { return plan.changes[i].action == Action::adopt; };
     for (std::size_t i = 0; i < n; ++i) {
-      if (!is_destructive(i) && !(row_shown[i] = budget.take(rows[i].size()))) break;
+      if (!is_destructive(i) && !is_adopt(i) && !(row_shown[i] = budget.take(rows[i].size())))
+        break;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      if (is_adopt(i) && !(row_shown[i] = budget.take(rows[i].size()))) break;
     }
     // 3. The details, in plan order.
     for (std::size_t i = 0; i < n; ++i) {
       if (!details[i].empty() && !(details_shown[i] = budget.take(details[i].size()))) break;
     }
 
-    std::size_t details_omitted = 0, destructive_rows_omitted = 0, other_rows_omitted = 0;
+    std::size_t details_omitted = 0, destructive_rows_omitted = 0, other_rows_omitted = 0,
+                adopt_rows_omitted = 0;
     for (std::size_t i = 0; i < n; ++i) {
       if (!details[i].empty() && !details_shown[i]) ++details_omitted;
-      if (!row_shown[i]) ++(is_destructive(i) ? destructive_rows_omitted : other_rows_omitted);
+      if (!row_shown[i])
+        ++(is_destructive(i) ? destructive_rows_omitted
+                             : (is_adopt(i) ? adopt_rows_omitted : other_rows_omitted));
     }
     notes = details_omitted > 0 ? "_Output truncated: " + std::to_string(details_omitted) +
                                       " changes' details omitted; run aisearchd plan locally for "
@@ -862,6 +871,9 @@ std::string render_markdown(const Plan& plan, std::size_t max_chars) {
     if (other_rows_omitted > 0) {
       notes += "_Not listed below: " + std::to_string(other_rows_omitted) +
                " creates, updates and moves._\n\n";
+    }
+    if (adopt_rows_omitted > 0) {
+      notes += "_Not listed below: " + std::to_string(adopt_rows_omitted) + " adoptions._\n\n";
     }
     if (destructive_rows_omitted > 0) {
       notes += "_Not listed below: " + std::to_string(destructive_rows_omitted) +

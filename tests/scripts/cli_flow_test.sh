@@ -183,6 +183,16 @@ set -e
 grep -q "the next apply would delete it" "$work/adopt.txt" || fail "adopt output: $(cat "$work/adopt.txt")"
 python3 -c 'import json, sys; sys.exit("default/hand-made" in json.load(open(sys.argv[1]))["owned"])' \
   "$work/state/state.json" || fail "a refused adopt recorded the instance as owned"
+# A manifest that does not load leaves the prune check undone: refused without --force too.
+printf 'apiVersion: aisearchd/v1\nbogus_key: 1\n' >"$work/bad-manifest.yaml"
+set +e
+"$AISEARCHD_BIN" -m "$work/bad-manifest.yaml" --api-url "$base/client/v4" --account-id flow \
+  --state-dir "$work/state" adopt default/hand-made >"$work/adopt-bad.txt" 2>&1
+code=$?
+set -e
+[[ $code -eq 1 ]] || fail "adopt with a manifest that does not load exited $code: $(cat "$work/adopt-bad.txt")"
+grep -q "does not load, so whether the next apply would delete default/hand-made" "$work/adopt-bad.txt" ||
+  fail "adopt output: $(cat "$work/adopt-bad.txt")"
 run adopt --force default/hand-made >"$work/adopt-force.txt" 2>&1 || fail "adopt --force failed: $(cat "$work/adopt-force.txt")"
 grep -q "warning: default/hand-made is not in the manifest" "$work/adopt-force.txt" || fail "adopt --force output: $(cat "$work/adopt-force.txt")"
 grep -q "adopted default/hand-made" "$work/adopt-force.txt" || fail "adopt --force output: $(cat "$work/adopt-force.txt")"
