@@ -330,7 +330,7 @@ struct Coverage {
        moves = 0, moves_under_partial_lists = 0, adoptions = 0, adopt_conflicts = 0, replaces = 0,
        report_runs = 0, blocked_drift = 0, deletes = 0, forgets = 0, converged_checks = 0,
        large_cases = 0, most_instances = 0, array_item_edits = 0, array_item_drift = 0,
-       shifted_lists = 0;
+       shifted_lists = 0, remade_over_deleting = 0;
   void print(std::ostream& out) const {
     out << "coverage: cases=" << cases << " runs=" << runs << " kills=" << kills
         << " short_lists=" << short_lists << " shifted_lists=" << shifted_lists
@@ -341,7 +341,8 @@ struct Coverage {
         << " blocked_drift=" << blocked_drift << " deletes=" << deletes << " forgets=" << forgets
         << " convergence_checks=" << converged_checks << " large_cases=" << large_cases
         << " most_instances=" << most_instances << " array_item_edits=" << array_item_edits
-        << " array_item_drift=" << array_item_drift << "\n";
+        << " array_item_drift=" << array_item_drift
+        << " remade_over_deleting=" << remade_over_deleting << "\n";
   }
 };
 
@@ -491,11 +492,15 @@ class Checker {
             ids[static_cast<std::size_t>(run["outside_create"]["pick"].get<int>()) % ids.size()];
         const std::string ns = run["outside_create"]["ns"];
         // Not where aisearchd holds a confirmed record: an instance deleted outside and made
-        // again by hand under the same address cannot be told from its own.
+        // again by hand under the same address cannot be told from its own. A record marked
+        // `deleting` (aisearchd's DELETE, its answer maybe lost) is fair game: the instance made
+        // there is someone else's, told apart by its identity (also with the manifest's type
+        // and source: then it is adopted afresh).
         const state::State saved = m_store->saved();
         const auto* rec = saved.find(ns, id);
-        if (!m_remote->has(ns, id) && !m_start_owned.count(ns + "/" + id) &&
-            !(rec && !rec->pending_create)) {
+        const bool deleting = rec && rec->deleting;
+        if (!m_remote->has(ns, id) &&
+            (deleting || (!m_start_owned.count(ns + "/" + id) && !(rec && !rec->pending_create)))) {
           json o = {{"id", id}, {"type", "r2"}, {"source", "hand"}};
           if (run["outside_create"].value("same", false)) {
             for (const auto& [dn, spec] : manifest_json.items())
@@ -507,6 +512,7 @@ class Checker {
           m_remote->add_namespace(ns);
           m_remote->add_instance(ns, o);
           if (o["source"] == "hand") m_foreign.insert(ns + "/" + id);
+          if (deleting) count(m_cov, &Coverage::remade_over_deleting);
         }
       }
     }
