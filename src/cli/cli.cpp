@@ -1,7 +1,9 @@
 #include "cli/cli.hpp"
 
+#include <algorithm>
 #include <cxxopts.hpp>
 #include <iostream>
+#include <string_view>
 
 #include "aisearchd_version.hpp"
 #include "cli/commands.hpp"
@@ -74,8 +76,40 @@ std::optional<T> opt(const cxxopts::ParseResult& r, const char* name) {
 
 }  // namespace
 
+// A word of argv that is a single-dash long option ("-out"): cxxopts would read it as a
+// cluster of short options ("-o ut", an output format "ut"). Empty when there is none.
+std::string single_dash_long_option(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a(argv[i]);
+    if (a == "--") break;
+    if (a.size() > 2 && a[0] == '-' && a[1] != '-' &&
+        std::all_of(a.begin() + 1, a.end(), [](char c) {
+          return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
+        }))
+      return std::string(a);
+  }
+  return {};
+}
+
+// Checks a value among the ones an option takes; prints why not.
+bool one_of(const char* option, const std::optional<std::string>& value,
+            std::initializer_list<std::string_view> allowed) {
+  if (!value) return true;
+  for (auto a : allowed)
+    if (*value == a) return true;
+  std::string list;
+  for (auto a : allowed) list += (list.empty() ? "" : "|") + std::string(a);
+  std::cerr << "aisearchd: " << option << ": \"" << *value << "\" is not one of " << list << "\n";
+  return false;
+}
+
 int run(int argc, char** argv) {
   Options options;
+  if (const std::string word = single_dash_long_option(argc, argv); !word.empty()) {
+    std::cerr << "aisearchd: " << word << ": long options take two dashes (--" << word.substr(1)
+              << "); a short option takes its value after a space (-o json)\n";
+    return k_exit_error;
+  }
   try {
     auto parser = make_parser();
     auto r = parser.parse(argc, argv);
@@ -110,6 +144,11 @@ int run(int argc, char** argv) {
     options.no_wait = r.count("no-wait") > 0;
     options.force = r.count("force") > 0;
     options.require_state = r.count("require-state") > 0;
+    // Checked for every command, also the ones that never log or print a plan.
+    if (!one_of("--log-level", options.log_level, {"trace", "debug", "info", "warn", "error"}) ||
+        !one_of("--log-format", options.log_format, {"text", "json"}) ||
+        !one_of("-o/--output", options.output, {"text", "json", "markdown"}))
+      return k_exit_error;
   } catch (const std::exception& e) {
     std::cerr << "aisearchd: " << e.what() << "\n(see aisearchd --help)\n";
     return k_exit_error;

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Flags a user can get wrong get a clear error (exit 1) from every command, never a silent
+# misreading (issue 18, item 1): a single-dash long option (`plan -out FILE`, Terraform's
+# spelling) was read as `-o "ut"`; an unknown --log-level, --log-format or -o passed `validate`.
+set -euo pipefail
+fail() { echo "FAIL: $*"; exit 1; }
+manifest="$SOURCE_DIR/examples/demo/aisearch.yaml"
+expect_error() {  # expect_error "message" args...
+  local message=$1 out code
+  shift
+  set +e
+  out=$("$AISEARCHD_BIN" "$@" 2>&1)
+  code=$?
+  set -e
+  [[ $code -eq 1 ]] || fail "aisearchd $* exited $code: $out"
+  grep -qF -- "$message" <<<"$out" || fail "aisearchd $*: expected \"$message\", got: $out"
+}
+expect_error '-out: long options take two dashes (--out)' plan -out plan.json -m "$manifest"
+expect_error '-detailed-exitcode: long options take two dashes' -m "$manifest" plan -detailed-exitcode
+expect_error '--log-level: "loud" is not one of trace|debug|info|warn|error' validate --log-level loud -m "$manifest"
+expect_error '--log-format: "yaml" is not one of text|json' validate --log-format yaml -m "$manifest"
+expect_error '-o/--output: "yaml" is not one of text|json|markdown' validate -o yaml -m "$manifest"
+expect_error 'unknown command "frobnicate"' frobnicate
+# Short options with their value after a space, and long ones, still work.
+"$AISEARCHD_BIN" validate -o json -m "$manifest" | python3 -c 'import json, sys; json.load(sys.stdin)' ||
+  fail "validate -o json -m FILE does not print JSON"
+"$AISEARCHD_BIN" validate --log-level warn --output text -m "$manifest" | grep -q "manifest OK" ||
+  fail "validate with long options failed"
+echo "cli args: ok"
