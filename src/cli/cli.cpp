@@ -57,6 +57,7 @@ cxxopts::Options make_parser() {
       "detailed-exitcode", "plan: 0 no differences, 2 differences (also blocked ones), 1 error")(
       "no-wait", "sync: start the job and return without following it")(
       "force", "adopt: an instance the manifest does not declare in a prune: true namespace")(
+      "no-color", "no ANSI colours, even on a terminal (as NO_COLOR)")(
       "require-state",
       "plan, apply: fail (exit 1) when the state records no instance (ownership unknown)")(
       "to", "state migrate: etcd | file", cxxopts::value<std::string>(), "BACKEND")(
@@ -144,6 +145,7 @@ int run(int argc, char** argv) {
     options.no_wait = r.count("no-wait") > 0;
     options.force = r.count("force") > 0;
     options.require_state = r.count("require-state") > 0;
+    options.no_color = r.count("no-color") > 0;
     // Checked for every command, also the ones that never log or print a plan.
     if (!one_of("--log-level", options.log_level, {"trace", "debug", "info", "warn", "error"}) ||
         !one_of("--log-format", options.log_format, {"text", "json"}) ||

@@ -19,15 +19,15 @@ namespace cli {
 
 namespace {
 
-void print_plan(const reconcile::Plan& plan, const std::string& output,
-                const util::EnvLookup& env) {
+void print_plan(const reconcile::Plan& plan, const std::string& output, const util::EnvLookup& env,
+                bool no_color) {
   if (output == "json") {
     std::cout << reconcile::render_json_string(plan);
   } else if (output == "markdown") {
     std::cout << reconcile::render_markdown(plan);
   } else {
     reconcile::RenderOptions ro;
-    ro.color = ::isatty(STDOUT_FILENO) && !env("NO_COLOR").has_value();
+    ro.color = ::isatty(STDOUT_FILENO) && !env("NO_COLOR").has_value() && !no_color;
     std::cout << reconcile::render_text(plan, ro);
   }
   std::cout.flush();
@@ -87,7 +87,7 @@ int cmd_plan(const Options& options) {
   if (!state) return k_exit_error;
   if (!state_required_and_present(options, ctx, *state, "plan")) return k_exit_error;
   auto plan = make_plan(ctx, *state);
-  print_plan(plan, options.output, ctx.env);
+  print_plan(plan, options.output, ctx.env, options.no_color);
   if (!plan.skipped_namespaces.empty()) {
     std::cerr << "aisearchd: the plan is partial: " << plan.skipped_namespaces.size()
               << " namespace(s) could not be listed\n";
@@ -107,7 +107,7 @@ int cmd_apply(const Options& options) {
   if (!state) return k_exit_error;
   if (!state_required_and_present(options, ctx, *state, "apply")) return k_exit_error;
   auto plan = make_plan(ctx, *state);
-  if (options.output == "text") print_plan(plan, "text", ctx.env);
+  if (options.output == "text") print_plan(plan, "text", ctx.env, options.no_color);
   state::StateWriter writer(*ctx.store, std::move(*state));
   reconcile::ApplyOptions ao;
   ao.concurrency = ctx.settings.config.concurrency;

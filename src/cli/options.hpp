@@ -25,6 +25,7 @@ struct Options {
   bool no_wait = false;           // sync
   bool force = false;             // adopt: also what the next apply would prune
   bool require_state = false;     // plan, apply: fail when state records no instance
+  bool no_color = false;          // as NO_COLOR: no ANSI colours even on a terminal
   std::optional<std::string> to;  // state migrate --to
 };
 

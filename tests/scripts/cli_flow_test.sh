@@ -67,6 +67,15 @@ grep -q "Ownership unknown" "$work/plan-after.txt" && fail "a plan with state sa
 run plan -o json | python3 -c 'import json, sys; o = json.load(sys.stdin)["ownership"]; sys.exit(o != "known" and f"ownership {o}")' ||
   fail "the JSON plan with state does not say ownership known"
 
+# Colour only on a terminal, and never with --no-color (as with NO_COLOR): the plan run under a
+# pseudo-terminal (script(1)) is painted, with --no-color it is not.
+cmd="$AISEARCHD_BIN -m $SOURCE_DIR/examples/demo/aisearch.yaml --api-url $base/client/v4 --account-id flow --state-dir $work/state plan"
+env -u NO_COLOR script -qec "$cmd" /dev/null >"$work/plan-tty.txt" || fail "plan under a terminal failed"
+grep -q $'\e\[' "$work/plan-tty.txt" || fail "a plan on a terminal is not coloured: $(cat -v "$work/plan-tty.txt")"
+env -u NO_COLOR script -qec "$cmd --no-color" /dev/null >"$work/plan-nocolor.txt" || fail "plan --no-color failed"
+grep -q "No changes" "$work/plan-nocolor.txt" || fail "plan --no-color output: $(cat -v "$work/plan-nocolor.txt")"
+grep -q $'\e\[' "$work/plan-nocolor.txt" && fail "plan --no-color is coloured: $(cat -v "$work/plan-nocolor.txt")"
+
 # sync: succeeded -> exit 0, failed -> exit 1, and status shows the outcome.
 run sync default/docs >"$work/sync-ok.txt" || fail "sync of a succeeding job exited non-zero: $(cat "$work/sync-ok.txt")"
 grep -q "default/docs: succeeded" "$work/sync-ok.txt" || fail "sync output: $(cat "$work/sync-ok.txt")"
