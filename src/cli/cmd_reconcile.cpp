@@ -34,15 +34,25 @@ void print_plan(const reconcile::Plan& plan, const std::string& output, const ut
 }
 
 // Observes what the manifest and `state` name and diffs the manifest against it. A state that
-// records no instance makes the plan say that ownership is unknown.
-reconcile::Plan make_plan(const Context& ctx, const state::State& state) {
+// records no instance makes the plan say that ownership is unknown. `token_rejected` gets the
+// HTTP status when the API refused the token (then the plan is empty).
+reconcile::Plan make_plan(const Context& ctx, const state::State& state, int& token_rejected) {
   auto observed =
       reconcile::observe(*ctx.client, reconcile::namespaces_to_observe(ctx.manifest, state),
                          ctx.settings.config.concurrency, state);
+  token_rejected = observed.token_rejected;
   auto plan = reconcile::diff(ctx.manifest, observed, state, ctx.diff_options());
   plan.ownership_unknown = state.owned.empty();
   plan.state_location = ctx.store->describe();
   return plan;
+}
+
+// Said once (not per namespace): nothing can be planned with a token the API refuses.
+int token_rejected(const char* command, int status) {
+  std::cerr << "aisearchd " << command << ": the API token was rejected (HTTP " << status
+            << "): check CLOUDFLARE_API_TOKEN (or api_token_file) and that the token may read AI "
+               "Search in this account (edit, for apply)\n";
+  return k_exit_error;
 }
 
 // --require-state: a state that records no instance is an error (a CI plan without the
@@ -86,7 +96,9 @@ int cmd_plan(const Options& options) {
   auto state = ctx.load_state();
   if (!state) return k_exit_error;
   if (!state_required_and_present(options, ctx, *state, "plan")) return k_exit_error;
-  auto plan = make_plan(ctx, *state);
+  int rejected = 0;
+  auto plan = make_plan(ctx, *state, rejected);
+  if (rejected) return token_rejected("plan", rejected);
   print_plan(plan, options.output, ctx.env, options.no_color);
   if (!plan.skipped_namespaces.empty()) {
     std::cerr << "aisearchd: the plan is partial: " << plan.skipped_namespaces.size()
@@ -106,7 +118,9 @@ int cmd_apply(const Options& options) {
   auto state = ctx.load_state();
   if (!state) return k_exit_error;
   if (!state_required_and_present(options, ctx, *state, "apply")) return k_exit_error;
-  auto plan = make_plan(ctx, *state);
+  int rejected = 0;
+  auto plan = make_plan(ctx, *state, rejected);
+  if (rejected) return token_rejected("apply", rejected);
   if (options.output == "text") print_plan(plan, "text", ctx.env, options.no_color);
   state::StateWriter writer(*ctx.store, std::move(*state));
   reconcile::ApplyOptions ao;

@@ -24,6 +24,7 @@ struct NamespaceListing {
 // The remote state as the list endpoints returned it.
 struct Observed {
   std::optional<std::string> namespaces_error;  // the namespace list failed: plan nothing at all
+  int token_rejected = 0;  // that failure was the API refusing the token: its HTTP status
   std::map<std::string, api::Namespace> namespaces;  // remote namespaces ("default" always)
   std::map<std::string, NamespaceListing> listings;  // instance lists, by namespace
 };

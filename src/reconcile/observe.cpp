@@ -49,6 +49,8 @@ Observed observe(api::Client& client, const std::set<std::string>& namespaces, i
   auto ns_list = client.list_namespaces();
   if (!ns_list) {
     observed.namespaces_error = ns_list.error().describe();
+    if (ns_list.error().kind == api::ErrorKind::auth)
+      observed.token_rejected = ns_list.error().http_status;
     return observed;
   }
   for (auto& ns : *ns_list) {

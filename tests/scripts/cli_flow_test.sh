@@ -61,6 +61,19 @@ print(sum(r["method"] != "GET" for r in json.load(sys.stdin)[int(sys.argv[1]):])
 [[ "$writes" == 0 ]] || fail "--require-state without state sent $writes write(s)"
 [[ ! -e "$work/state/state.json" ]] || fail "--require-state without state wrote state"
 
+# A token the API refuses is said once, not once per namespace, and never printed (issue 18).
+for command in plan apply; do
+  set +e
+  CLOUDFLARE_API_TOKEN=wrong-token-8c1f run "$command" >"$work/rejected.out" 2>"$work/rejected.err"
+  code=$?
+  set -e
+  [[ $code -eq 1 ]] || fail "$command with a rejected token exited $code"
+  [[ $(grep -c "the API token was rejected (HTTP 401)" "$work/rejected.err") -eq 1 ]] ||
+    fail "$command with a rejected token: $(cat "$work/rejected.err")"
+  grep -q "Skipped namespaces" "$work/rejected.out" && fail "$command listed each namespace: $(cat "$work/rejected.out")"
+  grep -q "wrong-token-8c1f" "$work/rejected.out" "$work/rejected.err" && fail "$command printed the token"
+done
+
 run apply >/dev/null || fail "apply failed"
 run plan --detailed-exitcode --require-state >"$work/plan-after.txt" || fail "plan after apply is not clean"
 grep -q "Ownership unknown" "$work/plan-after.txt" && fail "a plan with state says ownership is unknown"
