@@ -138,11 +138,14 @@ bool parse_address(const std::vector<std::string>& args, const char* command, st
     std::cerr << "aisearchd " << command << ": expected one NAMESPACE/ID argument\n";
     return false;
   }
+  // Always both: a bare id is an error, not a guess at the namespace (`adopt docs` should not
+  // adopt default/docs when team-a/docs was meant).
   auto slash = args[0].find('/');
-  ns = slash == std::string::npos ? "default" : args[0].substr(0, slash);
-  id = slash == std::string::npos ? args[0] : args[0].substr(slash + 1);
+  ns = slash == std::string::npos ? "" : args[0].substr(0, slash);
+  id = slash == std::string::npos ? "" : args[0].substr(slash + 1);
   if (ns.empty() || id.empty() || id.find('/') != std::string::npos) {
-    std::cerr << "aisearchd " << command << ": \"" << args[0] << "\" is not NAMESPACE/ID\n";
+    std::cerr << "aisearchd " << command << ": \"" << args[0]
+              << "\" is not NAMESPACE/ID (e.g. default/" << (id.empty() ? args[0] : id) << ")\n";
     return false;
   }
   return true;

@@ -21,6 +21,10 @@ expect_error '--log-level: "loud" is not one of trace|debug|info|warn|error' val
 expect_error '--log-format: "yaml" is not one of text|json' validate --log-format yaml -m "$manifest"
 expect_error '-o/--output: "yaml" is not one of text|json|markdown' validate -o yaml -m "$manifest"
 expect_error 'unknown command "frobnicate"' frobnicate
+# An address is NAMESPACE/ID for every command that takes one, never a guessed namespace.
+expect_error 'adopt: "badformat" is not NAMESPACE/ID (e.g. default/badformat)' adopt badformat
+expect_error 'forget: "a/b/c" is not NAMESPACE/ID' forget a/b/c
+expect_error 'sync: "/docs" is not NAMESPACE/ID' sync /docs
 # Short options with their value after a space, and long ones, still work.
 "$AISEARCHD_BIN" validate -o json -m "$manifest" | python3 -c 'import json, sys; json.load(sys.stdin)' ||
   fail "validate -o json -m FILE does not print JSON"
