@@ -13,24 +13,13 @@
 #include "state/backend.hpp"
 #include "state/etcd_store.hpp"
 #include "support/etcd_process.hpp"
-#include "unit/jobs/fixture.hpp"
+#include "unit/jobs/manager_fixture.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using namespace jobs_test;
 constexpr const char* k_addr = "default/docs";
-
-manifest::Manifest one_instance(manifest::SyncSpec sync) {
-  manifest::Manifest m;
-  auto& ns = m.namespaces["default"];
-  ns.name = "default";
-  auto& inst = ns.instances["docs"];
-  inst.ns = "default";
-  inst.id = "docs";
-  inst.sync = sync;
-  return m;
-}
 
 std::shared_ptr<state::EtcdClient> etcd_client(const support::EtcdProcess& etcd) {
   state::BackendConfig b;

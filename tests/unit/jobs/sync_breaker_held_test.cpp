@@ -7,97 +7,19 @@
 
 #include <gtest/gtest.h>
 
-#include "fixture.hpp"
 #include "jobs/sync_manager.hpp"
+#include "manager_fixture.hpp"
 #include "util/time_format.hpp"
 
 namespace jobs_test {
 namespace {
 
-using namespace std::chrono_literals;
 constexpr const char* k_addr = "default/docs";
-
-manifest::Manifest one_instance(manifest::SyncSpec sync) {
-  manifest::Manifest m;
-  auto& ns = m.namespaces["default"];
-  ns.name = "default";
-  auto& inst = ns.instances["docs"];
-  inst.ns = "default";
-  inst.id = "docs";
-  inst.sync = sync;
-  return m;
-}
-
-void drive(util::FakeClock& clock, jobs::SyncManager& manager, util::Clock::SystemTime until,
-           bool tick = true) {
-  for (int guard = 0; guard < 1'000'000; ++guard) {
-    if (tick) manager.tick(clock.now());
-    manager.run_due_work();
-    std::optional<util::Clock::SystemTime> next;
-    if (auto work = manager.next_work())
-      next = clock.now() + std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        *work - clock.steady_now()),
-                                    std::chrono::milliseconds(0));
-    if (tick)
-      if (auto due = manager.next_due(); due && (!next || *due < *next)) next = *due;
-    if (!next || *next > until) break;
-    if (*next > clock.now())
-      clock.advance(std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock.now()));
-  }
-  if (until > clock.now())
-    clock.advance(std::chrono::duration_cast<std::chrono::milliseconds>(until - clock.now()));
-}
-
-// A SimApi whose job lists can be made to fail (a transport timeout) on demand.
-class FaultySim : public SimApi {
- public:
-  using SimApi::SimApi;
-  std::atomic<int> fail_lists{0};
-  util::Result<api::HttpResponse, api::TransportError> send(
-      const api::HttpRequest& request) override {
-    const auto q = request.url.find('?');
-    const std::string path = request.url.substr(0, q);
-    const bool is_list = request.method == "GET" && path.size() >= 5 &&
-                         path.compare(path.size() - 5, 5, "/jobs") == 0;
-    if (is_list && fail_lists.load() > 0) {
-      --fail_lists;
-      return util::Err(
-          api::TransportError{api::TransportError::Kind::timeout, "list timeout (simulated)"});
-    }
-    return SimApi::send(request);
-  }
-};
-
-struct BHarness {
-  BHarness()
-      : clock(std::make_shared<util::FakeClock>(t0())),
-        sim(std::make_shared<FaultySim>(*clock)),
-        client(Harness::make_config(), sim, clock),
-        writer(store, state::State{}),
-        runner(client, *clock, writer, reporter, jobs::FollowOptions{}),
-        manager(std::make_unique<jobs::SyncManager>(runner, client, *clock, writer, reporter,
-                                                    jobs::SyncManagerOptions{0})) {}
-  void restart(const manifest::Manifest& m) {
-    manager->stop(0ms);
-    manager = std::make_unique<jobs::SyncManager>(runner, client, *clock, writer, reporter,
-                                                  jobs::SyncManagerOptions{0});
-    manager->set_manifest(m);
-    manager->resume();
-  }
-  std::shared_ptr<util::FakeClock> clock;
-  std::shared_ptr<FaultySim> sim;
-  api::Client client;
-  MemoryStore store;
-  state::StateWriter writer;
-  RecordingReporter reporter;
-  jobs::Runner runner;
-  std::unique_ptr<jobs::SyncManager> manager;
-};
 
 // a held manual run, then a reload that suspends the instance (suspend: true): the
 // README/commit say a suspended instance ignores manual triggers; the held one still runs.
 TEST(SyncBreakerHeld, HeldManualRunIsDroppedWhenReloadSuspendsTheInstance) {
-  BHarness h;
+  RestartHarness h;
   auto p = policy();
   h.manager->set_manifest(one_instance(p));
   ASSERT_EQ(h.manager->trigger(k_addr, "manual"), jobs::SyncManager::TriggerResult::queued);
@@ -117,7 +39,7 @@ TEST(SyncBreakerHeld, HeldManualRunIsDroppedWhenReloadSuspendsTheInstance) {
 
 // the same via namespace suspend at restart (resume path).
 TEST(SyncBreakerHeld, HeldManualRunIsDroppedWhenNamespaceSuspendedAtRestart) {
-  BHarness h;
+  RestartHarness h;
   auto p = policy();
   h.manager->set_manifest(one_instance(p));
   h.manager->trigger(k_addr, "manual");
@@ -134,7 +56,7 @@ TEST(SyncBreakerHeld, HeldManualRunIsDroppedWhenNamespaceSuspendedAtRestart) {
 // on_change held, then a manual coalesced into it (one held run, reason on_change);
 // reload turns on_change off: the manual request the manifest still allows never runs.
 TEST(SyncBreakerHeld, ManualCoalescedIntoHeldOnChangeSurvivesOnChangeTurnedOff) {
-  BHarness h;
+  RestartHarness h;
   auto p = policy();
   p.on_change = true;
   h.manager->set_manifest(one_instance(p));
@@ -155,7 +77,7 @@ TEST(SyncBreakerHeld, ManualCoalescedIntoHeldOnChangeSurvivesOnChangeTurnedOff) 
 // cooldown after job 1's end (429) and waits; a restart in that wait settles the trigger as
 // skipped no_job_made: the held run ran zero times although nothing forbids it.
 TEST(SyncBreakerHeld, HeldRunWaitingOutCooldownSurvivesRestart) {
-  BHarness h;
+  RestartHarness h;
   auto p = policy();
   p.on_change = true;
   h.manager->set_manifest(one_instance(p));
@@ -182,7 +104,7 @@ TEST(SyncBreakerHeld, HeldRunWaitingOutCooldownSurvivesRestart) {
 
 // same, crash right after the trigger's save, before the POST (no cooldown).
 TEST(SyncBreakerHeld, HeldRunCrashBetweenTriggerSaveAndPostRunsOnce) {
-  BHarness h;
+  RestartHarness h;
   h.sim->cooldown = 0ms;
   auto p = policy();
   p.on_change = true;
@@ -217,7 +139,7 @@ TEST(SyncBreakerHeld, HeldRunCrashBetweenTriggerSaveAndPostRunsOnce) {
 
 // lost POST answer for the held run: exactly one job, outcome once.
 TEST(SyncBreakerHeld, HeldRunWithLostPostAnswerMakesOneJob) {
-  BHarness h;
+  RestartHarness h;
   h.sim->cooldown = 0ms;
   auto p = policy();
   p.on_change = true;
@@ -237,7 +159,7 @@ TEST(SyncBreakerHeld, HeldRunWithLostPostAnswerMakesOneJob) {
 // Reload forbid -> replace while a run is held, then a new on_change replaces the job: the
 // replacing job covers the held change (it ran a third job after it before).
 TEST(SyncBreakerHeld, ForbidToReplaceWithHeldRun) {
-  BHarness h;
+  RestartHarness h;
   h.sim->cooldown = 0ms;
   auto p = policy();
   p.on_change = true;
@@ -256,7 +178,7 @@ TEST(SyncBreakerHeld, ForbidToReplaceWithHeldRun) {
 
 // replace -> forbid on reload while a replace job runs, with held; restart in between.
 TEST(SyncBreakerHeld, HeldRunAcrossManyRestartsDuringJob) {
-  BHarness h;
+  RestartHarness h;
   h.sim->cooldown = 0ms;
   auto p = policy();
   p.on_change = true;

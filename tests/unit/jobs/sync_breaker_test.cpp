@@ -10,92 +10,14 @@
 
 #include <gtest/gtest.h>
 
-#include "fixture.hpp"
 #include "jobs/sync_manager.hpp"
+#include "manager_fixture.hpp"
 #include "util/time_format.hpp"
 
 namespace jobs_test {
 namespace {
 
-using namespace std::chrono_literals;
 constexpr const char* k_addr = "default/docs";
-
-manifest::Manifest one_instance(manifest::SyncSpec sync) {
-  manifest::Manifest m;
-  auto& ns = m.namespaces["default"];
-  ns.name = "default";
-  auto& inst = ns.instances["docs"];
-  inst.ns = "default";
-  inst.id = "docs";
-  inst.sync = sync;
-  return m;
-}
-
-void drive(util::FakeClock& clock, jobs::SyncManager& manager, util::Clock::SystemTime until,
-           bool tick = true) {
-  for (int guard = 0; guard < 1'000'000; ++guard) {
-    if (tick) manager.tick(clock.now());
-    manager.run_due_work();
-    std::optional<util::Clock::SystemTime> next;
-    if (auto work = manager.next_work())
-      next = clock.now() + std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        *work - clock.steady_now()),
-                                    std::chrono::milliseconds(0));
-    if (tick)
-      if (auto due = manager.next_due(); due && (!next || *due < *next)) next = *due;
-    if (!next || *next > until) break;
-    if (*next > clock.now())
-      clock.advance(std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock.now()));
-  }
-  if (until > clock.now())
-    clock.advance(std::chrono::duration_cast<std::chrono::milliseconds>(until - clock.now()));
-}
-
-// A SimApi whose job lists can be made to fail (a transport timeout) on demand.
-class FaultySim : public SimApi {
- public:
-  using SimApi::SimApi;
-  std::atomic<int> fail_lists{0};
-  util::Result<api::HttpResponse, api::TransportError> send(
-      const api::HttpRequest& request) override {
-    const auto q = request.url.find('?');
-    const std::string path = request.url.substr(0, q);
-    const bool is_list = request.method == "GET" && path.size() >= 5 &&
-                         path.compare(path.size() - 5, 5, "/jobs") == 0;
-    if (is_list && fail_lists.load() > 0) {
-      --fail_lists;
-      return util::Err(
-          api::TransportError{api::TransportError::Kind::timeout, "list timeout (simulated)"});
-    }
-    return SimApi::send(request);
-  }
-};
-
-struct BHarness {
-  BHarness()
-      : clock(std::make_shared<util::FakeClock>(t0())),
-        sim(std::make_shared<FaultySim>(*clock)),
-        client(Harness::make_config(), sim, clock),
-        writer(store, state::State{}),
-        runner(client, *clock, writer, reporter, jobs::FollowOptions{}),
-        manager(std::make_unique<jobs::SyncManager>(runner, client, *clock, writer, reporter,
-                                                    jobs::SyncManagerOptions{0})) {}
-  void restart(const manifest::Manifest& m) {
-    manager->stop(0ms);
-    manager = std::make_unique<jobs::SyncManager>(runner, client, *clock, writer, reporter,
-                                                  jobs::SyncManagerOptions{0});
-    manager->set_manifest(m);
-    manager->resume();
-  }
-  std::shared_ptr<util::FakeClock> clock;
-  std::shared_ptr<FaultySim> sim;
-  api::Client client;
-  MemoryStore store;
-  state::StateWriter writer;
-  RecordingReporter reporter;
-  jobs::Runner runner;
-  std::unique_ptr<jobs::SyncManager> manager;
-};
 
 // ---------------------------------------------------------------------------------------------
 // Poll timing: one long success in the last 5 pushes the first poll of every following job
@@ -167,7 +89,7 @@ TEST(SyncBreaker, OneOutlierInTheHistoryDoesNotDelayTheNextOutcome) {
 // (its forbid check is listing the jobs) is kept in memory only: the trigger's save clears
 // `held` in state. A restart before that job ends loses the second change.
 TEST(SyncBreaker, AnOnChangeCoalescedDuringTheHeldRunsTriggerSurvivesARestart) {
-  BHarness h;
+  RestartHarness h;
   auto p = policy();
   p.on_change = true;
   h.manager->set_manifest(one_instance(p));
@@ -198,7 +120,7 @@ TEST(SyncBreaker, AnOnChangeCoalescedDuringTheHeldRunsTriggerSurvivesARestart) {
 // but stays `held` in state; schedule runs do not clear it; the next restart (any time later)
 // runs it again: one held run, two outcomes.
 TEST(SyncBreaker, AFailedHeldRunIsNoLongerHeld) {
-  BHarness h;
+  RestartHarness h;
   auto p = policy();
   p.on_change = true;
   h.manager->set_manifest(one_instance(p));
@@ -224,7 +146,7 @@ TEST(SyncBreaker, AFailedHeldRunIsNoLongerHeld) {
 
 // Held across restart, manifest suspended in the new process (instance-level suspend).
 TEST(SyncBreaker, AHeldRunIsDroppedWhenTheInstanceIsSuspendedAtRestart) {
-  BHarness h;
+  RestartHarness h;
   auto p = policy();
   p.on_change = true;
   h.manager->set_manifest(one_instance(p));
@@ -242,7 +164,7 @@ TEST(SyncBreaker, AHeldRunIsDroppedWhenTheInstanceIsSuspendedAtRestart) {
 // A held run and an instance-suspended manual trigger (API): suspend on the instance stops
 // every trigger (README).
 TEST(SyncBreaker, AManualTriggerOnASuspendedInstanceIsIgnored) {
-  BHarness h;
+  RestartHarness h;
   auto m = one_instance(policy());
   m.namespaces["default"].instances["docs"].suspend = true;
   h.manager->set_manifest(m);
@@ -254,7 +176,7 @@ TEST(SyncBreaker, AManualTriggerOnASuspendedInstanceIsIgnored) {
 // Held for someone else's job; restart while it runs; their job ends while down: the held
 // run runs once, their job is recorded once.
 TEST(SyncBreaker, HeldForTheirJobAcrossTwoRestartsRunsOnceAndRecordsOnce) {
-  BHarness h;
+  RestartHarness h;
   auto p = policy();
   p.on_change = true;
   h.manager->set_manifest(one_instance(p));

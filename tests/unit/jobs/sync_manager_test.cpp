@@ -7,51 +7,14 @@
 
 #include <gtest/gtest.h>
 
-#include "fixture.hpp"
+#include "manager_fixture.hpp"
 #include "support/poll.hpp"
 #include "util/time_format.hpp"
 
 namespace jobs_test {
 namespace {
 
-using namespace std::chrono_literals;
 constexpr const char* k_addr = "default/docs";
-
-manifest::Manifest one_instance(manifest::SyncSpec sync) {
-  manifest::Manifest m;
-  auto& ns = m.namespaces["default"];
-  ns.name = "default";
-  auto& inst = ns.instances["docs"];
-  inst.ns = "default";
-  inst.id = "docs";
-  inst.sync = sync;
-  auto& other = ns.instances["plain"];  // managed, no sync:
-  other.ns = "default";
-  other.id = "plain";
-  return m;
-}
-
-// The engine on fake time, without worker threads: the test runs its work (run_due_work) and
-// moves the clock to the next due task or schedule slot, as the daemon's loop and workers would.
-void drive(util::FakeClock& clock, jobs::SyncManager& manager, util::Clock::SystemTime until,
-           bool tick = true) {
-  for (int guard = 0; guard < 1'000'000; ++guard) {
-    if (tick) manager.tick(clock.now());
-    manager.run_due_work();
-    std::optional<util::Clock::SystemTime> next;
-    if (auto work = manager.next_work())
-      next = clock.now() + std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        *work - clock.steady_now()),
-                                    std::chrono::milliseconds(0));
-    if (tick)
-      if (auto due = manager.next_due(); due && (!next || *due < *next)) next = *due;
-    if (!next || *next > until) break;
-    if (*next > clock.now())
-      clock.advance(std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock.now()));
-  }
-  if (until > clock.now())
-    clock.advance(std::chrono::duration_cast<std::chrono::milliseconds>(until - clock.now()));
-}
 
 struct ManagerHarness : Harness {
   explicit ManagerHarness(jobs::FollowOptions options = {})
