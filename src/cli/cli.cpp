@@ -17,7 +17,9 @@ namespace {
 constexpr const char* k_commands = R"(Commands:
   run                 long-running daemon (the default command, except with --dry-run)
   plan                one-shot plan, writes nothing remote or local   (same as --dry-run)
-  apply               one-shot reconcile, then exit
+                      (--out FILE: also save it, for apply FILE)
+  apply [FILE]        one-shot reconcile, then exit; with FILE, exactly that saved plan, refused
+                      (exit 1) when the manifest or an instance it touches changed since
   validate            offline manifest + config check: no network, no token needed
   sync NS/ID          trigger a sync job now, wait for and print its outcome (--no-wait)
   status              instances, ownership, last job outcomes, freshness (text or json)
@@ -61,8 +63,12 @@ cxxopts::Options make_parser() {
       "require-state",
       "plan, apply: fail (exit 1) when the state records no instance (ownership unknown)")(
       "to", "state migrate: etcd | file", cxxopts::value<std::string>(), "BACKEND")(
-      "log-level", "trace|debug|info|warn|error", cxxopts::value<std::string>(), "LVL")(
-      "log-format", "text|json", cxxopts::value<std::string>(), "FMT")(
+      "out", "plan: save the plan to FILE (-out FILE works too); apply FILE applies exactly it",
+      cxxopts::value<std::string>(),
+      "FILE")("target", "plan, apply, sync, status: only this instance (repeatable)",
+              cxxopts::value<std::vector<std::string>>(),
+              "NS/ID")("log-level", "trace|debug|info|warn|error", cxxopts::value<std::string>(),
+                       "LVL")("log-format", "text|json", cxxopts::value<std::string>(), "FMT")(
       "version", "print the version and exit")("h,help", "print this help and exit")(
       "command", "", cxxopts::value<std::vector<std::string>>());
   o.parse_positional({"command"});
@@ -104,8 +110,56 @@ bool one_of(const char* option, const std::optional<std::string>& value,
   return false;
 }
 
+// `plan -out FILE` is Terraform's spelling of --out FILE and means just that; argv with it
+// (and -out=FILE) rewritten to two dashes. Words after "--" are left as they are.
+std::vector<std::string> terraform_spellings(int argc, char** argv) {
+  std::vector<std::string> words(argv, argv + argc);
+  for (std::size_t i = 1; i < words.size(); ++i) {
+    if (words[i] == "--") break;
+    if (words[i] == "-out" || words[i].rfind("-out=", 0) == 0) words[i] = "-" + words[i];
+  }
+  return words;
+}
+
+// sync with --target: each target in turn, as `sync NS/ID` would; the worst exit code.
+int sync_targets(const Options& options) {
+  if (options.targets.empty()) return cmd_sync(options);
+  if (!options.args.empty()) {
+    std::cerr << "aisearchd sync: give NAMESPACE/ID or --target, not both\n";
+    return k_exit_error;
+  }
+  int worst = k_exit_ok;
+  for (const auto& t : options.targets) {
+    Options one = options;
+    one.targets.clear();
+    one.args = {t};
+    worst = std::max(worst, cmd_sync(one));
+  }
+  return worst;
+}
+
+// --out and --target belong to some commands only: given elsewhere they would be ignored.
+bool options_fit_command(const Options& options) {
+  const std::string& c = options.command;
+  if (options.out && c != "plan") {
+    std::cerr << "aisearchd " << c << ": --out is for plan (aisearchd plan --out FILE, then "
+              << "aisearchd apply FILE)\n";
+    return false;
+  }
+  if (!options.targets.empty() && c != "plan" && c != "apply" && c != "sync" && c != "status") {
+    std::cerr << "aisearchd " << c << ": --target is for plan, apply, sync and status\n";
+    return false;
+  }
+  return true;
+}
+
 int run(int argc, char** argv) {
   Options options;
+  std::vector<std::string> words_storage = terraform_spellings(argc, argv);
+  std::vector<char*> rewritten;
+  for (auto& w : words_storage) rewritten.push_back(w.data());
+  rewritten.push_back(nullptr);
+  argv = rewritten.data();
   if (const std::string word = single_dash_long_option(argc, argv); !word.empty()) {
     std::cerr << "aisearchd: " << word << ": long options take two dashes (--" << word.substr(1)
               << "); a short option takes its value after a space (-o json)\n";
@@ -140,6 +194,8 @@ int run(int argc, char** argv) {
     options.log_level = opt<std::string>(r, "log-level");
     options.log_format = opt<std::string>(r, "log-format");
     options.to = opt<std::string>(r, "to");
+    options.out = opt<std::string>(r, "out");
+    if (r.count("target")) options.targets = r["target"].as<std::vector<std::string>>();
     options.output = r["output"].as<std::string>();
     options.detailed_exitcode = r.count("detailed-exitcode") > 0;
     options.no_wait = r.count("no-wait") > 0;
@@ -158,7 +214,9 @@ int run(int argc, char** argv) {
 
   try {
     const std::string& c = options.command;
-    const bool takes_args = c == "sync" || c == "adopt" || c == "forget" || c == "state";
+    if (!options_fit_command(options)) return k_exit_error;
+    const bool takes_args =
+        c == "sync" || c == "adopt" || c == "forget" || c == "state" || c == "apply";
     if (!takes_args && !options.args.empty()) {
       std::cerr << "aisearchd " << c << ": unexpected argument \"" << options.args.front()
                 << "\" (see aisearchd --help)\n";
@@ -169,7 +227,7 @@ int run(int argc, char** argv) {
     if (c == "run") return cmd_run(options);
     if (c == "validate") return cmd_validate(options);
     if (c == "schema") return cmd_schema(options);
-    if (c == "sync") return cmd_sync(options);
+    if (c == "sync") return sync_targets(options);
     if (c == "status") return cmd_status(options);
     if (c == "adopt") return cmd_adopt(options);
     if (c == "forget") return cmd_forget(options);

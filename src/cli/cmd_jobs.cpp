@@ -1,6 +1,7 @@
 // sync, status, state show: the commands about jobs and what state knows.
 #include <cstdio>
 #include <iostream>
+#include <set>
 
 #include "cli/commands.hpp"
 #include "cli/context.hpp"
@@ -151,6 +152,25 @@ int cmd_status(const Options& options) {
   if (!st) return k_exit_error;
   auto instances =
       service::instances_status(ctx.have_manifest ? &ctx.manifest : nullptr, *st, ctx.clock.now());
+  if (!options.targets.empty()) {
+    // --target: those instances only; one that status does not know is said, not skipped.
+    std::set<std::string> wanted;
+    for (const auto& t : options.targets) {
+      std::string ns, id;
+      if (!parse_address({t}, "status", ns, id)) return k_exit_error;
+      wanted.insert(ns + "/" + id);
+    }
+    nlohmann::json kept = nlohmann::json::array();
+    for (auto& i : instances) {
+      if (wanted.erase(i.value("address", ""))) kept.push_back(std::move(i));
+    }
+    for (const auto& t : wanted) {
+      std::cerr << "aisearchd status: --target " << t
+                << " is neither in the manifest nor in the state\n";
+      return k_exit_error;
+    }
+    instances = std::move(kept);
+  }
   if (options.output == "json") {
     nlohmann::json out = {{"instances", instances}, {"role", "standalone"}};
     std::cout << out.dump(2) << "\n";

@@ -3,16 +3,23 @@
 
 #include <filesystem>
 #include <iostream>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
+#include "aisearchd_version.hpp"
+#include "cli/apply_syncs.hpp"
 #include "cli/commands.hpp"
 #include "cli/context.hpp"
 #include "reconcile/apply.hpp"
 #include "reconcile/diff.hpp"
 #include "reconcile/observe.hpp"
 #include "reconcile/render.hpp"
+#include "reconcile/saved_plan.hpp"
+#include "reconcile/target.hpp"
 #include "state/file_store.hpp"
+#include "util/files.hpp"
 #include "util/time_format.hpp"
 
 namespace cli {
@@ -33,18 +40,55 @@ void print_plan(const reconcile::Plan& plan, const std::string& output, const ut
   std::cout.flush();
 }
 
-// Observes what the manifest and `state` name and diffs the manifest against it. A state that
-// records no instance makes the plan say that ownership is unknown. `token_rejected` gets the
-// HTTP status when the API refused the token (then the plan is empty).
-reconcile::Plan make_plan(const Context& ctx, const state::State& state, int& token_rejected) {
-  auto observed =
+struct Planned {
+  reconcile::Observed observed;
+  reconcile::Plan plan;
+};
+
+// Observes what the manifest and `state` name and diffs the manifest against it; with targets,
+// the plan is narrowed to them (reconcile/target.hpp). A state that records no instance makes
+// the plan say that ownership is unknown. `token_rejected` gets the HTTP status when the API
+// refused the token (then the plan is empty).
+Planned make_plan(const Context& ctx, const state::State& state,
+                  const std::set<std::string>& targets, int& token_rejected) {
+  Planned p;
+  p.observed =
       reconcile::observe(*ctx.client, reconcile::namespaces_to_observe(ctx.manifest, state),
                          ctx.settings.config.concurrency, state);
-  token_rejected = observed.token_rejected;
-  auto plan = reconcile::diff(ctx.manifest, observed, state, ctx.diff_options());
-  plan.ownership_unknown = state.owned.empty();
-  plan.state_location = ctx.store->describe();
-  return plan;
+  token_rejected = p.observed.token_rejected;
+  p.plan = reconcile::diff(ctx.manifest, p.observed, state, ctx.diff_options());
+  if (!targets.empty()) {
+    p.plan = reconcile::restrict_to_targets(std::move(p.plan), targets, state);
+    std::string list;
+    for (const auto& t : targets) list += (list.empty() ? "" : ", ") + t;
+    p.plan.warnings.push_back("--target in effect: only " + list +
+                              " (and the namespaces they need) were planned; the rest of the "
+                              "manifest was not compared");
+  }
+  p.plan.ownership_unknown = state.owned.empty();
+  p.plan.state_location = ctx.store->describe();
+  return p;
+}
+
+// --target values as addresses; false (said why) when one is not NAMESPACE/ID.
+bool parse_targets(const Options& options, const char* command, std::set<std::string>& out) {
+  for (const auto& t : options.targets) {
+    std::string ns, id;
+    if (!parse_address({t}, command, ns, id)) return false;
+    out.insert(ns + "/" + id);
+  }
+  return true;
+}
+
+// Targets that name nothing anywhere are an error (a typo would plan "No changes.").
+bool targets_known(const std::set<std::string>& targets, const Context& ctx, const Planned& planned,
+                   const state::State& state, const char* command) {
+  auto unknown = reconcile::unknown_targets(targets, ctx.manifest, planned.observed, state);
+  for (const auto& t : unknown) {
+    std::cerr << "aisearchd " << command << ": --target " << t
+              << " matches no instance in the manifest, the state or the remote lists\n";
+  }
+  return unknown.empty();
 }
 
 // Said once (not per namespace): nothing can be planned with a token the API refuses.
@@ -88,29 +132,105 @@ int edit_state(Context& ctx, const char* command, Change change) {
   return k_exit_ok;
 }
 
+// How long a one-shot apply waits for its on_change triggers (a sync cooldown) to be answered.
+constexpr std::chrono::milliseconds k_on_change_wait{60'000};
+
+// plan --out FILE: the saved plan (reconcile/saved_plan.hpp), written atomically; said on
+// stderr so `-o json` output stays one document.
+bool save_plan(const std::string& path, const Context& ctx, const Planned& planned,
+               const std::set<std::string>& targets) {
+  reconcile::SavedPlanInputs in;
+  in.created_at = util::format_rfc3339(ctx.clock.now());
+  in.version = util::k_version;
+  in.account_id = account_id(ctx.settings, &ctx.manifest);
+  in.targets = targets;
+  const auto saved = reconcile::make_saved_plan(planned.plan, ctx.manifest, planned.observed, in);
+  auto written = util::write_file_atomic(
+      path, saved.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", 0644);
+  if (!written) {
+    std::cerr << "aisearchd plan: the plan was not saved: " << written.error() << "\n";
+    return false;
+  }
+  std::cerr << "Saved the plan to " << path << ". Apply exactly this plan with: aisearchd apply "
+            << path << "\n";
+  return true;
+}
+
+// apply FILE: the saved plan, checked for its shape; nullopt (said why) when it cannot be used.
+std::optional<nlohmann::json> read_saved_plan(const std::string& path) {
+  auto text = util::read_file(path);
+  if (!text) {
+    std::cerr << "aisearchd apply: " << text.error() << "\n";
+    return std::nullopt;
+  }
+  nlohmann::json saved = nlohmann::json::parse(*text, nullptr, false);
+  if (saved.is_discarded()) {
+    std::cerr << "aisearchd apply: " << path
+              << ": not JSON (a plan saved with aisearchd plan "
+                 "--out FILE is expected)\n";
+    return std::nullopt;
+  }
+  const auto problems = reconcile::saved_plan_format_problems(saved);
+  for (const auto& p : problems) std::cerr << "aisearchd apply: " << path << ": " << p << "\n";
+  if (!problems.empty()) return std::nullopt;
+  for (const auto& t : saved["targets"]) {
+    std::string ns, id;
+    if (!parse_address({t.get<std::string>()}, "apply", ns, id)) return std::nullopt;
+  }
+  return saved;
+}
+
 }  // namespace
 
 int cmd_plan(const Options& options) {
+  std::set<std::string> targets;
+  if (!parse_targets(options, "plan", targets)) return k_exit_error;
   Context ctx;
   if (!ctx.init(options, "warn") || !ctx.load_manifest() || !ctx.connect()) return k_exit_error;
   auto state = ctx.load_state();
   if (!state) return k_exit_error;
   if (!state_required_and_present(options, ctx, *state, "plan")) return k_exit_error;
   int rejected = 0;
-  auto plan = make_plan(ctx, *state, rejected);
+  auto planned = make_plan(ctx, *state, targets, rejected);
   if (rejected) return token_rejected("plan", rejected);
+  if (!targets_known(targets, ctx, planned, *state, "plan")) return k_exit_error;
+  const auto& plan = planned.plan;
   print_plan(plan, options.output, ctx.env, options.no_color);
   if (!plan.skipped_namespaces.empty()) {
     std::cerr << "aisearchd: the plan is partial: " << plan.skipped_namespaces.size()
-              << " namespace(s) could not be listed\n";
+              << " namespace(s) could not be listed" << (options.out ? "; it was not saved" : "")
+              << "\n";
     return k_exit_error;
   }
+  if (options.out && !save_plan(*options.out, ctx, planned, targets)) return k_exit_error;
   if (options.detailed_exitcode && plan.has_differences()) return k_exit_changes;
   return k_exit_ok;
 }
 
 int cmd_apply(const Options& options) {
+  if (options.dry_run && !options.args.empty()) {
+    std::cerr << "aisearchd apply: a saved plan is applied or not: --dry-run takes no plan file "
+                 "(aisearchd plan shows what would be applied)\n";
+    return k_exit_error;
+  }
   if (options.dry_run) return cmd_plan(options);
+  if (options.args.size() > 1) {
+    std::cerr << "aisearchd apply: expected at most one saved plan file\n";
+    return k_exit_error;
+  }
+  std::set<std::string> targets;
+  if (!parse_targets(options, "apply", targets)) return k_exit_error;
+  std::optional<nlohmann::json> saved;
+  if (!options.args.empty()) {
+    if (!targets.empty()) {
+      std::cerr << "aisearchd apply: a saved plan carries its own targets: --target cannot be "
+                   "given with a plan file\n";
+      return k_exit_error;
+    }
+    saved = read_saved_plan(options.args.front());
+    if (!saved) return k_exit_error;
+    for (const auto& t : (*saved)["targets"]) targets.insert(t.get<std::string>());
+  }
   Context ctx;
   if (!ctx.init(options, "info") || !ctx.load_manifest() || !ctx.connect()) return k_exit_error;
   auto lock = ctx.lock_state();
@@ -119,19 +239,45 @@ int cmd_apply(const Options& options) {
   if (!state) return k_exit_error;
   if (!state_required_and_present(options, ctx, *state, "apply")) return k_exit_error;
   int rejected = 0;
-  auto plan = make_plan(ctx, *state, rejected);
+  auto planned = make_plan(ctx, *state, targets, rejected);
   if (rejected) return token_rejected("apply", rejected);
+  if (!targets_known(targets, ctx, planned, *state, "apply")) return k_exit_error;
+  const auto& plan = planned.plan;
+  if (saved) {
+    const auto why = reconcile::saved_plan_differences(*saved, plan, ctx.manifest, planned.observed,
+                                                       account_id(ctx.settings, &ctx.manifest));
+    if (!why.empty()) {
+      std::cerr << "aisearchd apply: " << options.args.front()
+                << " is not what would be applied now; nothing was applied:\n";
+      for (const auto& w : why) std::cerr << "  - " << w << "\n";
+      std::cerr << "Make a new plan (aisearchd plan --out FILE), review it, and apply that.\n";
+      return k_exit_error;
+    }
+  }
   if (options.output == "text") print_plan(plan, "text", ctx.env, options.no_color);
   state::StateWriter writer(*ctx.store, std::move(*state));
   reconcile::ApplyOptions ao;
   ao.concurrency = ctx.settings.config.concurrency;
+  // Instances whose change affects indexing, for their on_change runs once apply is done (the
+  // callback comes from apply's workers).
+  std::mutex changed_mutex;
+  std::set<std::string> changed;
+  ao.on_indexing_change = [&](const std::string& ns, const std::string& id) {
+    std::lock_guard guard(changed_mutex);
+    changed.insert(ns + "/" + id);
+  };
   auto result = reconcile::apply(plan, ctx.manifest, *ctx.client, writer, ctx.clock, ao);
+  const auto syncs = trigger_on_change_syncs(changed, ctx.manifest, *ctx.client, ctx.clock, writer,
+                                             k_on_change_wait);
   if (options.output == "json") {
     nlohmann::json j = result.to_json();
     j["plan"] = reconcile::render_json(plan);
+    j["syncs"] = nlohmann::json::array();
+    for (const auto& s : syncs) j["syncs"].push_back(to_json(s));
     std::cout << j.dump(2) << "\n";
   } else {
     std::cout << "\n" << result.to_text();
+    for (const auto& s : syncs) std::cout << to_text(s) << "\n";
   }
   if (!result.ok() || !plan.skipped_namespaces.empty()) return k_exit_error;
   if (result.blocked > 0) return k_exit_blocked;

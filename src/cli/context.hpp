@@ -48,8 +48,8 @@ struct Context {
   reconcile::DiffOptions diff_options() const;
 };
 
-// Parses the one NAMESPACE/ID argument of `command` (a bare ID means namespace default);
-// prints what is wrong and returns false otherwise.
+// Parses the one NAMESPACE/ID argument of `command` (both parts required: a bare ID is an
+// error); prints what is wrong and returns false otherwise.
 bool parse_address(const std::vector<std::string>& args, const char* command, std::string& ns,
                    std::string& id);
 

@@ -22,11 +22,13 @@ struct Options {
   std::string output = "text";  // text json markdown
   bool dry_run = false;
   bool detailed_exitcode = false;
-  bool no_wait = false;           // sync
-  bool force = false;             // adopt: also what the next apply would prune
-  bool require_state = false;     // plan, apply: fail when state records no instance
-  bool no_color = false;          // as NO_COLOR: no ANSI colours even on a terminal
-  std::optional<std::string> to;  // state migrate --to
+  bool no_wait = false;              // sync
+  bool force = false;                // adopt: also what the next apply would prune
+  bool require_state = false;        // plan, apply: fail when state records no instance
+  bool no_color = false;             // as NO_COLOR: no ANSI colours even on a terminal
+  std::optional<std::string> to;     // state migrate --to
+  std::optional<std::string> out;    // plan --out FILE: save the plan
+  std::vector<std::string> targets;  // --target NS/ID (repeatable)
 };
 
 // Exit codes (PRODUCT.md §2).

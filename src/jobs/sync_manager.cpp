@@ -775,6 +775,15 @@ bool SyncManager::idle() const {
   return true;
 }
 
+bool SyncManager::triggers_answered() const {
+  std::lock_guard lock(m_mutex);
+  if (m_running_tasks != 0) return false;
+  for (const auto& [address, in] : m_inst) {
+    if (in.triggering) return false;
+  }
+  return true;
+}
+
 std::vector<std::string> SyncManager::active() const {
   std::lock_guard lock(m_mutex);
   std::vector<std::string> out;

@@ -111,6 +111,9 @@ class SyncManager {
   bool idle() const;
   // Addresses with a trigger on its way or a job followed.
   std::vector<std::string> active() const;
+  // True when no trigger is queued, on its way or waiting out a cooldown (jobs may still be
+  // followed): what a one-shot apply waits for before it reports its on_change runs.
+  bool triggers_answered() const;
   // Jobs followed right now.
   std::size_t following() const;
   // Schedules that could not be used ("ns/id: why"); empty normally (validate rejects them).

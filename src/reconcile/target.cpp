@@ -1,0 +1,87 @@
+#include "reconcile/target.hpp"
+
+#include <algorithm>
+
+namespace reconcile {
+
+namespace {
+
+std::string ns_of(const std::string& address) {
+  return address.substr(0, address.find('/'));
+}
+
+std::string id_of(const std::string& address) {
+  const auto slash = address.find('/');
+  return slash == std::string::npos ? std::string() : address.substr(slash + 1);
+}
+
+bool targeted(const Change& c, const std::set<std::string>& targets) {
+  if (targets.count(c.address())) return true;
+  return !c.from_ns.empty() && targets.count(c.from_ns + "/" + c.id);
+}
+
+}  // namespace
+
+Plan restrict_to_targets(Plan plan, const std::set<std::string>& targets,
+                         const state::State& state) {
+  // Namespaces the kept changes live in, and the ones a target's list depends on.
+  std::set<std::string> needed_ns;
+  for (const auto& c : plan.changes) {
+    if (!c.is_namespace() && targeted(c, targets)) needed_ns.insert(c.ns);
+  }
+  std::set<std::string> relevant_ns;
+  for (const auto& t : targets) relevant_ns.insert(ns_of(t));
+  for (const auto& [address, owned] : state.owned) {
+    for (const auto& t : targets) {
+      if (owned.id == id_of(t)) relevant_ns.insert(owned.ns);
+    }
+  }
+
+  std::vector<Change> kept;
+  for (auto& c : plan.changes) {
+    const bool keep = c.is_namespace() ? c.action == Action::create && needed_ns.count(c.ns) > 0
+                                       : targeted(c, targets);
+    if (keep) kept.push_back(std::move(c));
+  }
+  plan.changes = std::move(kept);
+
+  auto drop_untargeted = [&](std::vector<std::string>& addresses) {
+    addresses.erase(std::remove_if(addresses.begin(), addresses.end(),
+                                   [&](const std::string& a) { return targets.count(a) == 0; }),
+                    addresses.end());
+  };
+  drop_untargeted(plan.adopt);
+  drop_untargeted(plan.forget);
+  plan.unmanaged.erase(
+      std::remove_if(plan.unmanaged.begin(), plan.unmanaged.end(),
+                     [&](const Unmanaged& u) { return targets.count(u.ns + "/" + u.id) == 0; }),
+      plan.unmanaged.end());
+  plan.skipped_namespaces.erase(
+      std::remove_if(plan.skipped_namespaces.begin(), plan.skipped_namespaces.end(),
+                     [&](const SkippedNamespace& s) { return relevant_ns.count(s.ns) == 0; }),
+      plan.skipped_namespaces.end());
+  for (auto it = plan.namespace_records.begin(); it != plan.namespace_records.end();) {
+    it = needed_ns.count(it->first) ? std::next(it) : plan.namespace_records.erase(it);
+  }
+  return plan;
+}
+
+std::vector<std::string> unknown_targets(const std::set<std::string>& targets,
+                                         const manifest::Manifest& desired,
+                                         const Observed& observed, const state::State& state) {
+  std::vector<std::string> unknown;
+  for (const auto& t : targets) {
+    const std::string ns = ns_of(t), id = id_of(t);
+    bool known = state.owned.count(t) > 0;
+    if (auto n = desired.namespaces.find(ns); !known && n != desired.namespaces.end())
+      known = n->second.instances.count(id) > 0;
+    if (auto l = observed.listings.find(ns); !known && l != observed.listings.end()) {
+      known = std::any_of(l->second.instances.begin(), l->second.instances.end(),
+                          [&](const api::Instance& i) { return i.id == id; });
+    }
+    if (!known) unknown.push_back(t);
+  }
+  return unknown;
+}
+
+}  // namespace reconcile
