@@ -114,6 +114,8 @@ util::Result<std::shared_ptr<api::Client>, std::string> make_client(const Settin
 
 void setup_logging(const std::string& level, const std::string& format,
                    const util::EnvLookup& env) {
+  // Called again when one invocation runs a command more than once (sync --target A --target B).
+  spdlog::drop("aisearchd");
   auto logger = spdlog::stderr_color_mt("aisearchd");
   spdlog::set_default_logger(logger);
   bool journald = env("JOURNAL_STREAM").has_value();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Flags a user can get wrong get a clear error (exit 1) from every command, never a silent
-# misreading (issue 18, item 1): a single-dash long option (`plan -out FILE`, Terraform's
-# spelling) was read as `-o "ut"`; an unknown --log-level, --log-format or -o passed `validate`.
+# misreading (issue 18, item 1): a single-dash long option was read as a cluster of short ones
+# (`-out` as `-o "ut"`); an unknown --log-level, --log-format or -o passed `validate`.
+# `-out FILE` is Terraform's spelling of --out FILE and means it (tests/scripts/saved_plan_test.sh).
 set -euo pipefail
 fail() { echo "FAIL: $*"; exit 1; }
 manifest="$SOURCE_DIR/examples/demo/aisearch.yaml"
@@ -15,7 +16,10 @@ expect_error() {  # expect_error "message" args...
   [[ $code -eq 1 ]] || fail "aisearchd $* exited $code: $out"
   grep -qF -- "$message" <<<"$out" || fail "aisearchd $*: expected \"$message\", got: $out"
 }
-expect_error '-out: long options take two dashes (--out)' plan -out plan.json -m "$manifest"
+expect_error '-outfile: long options take two dashes (--outfile)' plan -outfile plan.json -m "$manifest"
+expect_error 'validate: --out is for plan' validate -out plan.json -m "$manifest"
+expect_error 'validate: --target is for plan, apply, sync and status' validate --target default/docs -m "$manifest"
+expect_error 'plan: "docs" is not NAMESPACE/ID' plan --target docs -m "$manifest"
 expect_error '-detailed-exitcode: long options take two dashes' -m "$manifest" plan -detailed-exitcode
 expect_error '--log-level: "loud" is not one of trace|debug|info|warn|error' validate --log-level loud -m "$manifest"
 expect_error '--log-format: "yaml" is not one of text|json' validate --log-format yaml -m "$manifest"
