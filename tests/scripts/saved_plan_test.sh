@@ -172,6 +172,31 @@ run sync --target default/docs --target support/faq >"$work/sync.txt" 2>"$work/s
 grep -q "^default/docs: succeeded" "$work/sync.txt" && grep -q "^support/faq: succeeded" "$work/sync.txt" ||
   fail "sync --target twice: $(cat "$work/sync.txt")"
 
+# --- on_change in a sync cooldown (429, code 7020): waited out, then started; one job. ---
+# A job started by someone else; its end starts the cooldown (checked when a trigger comes).
+jobs_url="$base/client/v4/accounts/acct/ai-search/namespaces/default/instances/docs/jobs"
+curl -fsS -X POST -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" -H 'Content-Type: application/json' \
+  --data-binary '{}' "$jobs_url" >/dev/null || fail "POST jobs"
+for _ in $(seq 300); do
+  curl -fsS -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" "$jobs_url" | python3 -c '
+import json, sys
+sys.exit(0 if all(j.get("ended_at") for j in json.load(sys.stdin)["result"]) else 1)' && break
+  sleep 0.1
+done
+control PATCH config '{"job_cooldown_ms": 15000}' >/dev/null
+before=$(requests)
+set_field docs chunk_size 768
+run apply >"$work/cooldown.txt" 2>/dev/null || fail "apply in a cooldown: $(cat "$work/cooldown.txt")"
+grep -Eq "^sync default/docs \(on_change\): started, job [0-9a-f]+" "$work/cooldown.txt" ||
+  fail "the on_change run in a cooldown: $(cat "$work/cooldown.txt")"
+control GET requests | python3 -c '
+import json, sys
+posts = [r for r in json.load(sys.stdin)[int(sys.argv[1]):] if r["method"] == "POST" and r["path"].endswith("/jobs")]
+statuses = [r["status"] for r in posts]
+assert statuses.count(200) == 1 and 429 in statuses, statuses' "$before" ||
+  fail "the cooldown was not met, or made more than one job"
+control PATCH config '{"job_cooldown_ms": 0}' >/dev/null
+
 # --- on_change while a job runs (forbid): held, saved in state for the daemon. ---
 control PATCH config '{"job_duration_ms": 600000}' >/dev/null
 run sync default/docs --no-wait >/dev/null 2>&1 || fail "sync --no-wait"
