@@ -177,12 +177,16 @@ grep -q "^default/docs: succeeded" "$work/sync.txt" && grep -q "^support/faq: su
 jobs_url="$base/client/v4/accounts/acct/ai-search/namespaces/default/instances/docs/jobs"
 curl -fsS -X POST -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" -H 'Content-Type: application/json' \
   --data-binary '{}' "$jobs_url" >/dev/null || fail "POST jobs"
-for _ in $(seq 300); do
-  curl -fsS -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" "$jobs_url" | python3 -c '
+jobs_ended() {  # waits (at most 60 s) until no job of default/docs runs
+  for _ in $(seq 600); do
+    curl -fsS -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" "$jobs_url" | python3 -c '
 import json, sys
-sys.exit(0 if all(j.get("ended_at") for j in json.load(sys.stdin)["result"]) else 1)' && break
-  sleep 0.1
-done
+sys.exit(0 if all(j.get("ended_at") for j in json.load(sys.stdin)["result"]) else 1)' && return 0
+    sleep 0.1
+  done
+  fail "a job of default/docs still runs after 60 s"
+}
+jobs_ended
 control PATCH config '{"job_cooldown_ms": 15000}' >/dev/null
 before=$(requests)
 set_field docs chunk_size 768
@@ -198,6 +202,7 @@ assert statuses.count(200) == 1 and 429 in statuses, statuses' "$before" ||
 control PATCH config '{"job_cooldown_ms": 0}' >/dev/null
 
 # --- on_change while a job runs (forbid): held, saved in state for the daemon. ---
+jobs_ended  # the on_change job above (300 ms) must not be the one the next sync finds
 control PATCH config '{"job_duration_ms": 600000}' >/dev/null
 run sync default/docs --no-wait >/dev/null 2>&1 || fail "sync --no-wait"
 set_field docs chunk_size 1024
