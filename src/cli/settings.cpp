@@ -122,7 +122,7 @@ void setup_logging(const std::string& level, const std::string& format,
   if (format == "json") {
     service::use_json_log_format(journald);  // escapes the message
   } else {
-    logger->set_pattern(journald ? "%l: %v" : "%Y-%m-%d %H:%M:%S.%e %^%l%$: %v");
+    service::use_text_log_format(journald);
   }
   spdlog::set_level(spdlog::level::from_str(level));
 }

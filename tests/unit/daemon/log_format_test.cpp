@@ -5,7 +5,9 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <sstream>
+#include <vector>
 
 namespace {
 
@@ -35,9 +37,96 @@ TEST(LogFormat, EveryLineIsValidJsonWhateverTheMessage) {
   EXPECT_EQ(first["msg"], "manifest \"a.yaml\":3:5: bad\nvalue \\ \x7f\xEF\xBF\xBD");
   EXPECT_TRUE(first.contains("time"));
   std::getline(lines, line);
-  auto second = nlohmann::json::parse(line);
+  ASSERT_EQ(line.substr(0, 3), "<4>");  // journald: the priority, then the JSON object
+  auto second = nlohmann::json::parse(line.substr(3));
   EXPECT_EQ(second["msg"], "second");
   EXPECT_FALSE(second.contains("time"));  // journald stamps lines itself
+}
+
+}  // namespace
+
+namespace {
+
+// Issue 18, item 2: what a log pipeline reads. Every line under journald starts with its
+// sd-daemon priority; JSON lines carry the key=value pairs of action lines as fields.
+std::vector<std::string> log_lines(bool json, bool journald, const std::function<void()>& emit) {
+  auto previous = spdlog::default_logger();
+  std::ostringstream out;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  auto logger = std::make_shared<spdlog::logger>("test", sink);
+  logger->set_level(spdlog::level::trace);
+  spdlog::set_default_logger(logger);
+  if (json)
+    service::use_json_log_format(journald);
+  else
+    service::use_text_log_format(journald);
+  emit();
+  spdlog::set_default_logger(previous);
+  std::vector<std::string> lines;
+  std::istringstream in(out.str());
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+void every_level() {
+  spdlog::trace("t");
+  spdlog::debug("d");
+  spdlog::info("i");
+  spdlog::warn("w");
+  spdlog::error("e");
+  spdlog::critical("c");
+}
+
+TEST(LogFormat, UnderJournaldEveryLineStartsWithItsPriority) {
+  const std::vector<std::string> prefixes = {"<7>", "<7>", "<6>", "<4>", "<3>", "<2>"};
+  for (bool json : {false, true}) {
+    const auto lines = log_lines(json, true, every_level);
+    ASSERT_EQ(lines.size(), prefixes.size());
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      EXPECT_EQ(lines[i].substr(0, 3), prefixes[i]) << lines[i];
+      if (json) {
+        EXPECT_TRUE(nlohmann::json::accept(lines[i].substr(3))) << lines[i];
+      }
+    }
+  }
+  for (bool json : {false, true}) {
+    for (const auto& line : log_lines(json, false, every_level))
+      EXPECT_NE(line[0], '<') << "no priority prefix outside journald: " << line;
+  }
+}
+
+TEST(LogFormat, JsonLinesCarryTheActionFieldsAsFields) {
+  const auto lines = log_lines(true, false, [] {
+    spdlog::info("action={} namespace={} instance={} fields={} result={}", "update", "default",
+                 "docs", "max_num_results,source_params.web_crawler", "done");
+    spdlog::warn("action=create namespace=team instance=kb fields=- result=failed error=\"{}\"",
+                 "HTTP 500: \\\"boom\\\" msg=x");
+    spdlog::info("sync outcome=succeeded instance=default/docs job=abc duration=1.5s errors=3");
+    spdlog::info("sync instance=default/docs: state not saved: disk full");
+    spdlog::info("level=fake msg=fake plain words");
+  });
+  ASSERT_EQ(lines.size(), 5u);
+  const auto a = nlohmann::json::parse(lines[0]);
+  EXPECT_EQ(a["action"], "update");
+  EXPECT_EQ(a["namespace"], "default");
+  EXPECT_EQ(a["instance"], "docs");
+  EXPECT_EQ(a["fields"], (nlohmann::json{"max_num_results", "source_params.web_crawler"}));
+  EXPECT_EQ(a["result"], "done");
+  EXPECT_EQ(a["level"], "info");
+  const auto b = nlohmann::json::parse(lines[1]);
+  EXPECT_EQ(b["fields"], nlohmann::json::array());
+  EXPECT_EQ(b["result"], "failed");
+  EXPECT_EQ(b["error"], "HTTP 500: \"boom\" msg=x");
+  const auto c = nlohmann::json::parse(lines[2]);
+  EXPECT_EQ(c["outcome"], "succeeded");
+  EXPECT_EQ(c["instance"], "default/docs");
+  EXPECT_EQ(c["errors"], 3);
+  EXPECT_EQ(c["duration"], "1.5s");
+  const auto d = nlohmann::json::parse(lines[3]);
+  EXPECT_EQ(d["instance"], "default/docs") << "a trailing ':' is punctuation";
+  const auto e = nlohmann::json::parse(lines[4]);
+  EXPECT_EQ(e["level"], "info") << "a pair never overrides the line's own keys";
+  EXPECT_EQ(e["msg"], "level=fake msg=fake plain words");
 }
 
 }  // namespace
