@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <random>
+#include <set>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -13,6 +14,7 @@
 #include "aisearchd_version.hpp"
 #include "api/transport.hpp"
 #include "daemon/http_server.hpp"
+#include "daemon/process_metrics.hpp"
 #include "daemon/status.hpp"
 #include "daemon/watcher.hpp"
 #include "jobs/freshness.hpp"
@@ -50,7 +52,6 @@ class MetricsReporter final : public jobs::Reporter {
   void stalled(const std::string&, const std::string&) override {
     m_metrics.inc("aisearchd_sync_stalled_total");
   }
-  void paused(const std::string&) override { m_metrics.inc("aisearchd_sync_paused_total"); }
 
  private:
   MetricsRegistry& m_metrics;
@@ -160,8 +161,9 @@ void Daemon::describe_metrics() {
   m.describe("aisearchd_reconciles_total", T::counter, "Reconcile cycles by result.");
   m.set("aisearchd_reconciles_total", {{"result", "success"}}, 0);
   m.set("aisearchd_reconciles_total", {{"result", "failure"}}, 0);
-  m.describe("aisearchd_reconcile_duration_seconds", T::gauge,
-             "Duration of the last reconcile cycle.");
+  m.describe_histogram("aisearchd_reconcile_duration_seconds",
+                       "Duration of reconcile cycles (observe, plan, apply).",
+                       {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300});
   m.describe("aisearchd_last_successful_reconcile_timestamp_seconds", T::gauge,
              "Unix time of the last successful reconcile (0: none yet).");
   m.set("aisearchd_last_successful_reconcile_timestamp_seconds", 0);
@@ -195,11 +197,14 @@ void Daemon::describe_metrics() {
   m.describe("aisearchd_sync_jobs_following", T::gauge,
              "Running sync jobs this node follows (its own and Cloudflare-started ones).");
   m.set("aisearchd_sync_jobs_following", 0);
-  m.describe("aisearchd_sync_paused_total", T::counter,
-             "Scheduled instances found paused at Cloudflare.");
-  m.set("aisearchd_sync_paused_total", 0);
-  m.describe("aisearchd_instance_freshness_seconds", T::gauge,
-             "Seconds since the instance's last succeeded sync job.");
+  m.describe("aisearchd_sync_paused", T::gauge,
+             "1 while a scheduled instance is paused at Cloudflare (its schedule cannot run), "
+             "else 0.");
+  m.describe("aisearchd_sync_last_outcome", T::gauge,
+             "1 for the outcome of the instance's last recorded sync job, 0 for the others.");
+  m.describe("aisearchd_instance_last_success_timestamp_seconds", T::gauge,
+             "Unix time the instance's last succeeded sync job ended (absent: none yet); "
+             "freshness is time() minus it.");
   m.describe("aisearchd_instance_healthy", T::gauge,
              "1 unless the instance is past its max_staleness since its last success (since it "
              "was first seen, while it never succeeded).");
@@ -211,6 +216,7 @@ void Daemon::describe_metrics() {
              "Leadership won and lost by this node.");
   m.set("aisearchd_leadership_changes_total", {{"change", "won"}}, 0);
   m.set("aisearchd_leadership_changes_total", {{"change", "lost"}}, 0);
+  describe_process_metrics(m);
   if (m_options.elector) {
     m.describe("aisearchd_etcd_reachable", T::gauge,
                "1 when the last leadership round reached etcd.");
@@ -501,7 +507,7 @@ bool Daemon::reconcile_once() {
   if (!reachable) ok = false;
   const double seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
   m_metrics.inc("aisearchd_reconciles_total", {{"result", ok ? "success" : "failure"}});
-  m_metrics.set("aisearchd_reconcile_duration_seconds", seconds);
+  m_metrics.observe("aisearchd_reconcile_duration_seconds", seconds);
   m_metrics.set("aisearchd_api_reachable", reachable ? 1 : 0);
   m_metrics.set("aisearchd_drift_changes", drift);
   m_metrics.set("aisearchd_plan_changes", {{"action", "adopt"}}, summary.adopt);
@@ -926,20 +932,42 @@ void Daemon::update_scrape_metrics() {
   auto desired = manifest_in_force();
   auto st = m_writer.snapshot();
   auto now = m_clock.now();
-  m_metrics.clear("aisearchd_instance_freshness_seconds");
+  std::set<std::string> paused;
+  if (auto sync = sync_manager()) {
+    for (auto& a : sync->paused()) paused.insert(std::move(a));
+  }
+  m_metrics.clear("aisearchd_instance_last_success_timestamp_seconds");
   m_metrics.clear("aisearchd_instance_healthy");
+  m_metrics.clear("aisearchd_sync_paused");
+  m_metrics.clear("aisearchd_sync_last_outcome");
   for (const auto& [ns_name, ns] : desired->namespaces) {
     for (const auto& [id, inst] : ns.instances) {
       if (!inst.sync || ns.suspend || inst.suspend) continue;
       auto it = st.sync.find(inst.address());
-      auto f = jobs::freshness(it == st.sync.end() ? nullptr : &it->second,
-                               inst.sync->max_staleness, now);
+      const state::SyncState* ss = it == st.sync.end() ? nullptr : &it->second;
+      auto f = jobs::freshness(ss, inst.sync->max_staleness, now);
       Labels labels{{"namespace", ns_name}, {"instance", id}};
-      if (f.age)
-        m_metrics.set("aisearchd_instance_freshness_seconds", labels, f.age->count() / 1000.0);
+      if (ss && !ss->last_success.empty()) {
+        if (auto t = util::parse_rfc3339(ss->last_success)) {
+          m_metrics.set("aisearchd_instance_last_success_timestamp_seconds", labels,
+                        std::chrono::duration<double>(t->time_since_epoch()).count());
+        }
+      }
       m_metrics.set("aisearchd_instance_healthy", labels, f.healthy ? 1 : 0);
+      if (inst.sync->schedule || inst.sync->every)
+        m_metrics.set("aisearchd_sync_paused", labels, paused.count(inst.address()) ? 1 : 0);
+      if (ss && !ss->history.empty()) {
+        const std::string& last = ss->history.back().outcome;
+        for (const char* o :
+             {"succeeded", "failed", "superseded", "cancelled", "timed_out", "skipped"}) {
+          Labels with = labels;
+          with.emplace_back("outcome", o);
+          m_metrics.set("aisearchd_sync_last_outcome", with, last == o ? 1 : 0);
+        }
+      }
     }
   }
+  update_process_metrics(m_metrics);
   m_metrics.set("aisearchd_ready", readiness().ready ? 1 : 0);
 }
 

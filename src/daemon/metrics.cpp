@@ -86,10 +86,39 @@ void MetricsRegistry::clear(const std::string& name) {
   if (it != m_families.end()) it->second.series.clear();
 }
 
+void MetricsRegistry::describe_histogram(const std::string& name, const std::string& help,
+                                         std::vector<double> buckets) {
+  std::lock_guard lock(m_mutex);
+  if (m_families.count(name)) return;
+  Family f;
+  f.type = Type::histogram;
+  f.help = help;
+  f.buckets = std::move(buckets);
+  m_families.emplace(name, std::move(f));
+}
+
+void MetricsRegistry::observe(const std::string& name, const Labels& labels, double value) {
+  std::lock_guard lock(m_mutex);
+  auto it = m_families.find(name);
+  if (it == m_families.end() || it->second.type != Type::histogram) return;
+  const auto& bounds = it->second.buckets;
+  auto& h = it->second.histograms[render_labels(labels)];
+  h.counts.resize(bounds.size() + 1);
+  std::size_t i = 0;
+  while (i < bounds.size() && value > bounds[i]) ++i;
+  ++h.counts[i];
+  h.sum += value;
+  ++h.count;
+}
+
 double MetricsRegistry::value(const std::string& name, const Labels& labels) const {
   std::lock_guard lock(m_mutex);
   auto it = m_families.find(name);
   if (it == m_families.end()) return 0;
+  if (it->second.type == Type::histogram) {
+    auto h = it->second.histograms.find(render_labels(labels));
+    return h == it->second.histograms.end() ? 0 : static_cast<double>(h->second.count);
+  }
   auto s = it->second.series.find(render_labels(labels));
   return s == it->second.series.end() ? 0 : s->second;
 }
@@ -99,7 +128,24 @@ std::string MetricsRegistry::render() const {
   std::string out;
   for (const auto& [name, family] : m_families) {
     out += "# HELP " + name + " " + escape(family.help, false) + "\n";
-    out += "# TYPE " + name + (family.type == Type::counter ? " counter\n" : " gauge\n");
+    out += "# TYPE " + name +
+           (family.type == Type::counter     ? " counter\n"
+            : family.type == Type::histogram ? " histogram\n"
+                                             : " gauge\n");
+    for (const auto& [labels, h] : family.histograms) {
+      // {a="x"} -> {a="x",le="0.5"}; no labels -> {le="0.5"}
+      const std::string open = labels.empty() ? "{" : labels.substr(0, labels.size() - 1) + ",";
+      std::uint64_t cumulative = 0;
+      for (std::size_t i = 0; i <= family.buckets.size(); ++i) {
+        cumulative += i < h.counts.size() ? h.counts[i] : 0;
+        const std::string le =
+            i < family.buckets.size() ? format_sample(family.buckets[i]) : std::string("+Inf");
+        out += name + "_bucket" + open + "le=\"" + le + "\"} " +
+               format_sample(static_cast<double>(cumulative)) + "\n";
+      }
+      out += name + "_sum" + labels + " " + format_sample(h.sum) + "\n";
+      out += name + "_count" + labels + " " + format_sample(static_cast<double>(h.count)) + "\n";
+    }
     for (const auto& [labels, value] : family.series) {
       out += name;
       out += labels;

@@ -775,6 +775,15 @@ bool SyncManager::idle() const {
   return true;
 }
 
+std::vector<std::string> SyncManager::paused() const {
+  std::lock_guard lock(m_mutex);
+  std::vector<std::string> out;
+  for (const auto& [address, in] : m_inst) {
+    if (in.paused_reported) out.push_back(address);
+  }
+  return out;
+}
+
 bool SyncManager::triggers_answered() const {
   std::lock_guard lock(m_mutex);
   if (m_running_tasks != 0) return false;

@@ -114,6 +114,8 @@ class SyncManager {
   // True when no trigger is queued, on its way or waiting out a cooldown (jobs may still be
   // followed): what a one-shot apply waits for before it reports its on_change runs.
   bool triggers_answered() const;
+  // Scheduled instances the last observe_instances() found paused at Cloudflare.
+  std::vector<std::string> paused() const;
   // Jobs followed right now.
   std::size_t following() const;
   // Schedules that could not be used ("ns/id: why"); empty normally (validate rejects them).

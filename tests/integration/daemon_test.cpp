@@ -285,13 +285,14 @@ TEST_F(DaemonProcessTest, MetricsPassPromtool) {
   for (const char* name :
        {"aisearchd_reconciles_total", "aisearchd_actions_total", "aisearchd_api_requests_total",
         "aisearchd_api_retries_total", "aisearchd_api_budget_tokens", "aisearchd_manifest_valid",
-        "aisearchd_last_successful_reconcile_timestamp_seconds", "aisearchd_sync_outcomes_total"})
+        "aisearchd_last_successful_reconcile_timestamp_seconds", "aisearchd_sync_outcomes_total",
+        "aisearchd_reconcile_duration_seconds", "process_resident_memory_bytes"})
     EXPECT_NE(m.body.find(std::string("# TYPE ") + name + " "), std::string::npos) << name;
   std::istringstream lines(m.body);
   std::string line;
   while (std::getline(lines, line))
     if (!line.empty() && line[0] != '#') {
-      EXPECT_EQ(line.rfind("aisearchd_", 0), 0u) << line;
+      EXPECT_TRUE(line.rfind("aisearchd_", 0) == 0 || line.rfind("process_", 0) == 0) << line;
     }
   write_file(dir / "metrics.txt", m.body);
   int rc = std::system(("promtool check metrics < " + (dir / "metrics.txt").string() + " > " +

@@ -280,11 +280,44 @@ TEST_F(DaemonTest, StaleInstanceFailsReadinessWithDetail) {
   EXPECT_NE(metrics.find("aisearchd_instance_healthy{namespace=\"default\",instance=\"docs\"} 0"),
             std::string::npos)
       << metrics;
-  EXPECT_NE(
-      metrics.find(
-          "aisearchd_instance_freshness_seconds{namespace=\"default\",instance=\"docs\"} 7200"),
-      std::string::npos);
+  // Freshness as a timestamp (Prometheus convention): the last success's Unix time.
+  EXPECT_NE(metrics.find("aisearchd_instance_last_success_timestamp_seconds{namespace=\"default\","
+                         "instance=\"docs\"} 1772359200"),
+            std::string::npos)
+      << metrics;
+  EXPECT_EQ(metrics.find("freshness_seconds"), std::string::npos) << "no seconds-since gauge";
   EXPECT_NE(metrics.find("aisearchd_ready 0"), std::string::npos);
+}
+
+TEST_F(DaemonTest, MetricsFollowPrometheusConventions) {
+  api_up();
+  state::State st;
+  state::JobRecord failed;
+  failed.outcome = "failed";
+  st.sync["default/docs"].history.push_back(failed);
+  make(true, st);
+  ASSERT_TRUE(daemon->reconcile_once());
+  ASSERT_TRUE(daemon->reconcile_once());
+  const auto metrics = daemon->metrics_text();
+  // Reconcile duration: a histogram of every cycle, not the last one's value.
+  EXPECT_NE(metrics.find("# TYPE aisearchd_reconcile_duration_seconds histogram"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("aisearchd_reconcile_duration_seconds_bucket{le=\"+Inf\"} 2"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("aisearchd_reconcile_duration_seconds_count 2"), std::string::npos);
+  // The last outcome per instance: 1 for it, 0 for the others.
+  const std::string prefix =
+      "aisearchd_sync_last_outcome{namespace=\"default\",instance=\"docs\",outcome=";
+  EXPECT_NE(metrics.find(prefix + "\"failed\"} 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find(prefix + "\"succeeded\"} 0"), std::string::npos);
+  // States are gauges: paused is 0/1 per scheduled instance, no "_total" counter.
+  EXPECT_NE(metrics.find("# TYPE aisearchd_sync_paused gauge"), std::string::npos);
+  EXPECT_EQ(metrics.find("sync_paused_total"), std::string::npos);
+  // The standard process metrics.
+  for (const char* name : {"process_cpu_seconds_total", "process_resident_memory_bytes",
+                           "process_open_fds", "process_max_fds", "process_start_time_seconds"})
+    EXPECT_NE(metrics.find(std::string("\n") + name + " "), std::string::npos) << name;
 }
 
 TEST_F(DaemonTest, RunStopsOnRequestAndReportsReadyOnce) {
