@@ -13,8 +13,8 @@
 #  (a) a pull request removing an owned instance: the plan comment shows the delete, plan's exit
 #      2 is a green job, the saved plan is kept as an artifact, nothing is written;
 #  (b) its merge: the apply job applies that saved plan: the instance is gone;
-#  (c) a pull request whose plan fails (a manifest that does not validate; the API down): the
-#      comment shows the error, the job fails, no plan is kept;
+#  (c) a pull request whose plan fails (no state yet; a manifest that does not validate; the API
+#      down): the comment shows the error, the job fails, no plan is kept;
 #  (d) a stale plan (an instance modified remotely between review and merge): the apply job
 #      fails, writes nothing, and the pull request is told why.
 set -euo pipefail
@@ -157,11 +157,12 @@ daemon_apply() {
       "$AISEARCHD_BIN" -c ci/aisearchd.yaml -m ai-search/ apply >"$work/daemon-apply.out" 2>&1) ||
     fail "the daemon host's apply: $(cat "$work/daemon-apply.out")"
 }
-fresh_start() {
+fresh_start() {  # an empty account and no state, then (after $1, a check) the daemon's first apply
   control POST reset '{}' >/dev/null
   etcd /v3/kv/deleterange "{$range}"
   rm -rf "$work/trees/main"
   cp -r "$seed_tree" "$work/trees/main"
+  "$@"
   daemon_apply
   [[ "$(instances)" == "default/blog default/docs default/notes" ]] || fail "seeding: $(instances)"
 }
@@ -205,8 +206,15 @@ github() {  # github EVENT TREE LABEL ...gh_ctx args: run the workflow; sets $co
 }
 job_result() { jq -r --arg j "$2" '.jobs[$j]' "$work/$1.result"; }
 
+github_no_state() {  # (c) before the daemon's first apply: --require-state fails the plan, said
+  github pull_request main gh-c0 "$(new_sha)" 6 first "$(new_sha)"
+  [[ $code -eq 1 && "$(job_result gh-c0 plan)" == failure ]] || fail "(c) a plan without state passed: $(cat "$work/gh-c0.log")"
+  last_comment github/comments/6 | grep -q "the state at etcd .* key /aisearchd/prod/state records no instance" ||
+    fail "(c) without state: $(comments github/comments/6)"
+}
+
 github_scenarios() {
-  fresh_start
+  fresh_start github_no_state
   local before pr_sha run merge_sha
 
   # (a) A pull request removes notes (owned, prune: true).
@@ -313,8 +321,15 @@ gitlab() {  # gitlab TREE LABEL ...gl_ctx args
 }
 pipeline_job() { jq -r --arg j "$2" '.jobs[$j].status // "none"' "$work/$1.result"; }
 
+gitlab_no_state() {  # (c) before the daemon's first apply: --require-state fails the plan, said
+  gitlab main gl-c0 merge_request_event "$(new_sha)" 2 first
+  [[ $code -eq 1 && "$(pipeline_job gl-c0 aisearch-plan)" == failed ]] || fail "(c) a plan without state passed: $(cat "$work/gl-c0.log")"
+  last_comment gitlab/notes/2 | grep -q "the state at etcd .* key /aisearchd/prod/state records no instance" ||
+    fail "(c) without state: $(comments gitlab/notes/2)"
+}
+
 gitlab_scenarios() {
-  fresh_start
+  fresh_start gitlab_no_state
   local before pr_sha merge_sha
 
   # (a) A merge request removes notes.

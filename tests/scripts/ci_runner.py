@@ -632,9 +632,6 @@ def gh_main(argv):
         return p.returncode
 
     if argv[:2] == ["pr", "comment"]:
-        if not repo:
-            print("gh stub: no GH_REPO (and no git remote here)", file=sys.stderr)
-            return 1
         o, rest = opts(argv[2:], ["--body-file", "-F", "--body", "-b"])
         body = o.get("--body") or o.get("-b")
         path = o.get("--body-file") or o.get("-F")
@@ -661,6 +658,9 @@ def gh_main(argv):
             return jq(pulls, expr)
         print(json.dumps(pulls))
         return 0
+    if argv[:1] in (["run"], ["pr"]) and not repo:
+        print("gh stub: no GH_REPO (and no git remote here)", file=sys.stderr)
+        return 1
     if argv[:2] == ["run", "list"]:
         o, rest = opts(argv[2:], ["--workflow", "-w", "--branch", "-b", "--json", "--jq", "-q",
                                   "--limit", "-L", "--event", "-e", "--status", "-s"])
