@@ -16,7 +16,8 @@
 #  (c) a pull request whose plan fails (no state yet; a manifest that does not validate; the API
 #      down): the comment shows the error, the job fails, no plan is kept;
 #  (d) a stale plan (an instance modified remotely between review and merge): the apply job
-#      fails, writes nothing, and the pull request is told why.
+#      fails, writes nothing, and the pull request is told why;
+#  (e) a push to main without a pull request: nothing reviewed, the apply job fails, says so.
 set -euo pipefail
 fail() { echo "FAIL: $*"; exit 1; }
 : "${AISEARCHD_BIN:?AISEARCHD_BIN is not set}" "${EMULATOR_BIN:?EMULATOR_BIN is not set}" "${SOURCE_DIR:?SOURCE_DIR is not set}"
@@ -286,6 +287,12 @@ github_scenarios() {
   last_comment github/comments/10 | grep -q "default/blog: modified remotely since the plan was saved" ||
     fail "(d) the comment does not say why: $(last_comment github/comments/10)"
   grep -q "modified remotely since the plan was saved" "$work/gh-d2.log" || fail "(d) the job log does not say why"
+  # (e) A push to main without a pull request: nothing reviewed, the apply job fails and says so.
+  before=$(requests)
+  github push main gh-e "$(new_sha)"
+  [[ $code -eq 1 && "$(job_result gh-e apply)" == failure ]] || fail "(e) a push without a pull request: $(cat "$work/gh-e.log")"
+  grep -q "no merged pull request for .*: nothing reviewed to apply" "$work/gh-e.log" || fail "(e) $(cat "$work/gh-e.log")"
+  [[ $(writes_since "$before") -eq 0 ]] || fail "(e) the apply job wrote without a reviewed plan"
   echo "github-actions.yml: ok ($((SECONDS - started)) s)"
 }
 
@@ -394,6 +401,12 @@ gitlab_scenarios() {
   last_comment gitlab/notes/6 | grep -q "aisearchd apply failed" || fail "(d) not told: $(comments gitlab/notes/6)"
   last_comment gitlab/notes/6 | grep -q "default/blog: modified remotely since the plan was saved" ||
     fail "(d) the note does not say why: $(last_comment gitlab/notes/6)"
+  # (e) A push to main without a merge request.
+  before=$(requests)
+  gitlab main gl-e push "$(new_sha)"
+  [[ $code -eq 1 && "$(pipeline_job gl-e aisearch-apply)" == failed ]] || fail "(e) a push without a merge request: $(cat "$work/gl-e.log")"
+  grep -q "no merged merge request for " "$work/gl-e.log" || fail "(e) $(cat "$work/gl-e.log")"
+  [[ $(writes_since "$before") -eq 0 ]] || fail "(e) the apply job wrote without a reviewed plan"
   echo "gitlab-ci.yml: ok ($((SECONDS - started)) s)"
 }
 
