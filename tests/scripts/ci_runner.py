@@ -47,7 +47,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import urllib.parse
 
 import yaml
