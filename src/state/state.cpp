@@ -26,13 +26,17 @@ void State::add_job_record(const std::string& address, JobRecord record) {
   while (s.history.size() > k_history_length) s.history.pop_front();
 }
 
+json time_or_null(const std::string& rfc3339) {
+  return rfc3339.empty() ? json() : json(rfc3339);
+}
+
 json job_record_json(const JobRecord& r) {
   json j{{"job_id", r.job_id},
          {"outcome", r.outcome},
          {"trigger", r.trigger},
          {"source", r.source},
-         {"started_at", r.started_at},
-         {"ended_at", r.ended_at},
+         {"started_at", time_or_null(r.started_at)},
+         {"ended_at", time_or_null(r.ended_at)},
          {"duration_seconds", r.duration_seconds},
          {"end_reason", r.end_reason},
          {"log_tail", r.log_tail},
@@ -75,7 +79,7 @@ json State::to_json() const {
     owned_j[address] = json{{"namespace", o.ns},
                             {"id", o.id},
                             {"protect", o.protect},
-                            {"adopted_at", o.adopted_at},
+                            {"adopted_at", time_or_null(o.adopted_at)},
                             {"applied_digests", o.applied_digests},
                             {"unstable", o.unstable}};
     if (o.pending_create) owned_j[address]["pending_create"] = true;
@@ -89,9 +93,9 @@ json State::to_json() const {
   for (const auto& [address, s] : sync) {
     json history = json::array();
     for (const auto& r : s.history) history.push_back(job_record_json(r));
-    json entry = json{{"last_slot", s.last_slot},
-                      {"first_seen", s.first_seen},
-                      {"last_success", s.last_success},
+    json entry = json{{"last_slot", time_or_null(s.last_slot)},
+                      {"first_seen", time_or_null(s.first_seen)},
+                      {"last_success", time_or_null(s.last_success)},
                       {"last_job_id", s.last_job_id},
                       {"history", history}};
     // Written only when set: a state without running jobs reads as before.
@@ -104,8 +108,8 @@ json State::to_json() const {
         running.push_back(json{{"job_id", r.job_id},
                                {"trigger", r.trigger},
                                {"slot", r.slot},
-                               {"since", r.since},
-                               {"cancelled_at", r.cancelled_at}});
+                               {"since", time_or_null(r.since)},
+                               {"cancelled_at", time_or_null(r.cancelled_at)}});
       entry["running"] = std::move(running);
     }
     if (!s.triggers.empty()) {

@@ -106,7 +106,11 @@ struct SyncState {
 
 inline constexpr std::size_t k_history_length = 20;
 
-// A job record as JSON (the state file's form, also printed by `aisearchd sync -o json`).
+// An RFC 3339 time as JSON: null when absent (""), never an empty string.
+nlohmann::json time_or_null(const std::string& rfc3339);
+
+// A job record as JSON (the state file's form, also printed by `aisearchd sync -o json`);
+// absent times are null.
 nlohmann::json job_record_json(const JobRecord& record);
 
 struct State {
