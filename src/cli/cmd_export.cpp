@@ -110,6 +110,10 @@ util::Result<void, std::string> keep_what_reads_back(reconcile::ExportedManifest
   return {};
 }
 
+std::string count(std::size_t n, const std::string& word) {
+  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+}
+
 std::vector<std::string> header(const reconcile::ExportedManifest& exported,
                                 const std::string& account, const std::vector<std::string>& named,
                                 const std::string& time) {
@@ -117,8 +121,8 @@ std::vector<std::string> header(const reconcile::ExportedManifest& exported,
   h.push_back(
       "Exported by `aisearchd export` from account " + account + ": " +
       (named.empty() ? std::string("all namespaces") : "namespaces " + util::join(named, ", ")) +
-      " (" + std::to_string(exported.namespaces) + " namespaces, " +
-      std::to_string(exported.instances) + " instances).");
+      " (" + count(exported.namespaces, "namespace") + ", " +
+      count(exported.instances, "instance") + ").");
   h.push_back("Export time: " + time + " (aisearchd " + util::k_version + ")");
   h.push_back("Only the API fields that differ from the server's defaults. Not exported: token_id");
   h.push_back(
