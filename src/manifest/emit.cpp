@@ -5,6 +5,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -140,13 +141,13 @@ class Writer {
         return std::nullopt;
       }
       case json::value_t::boolean:
-        m_out << (v.get<bool>() ? "true" : "false");
+        m_out << v.get<bool>();  // yaml-cpp's default: true / false
         return std::nullopt;
       case json::value_t::number_integer:
-        m_out << std::to_string(v.get<std::int64_t>());
+        m_out << static_cast<long long>(v.get<std::int64_t>());
         return std::nullopt;
       case json::value_t::number_unsigned:
-        m_out << std::to_string(v.get<std::uint64_t>());
+        m_out << static_cast<unsigned long long>(v.get<std::uint64_t>());
         return std::nullopt;
       case json::value_t::number_float: {
         const double d = v.get<double>();
@@ -155,7 +156,7 @@ class Writer {
         return std::nullopt;
       }
       case json::value_t::null:
-        m_out << "null";
+        m_out << YAML::Null;
         return std::nullopt;
       default:
         return "a value of a kind YAML cannot hold at " + where;
