@@ -187,6 +187,39 @@ ns = yaml.safe_load(open(sys.argv[1]))["namespaces"]
 assert list(ns) == ["default"] and list(ns["default"]["instances"]) == ["docs"], ns' "$work/default.yaml" ||
   fail "export default: $(cat "$work/default.yaml")"
 
+# Bad remote values never crash the export or make it print what does not validate: an id no
+# manifest can declare, a source the manifest rejects, values of the wrong kind or out of range,
+# too many headers. What cannot be written is left out, said on stderr and in the header.
+control POST seed '{"namespaces": [{"name": "odd"}], "instances": [
+  {"namespace": "odd", "id": "Bad Id", "source": "bucket-ok"},
+  {"namespace": "odd", "id": "badbucket", "type": "r2", "source": "Not A Bucket"},
+  {"namespace": "odd", "id": "nosrc", "source": 42},
+  {"namespace": "odd", "id": "weird", "source": "https://x.example.com", "chunk_size": "x",
+   "cache_ttl": 601, "score_threshold": 7, "max_num_results": 12.0,
+   "metadata": {"worker_domain": {"deep": [1, 2, {"x": null}]}},
+   "source_params": {"web_crawler": {"parse_options": {"include_headers":
+      {"a": "1", "b": "2", "c": "3", "d": "4", "e": "5", "f": "6"}}}}}]}' >/dev/null || fail "could not seed odd values"
+export_ odd >"$work/odd.yaml" 2>"$work/odd.err" || fail "export of odd values failed: $(cat "$work/odd.err")"
+for expected in "odd/Bad Id: a manifest cannot declare this id" "odd/weird: chunk_size: expected an integer" \
+  "odd/weird: score_threshold: out of range" "odd/weird: cache_ttl: not one of the values the API allows" \
+  "odd/weird: source_params.web_crawler.parse_options.include_headers: more than 5 entries" \
+  "odd/badbucket: the whole instance: " "odd/nosrc: the whole instance: "; do
+  grep -qF "left out $expected" "$work/odd.err" || fail "export of odd values: no \"$expected\": $(cat "$work/odd.err")"
+  grep -qF "# Left out: $expected" "$work/odd.yaml" || fail "header of the odd export: no \"$expected\""
+done
+"$AISEARCHD_BIN" -m "$work/odd.yaml" validate >/dev/null 2>&1 || fail "the odd export does not validate: $(cat "$work/odd.yaml")"
+set +e
+"$AISEARCHD_BIN" -m "$work/odd.yaml" --api-url "$base/client/v4" --account-id export \
+  --state-dir "$work/odd-state" plan --detailed-exitcode -o json >"$work/odd-plan.json" 2>/dev/null
+code=$?
+set -e
+[[ $code -eq 2 ]] || fail "plan of the odd export exited $code"
+python3 -c '
+import json, sys
+plan = json.load(open(sys.argv[1]))
+actions = {(c["action"], c["address"]) for c in plan["changes"]}
+assert actions == {("adopt", "odd/weird")}, actions' "$work/odd-plan.json" || fail "plan of the odd export: $(cat "$work/odd-plan.json")"
+
 # Errors: exit 1, nothing on stdout, one clear line.
 expect_failure() {  # expect_failure "message" args...
   local message=$1 code
