@@ -85,8 +85,16 @@ util::Result<void, std::string> keep_what_reads_back(reconcile::ExportedManifest
     if (namespaces[address.substr(0, slash)]["instances"].empty())
       namespaces[address.substr(0, slash)].erase("instances");
     exported.left_out.push_back(address + ": the whole instance: " + why);
+    std::erase_if(exported.secrets, [&](const std::string& s) {
+      return s.compare(0, address.size() + 2, address + ": ") == 0;
+    });
     --exported.instances;
   }
+  // Each instance's notes together, in address order (a stable sort keeps their path order).
+  std::stable_sort(exported.left_out.begin(), exported.left_out.end(),
+                   [](const std::string& a, const std::string& b) {
+                     return a.substr(0, a.find(": ")) < b.substr(0, b.find(": "));
+                   });
   auto final_check = load_back(exported.document);
   if (!final_check) {
     std::vector<std::string> lines;
