@@ -27,6 +27,8 @@ constexpr const char* k_commands = R"(Commands:
                       one the manifest does not declare in a namespace with prune: true)
   forget NS/ID        drop ownership without deleting anything remote
   schema              print the manifest's JSON Schema (for editors / yaml-language-server)
+  export [NS...]      print a manifest (YAML) of what exists remotely (all namespaces, or these):
+                      it validates, and a plan of it shows adoptions only
   state show          print the state (owned instances, digests, job history)
   state migrate --to etcd|file   copy the state to the other backend
 
@@ -215,8 +217,8 @@ int run(int argc, char** argv) {
   try {
     const std::string& c = options.command;
     if (!options_fit_command(options)) return k_exit_error;
-    const bool takes_args =
-        c == "sync" || c == "adopt" || c == "forget" || c == "state" || c == "apply";
+    const bool takes_args = c == "sync" || c == "adopt" || c == "forget" || c == "state" ||
+                            c == "apply" || c == "export";
     if (!takes_args && !options.args.empty()) {
       std::cerr << "aisearchd " << c << ": unexpected argument \"" << options.args.front()
                 << "\" (see aisearchd --help)\n";
@@ -232,6 +234,7 @@ int run(int argc, char** argv) {
     if (c == "adopt") return cmd_adopt(options);
     if (c == "forget") return cmd_forget(options);
     if (c == "state") return cmd_state(options);
+    if (c == "export") return cmd_export(options);
     std::cerr << "aisearchd: unknown command \"" << c << "\" (see aisearchd --help)\n";
     return k_exit_error;
   } catch (const std::exception& e) {

@@ -91,14 +91,6 @@ bool targets_known(const std::set<std::string>& targets, const Context& ctx, con
   return unknown.empty();
 }
 
-// Said once (not per namespace): nothing can be planned with a token the API refuses.
-int token_rejected(const char* command, int status) {
-  std::cerr << "aisearchd " << command << ": the API token was rejected (HTTP " << status
-            << "): check CLOUDFLARE_API_TOKEN (or api_token_file) and that the token may read AI "
-               "Search in this account (edit, for apply)\n";
-  return k_exit_error;
-}
-
 // --require-state: a state that records no instance is an error (a CI plan without the
 // daemon's state would hide every delete). Prints why; true when the command may go on.
 bool state_required_and_present(const Options& options, const Context& ctx,
@@ -192,7 +184,7 @@ int cmd_plan(const Options& options) {
   if (!state_required_and_present(options, ctx, *state, "plan")) return k_exit_error;
   int rejected = 0;
   auto planned = make_plan(ctx, *state, targets, rejected);
-  if (rejected) return token_rejected("plan", rejected);
+  if (rejected) return report_token_rejected("plan", rejected);
   if (!targets_known(targets, ctx, planned, *state, "plan")) return k_exit_error;
   const auto& plan = planned.plan;
   print_plan(plan, options.output, ctx.env, options.no_color);
@@ -240,7 +232,7 @@ int cmd_apply(const Options& options) {
   if (!state_required_and_present(options, ctx, *state, "apply")) return k_exit_error;
   int rejected = 0;
   auto planned = make_plan(ctx, *state, targets, rejected);
-  if (rejected) return token_rejected("apply", rejected);
+  if (rejected) return report_token_rejected("apply", rejected);
   if (!targets_known(targets, ctx, planned, *state, "apply")) return k_exit_error;
   const auto& plan = planned.plan;
   if (saved) {

@@ -132,6 +132,13 @@ reconcile::DiffOptions Context::diff_options() const {
   return d;
 }
 
+int report_token_rejected(const char* command, int status) {
+  std::cerr << "aisearchd " << command << ": the API token was rejected (HTTP " << status
+            << "): check CLOUDFLARE_API_TOKEN (or api_token_file) and that the token may read AI "
+               "Search in this account (edit, for apply)\n";
+  return k_exit_error;
+}
+
 bool parse_address(const std::vector<std::string>& args, const char* command, std::string& ns,
                    std::string& id) {
   if (args.size() != 1) {

@@ -48,6 +48,10 @@ struct Context {
   reconcile::DiffOptions diff_options() const;
 };
 
+// Says once (not per namespace) that the API refused the token (HTTP `status`) and what to
+// check, naming `command`; returns k_exit_error. The token itself is never printed.
+int report_token_rejected(const char* command, int status);
+
 // Parses the one NAMESPACE/ID argument of `command` (both parts required: a bare ID is an
 // error); prints what is wrong and returns false otherwise.
 bool parse_address(const std::vector<std::string>& args, const char* command, std::string& ns,
