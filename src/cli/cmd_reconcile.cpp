@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "cli/apply_progress.hpp"
 #include "cli/commands.hpp"
 #include "cli/context.hpp"
 #include "reconcile/apply.hpp"
@@ -125,6 +126,11 @@ int cmd_apply(const Options& options) {
   state::StateWriter writer(*ctx.store, std::move(*state));
   reconcile::ApplyOptions ao;
   ao.concurrency = ctx.settings.config.concurrency;
+  // Progress as the actions finish (issue 17): result lines on stdout, a counter on stderr.
+  ApplyProgress progress(
+      std::cout, std::cerr, ctx.clock, [&client = *ctx.client] { return client.budget_wait(); },
+      apply_progress_options(options.output));
+  progress.attach(ao);
   auto result = reconcile::apply(plan, ctx.manifest, *ctx.client, writer, ctx.clock, ao);
   if (options.output == "json") {
     nlohmann::json j = result.to_json();

@@ -27,6 +27,9 @@ struct Options {
   bool require_state = false;     // plan, apply: fail when state records no instance
   bool no_color = false;          // as NO_COLOR: no ANSI colours even on a terminal
   std::optional<std::string> to;  // state migrate --to
+
+  // sync --timeout DURATION: stop waiting for the job then (exit 1; the job keeps running).
+  std::optional<std::string> timeout;
 };
 
 // Exit codes (PRODUCT.md §2).
