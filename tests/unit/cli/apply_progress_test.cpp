@@ -40,14 +40,14 @@ reconcile::ActionResult action(int n, const std::string& status, const std::stri
 }
 
 // A fake-time apply: results and ticks by hand, the budget's waits as the test sets them.
-struct Run {
+struct FakeApply {
   util::FakeClock clock{util::Clock::SystemTime(std::chrono::hours(500000))};
   std::ostringstream out, err;
   api::BudgetWait budget;
   reconcile::ApplyCounts counts;
   cli::ApplyProgress progress;
 
-  explicit Run(cli::ApplyProgressOptions options)
+  explicit FakeApply(cli::ApplyProgressOptions options)
       : progress(
             out, err, clock, [this] { return budget; }, options) {
     progress.set_thread(false);
@@ -92,7 +92,7 @@ cli::ApplyProgressOptions not_a_terminal() {
 // Off a terminal (CI logs, a pipe): a progress line at least every 10 s, whatever the pace of the
 // actions; each action's result line on stdout as it finishes.
 TEST(ApplyProgress, OffATerminalALineAtLeastEveryTenSeconds) {
-  Run run(not_a_terminal());
+  FakeApply run(not_a_terminal());
   run.start(1000);
   std::vector<milliseconds> line_times;
   const auto t0 = run.clock.steady_now();
@@ -126,7 +126,7 @@ TEST(ApplyProgress, OffATerminalALineAtLeastEveryTenSeconds) {
 // The request budget throttling for a while: one line when it starts and one when it stops,
 // even when single rounds see nobody waiting and when it comes back later.
 TEST(ApplyProgress, ThrottlingIsSaidOnceWhenItStartsAndOnceWhenItStops) {
-  Run run(not_a_terminal());
+  FakeApply run(not_a_terminal());
   run.start(100);
   run.run_for(seconds(3));
   EXPECT_EQ(run.err.str(), "") << "no throttling, no line yet";
@@ -166,7 +166,7 @@ TEST(ApplyProgress, ThrottlingIsSaidOnceWhenItStartsAndOnceWhenItStops) {
 // Throttled to the last action: the end says it stopped with the apply, once, and the closing
 // counter has the final counts.
 TEST(ApplyProgress, ThrottledToTheEndSaysSoOnceAndClosesWithTheCounts) {
-  Run run(not_a_terminal());
+  FakeApply run(not_a_terminal());
   run.start(3);
   run.throttle(8, milliseconds(400));
   run.run_for(seconds(1));
@@ -192,7 +192,7 @@ TEST(ApplyProgress, ThrottledToTheEndSaysSoOnceAndClosesWithTheCounts) {
 TEST(ApplyProgress, JsonOutputKeepsStdoutForTheDocument) {
   auto options = not_a_terminal();
   options.action_lines = false;
-  Run run(options);
+  FakeApply run(options);
   run.start(50);
   for (int i = 0; i < 50; ++i) {
     run.finish("done");
@@ -208,7 +208,7 @@ TEST(ApplyProgress, JsonOutputKeepsStdoutForTheDocument) {
 TEST(ApplyProgress, OnATerminalOneCounterIsRedrawnInPlace) {
   auto options = not_a_terminal();
   options.live = true;
-  Run run(options);
+  FakeApply run(options);
   run.start(10);
   run.run_for(seconds(1));
   run.finish("done");
@@ -231,7 +231,7 @@ TEST(ApplyProgress, OnATerminalOneCounterIsRedrawnInPlace) {
 
 // A short apply off a terminal says nothing on stderr: no throttling, no 10 s passed.
 TEST(ApplyProgress, AShortApplyAddsNothingToStderr) {
-  Run run(not_a_terminal());
+  FakeApply run(not_a_terminal());
   run.start(5);
   for (int i = 0; i < 5; ++i) run.finish("done");
   run.run_for(seconds(2));
