@@ -112,8 +112,9 @@ void ApplyProgress::end(const reconcile::ApplyCounts& counts) {
   const auto now = m_clock.steady_now();
   if (m_throttled && !m_said_stop) {
     m_said_stop = true;
-    say_locked("request budget: throttling stopped with the end of the apply (calls waited " +
-               seconds_text(m_wait.total) + " in all)");
+    say_locked("request budget: throttling stopped with the end of the apply, " +
+               seconds_text(since(m_throttle_began, now)) + " after it started (calls waited " +
+               seconds_text(m_wait.total) + " in all, counted per call)");
   }
   clear_live_locked();
   // A closing counter where progress was shown (a terminal, or a long apply's lines).
@@ -141,6 +142,7 @@ void ApplyProgress::tick_locked() {
       m_throttled = true;
       if (!m_said_start) {
         m_said_start = true;
+        m_throttle_began = now;
         say_locked(
             "request budget: throttling started: API calls now wait for tokens "
             "(request_budget in the config)");
@@ -150,8 +152,10 @@ void ApplyProgress::tick_locked() {
     m_throttled = false;
     if (!m_said_stop) {
       m_said_stop = true;
-      say_locked("request budget: throttling stopped (calls waited " + seconds_text(m_wait.total) +
-                 " in all)");
+      say_locked("request budget: throttling stopped, " +
+                 seconds_text(since(m_throttle_began, m_last_wait)) +
+                 " after it started (calls waited " + seconds_text(m_wait.total) +
+                 " in all, counted per call)");
     }
   }
   if (m_ended) return;

@@ -85,7 +85,7 @@ class ApplyProgress {
   bool m_live_shown = false;  // a counter is on the terminal's last line
   // Throttling: seen waiting (m_throttled), said it started / stopped (each once).
   bool m_throttled = false, m_said_start = false, m_said_stop = false;
-  util::Clock::SteadyTime m_last_wait{};
+  util::Clock::SteadyTime m_last_wait{}, m_throttle_began{};
   std::uint64_t m_waits_seen = 0;
   api::BudgetWait m_wait;  // as read at the last tick
 

@@ -121,11 +121,14 @@ int cmd_sync(const Options& options) {
         return logs.value().back().message;
       },
       sync_progress_options(timeout));
-  const auto gave_up = [&](const std::string& job_id) {
+  // `started`: the job is the one this command started (else one it waited for, under forbid).
+  const auto gave_up = [&](const std::string& job_id, bool started) {
     progress.end();
     std::cerr << "aisearchd sync: " << address << ": stopped waiting after "
               << util::format_duration(*timeout) << " (--timeout)";
-    if (!job_id.empty())
+    if (!started)
+      std::cerr << " for the running job " << job_id << " to end; no job was started";
+    else if (!job_id.empty())
       std::cerr << "; job " << job_id << " keeps running remotely (aisearchd does not cancel it)";
     std::cerr << "\n";
     return k_exit_error;
@@ -138,9 +141,9 @@ int cmd_sync(const Options& options) {
     auto idle = runner.wait_until_idle(ns, id, progress.stop(), [&](const api::Job& job) {
       std::cerr << address << ": job " << job.id << " is running (concurrency: forbid): waiting "
                 << "for it to end, then starting one\n";
-      progress.following(job.id, "running (someone else's: waiting for its end)");
+      progress.following(job.id, "running (waiting for its end before starting one)");
     });
-    if (!idle && progress.timed_out()) return gave_up(progress.job_id());
+    if (!idle && progress.timed_out()) return gave_up(progress.job_id(), false);
     if (!idle) {
       std::cerr << "aisearchd sync: " << address << ": " << idle.error() << "\n";
       return k_exit_error;
@@ -156,7 +159,7 @@ int cmd_sync(const Options& options) {
                            });
   progress.end();
   if (progress.timed_out() && record.outcome.empty())
-    return gave_up(record.job_id.empty() ? progress.job_id() : record.job_id);
+    return gave_up(record.job_id.empty() ? progress.job_id() : record.job_id, true);
 
   if (options.output == "json") {
     std::cout << record_json(address, record).dump(2) << "\n";

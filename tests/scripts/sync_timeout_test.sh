@@ -2,7 +2,8 @@
 # Issue 17: `sync NS/ID --timeout DURATION` against the emulator with jobs that run 10 minutes.
 # While it waits it prints the job's progress on stderr (a line every 10 s off a terminal: job id,
 # time waited, the job's last log line); when the timeout passes it stops waiting, says so and
-# that the job keeps running remotely, and exits 1; the job is still running on the server.
+# that the job keeps running remotely, and exits 1; the job is still running on the server. A
+# second sync meanwhile (concurrency: forbid) waits for that job, times out and starts none.
 # A bad --timeout, or --timeout on another command, is an error before anything is sent.
 set -euo pipefail
 work=$(mktemp -d)
@@ -88,6 +89,23 @@ jobs = json.load(urllib.request.urlopen(req))["result"]
 running = [j for j in jobs if j["id"] == job and j.get("ended_at") is None]
 if not running:
     problems.append(f"job {job} is not running on the server: {jobs}")
+
+# Again while that job runs: under forbid the command waits for it to end before starting one;
+# the timeout passes first: it says no job was started, and none was.
+begin = time.monotonic()
+again = subprocess.run(cmd[:-1] + ["12s"], capture_output=True, text=True)
+took = time.monotonic() - begin
+print(again.stderr, end="")
+print(f"sync (job running): exit {again.returncode} after {took:.1f} s")
+if again.returncode != 1 or not 11 <= took <= 30:
+    problems.append(f"the second sync exited {again.returncode} after {took:.1f} s")
+if f"stopped waiting after 12s (--timeout) for the running job {job} to end; no job was started" not in again.stderr:
+    problems.append("the second sync does not say it gave up waiting for the running job")
+if "running (waiting for its end before starting one)" not in again.stderr:
+    problems.append("no progress line while waiting for the running job")
+jobs_after = json.load(urllib.request.urlopen(req))["result"]
+if len(jobs_after) != len(jobs):
+    problems.append(f"the second sync started a job: {len(jobs)} -> {len(jobs_after)} jobs")
 for p in problems:
     print("FAIL:", p)
 sys.exit(1 if problems else 0)

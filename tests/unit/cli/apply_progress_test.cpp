@@ -147,11 +147,12 @@ TEST(ApplyProgress, ThrottlingIsSaidOnceWhenItStartsAndOnceWhenItStops) {
   EXPECT_EQ(count_containing(lines, "throttling started"), 1) << run.err.str();
   EXPECT_EQ(count_containing(lines, "throttling stopped"), 0) << run.err.str();
   EXPECT_GE(count_containing(lines, "waiting on request budget 1.8 s"), 1) << run.err.str();
-  // Quiet for 6 s: it stopped.
+  // Quiet for 6 s: it stopped (at the last wait seen, 30 s after the first).
   run.unthrottle();
   run.run_for(seconds(6));
   lines = lines_of(run.err.str());
-  EXPECT_EQ(count_containing(lines, "throttling stopped"), 1) << run.err.str();
+  EXPECT_EQ(count_containing(lines, "throttling stopped, 30.0 s after it started"), 1)
+      << run.err.str();
   // It comes back, and stops again: nothing more is said about it.
   run.throttle(2, milliseconds(500));
   run.run_for(seconds(5));
@@ -178,8 +179,8 @@ TEST(ApplyProgress, ThrottledToTheEndSaysSoOnceAndClosesWithTheCounts) {
   const auto lines = lines_of(run.err.str());
   EXPECT_EQ(count_containing(lines, "throttling started"), 1) << run.err.str();
   EXPECT_EQ(count_containing(lines,
-                             "throttling stopped with the end of the apply (calls waited "
-                             "12.3 s in all)"),
+                             "throttling stopped with the end of the apply, 1.0 s after it "
+                             "started (calls waited 12.3 s in all, counted per call)"),
             1)
       << run.err.str();
   EXPECT_EQ(lines.back().rfind("[3/3] 1 failed · 1.0 s · finished in 1.0 s", 0), 0u)
