@@ -170,7 +170,7 @@ TEST(ApplyProgress, ThrottledToTheEndSaysSoOnceAndClosesWithTheCounts) {
   FakeApply run(not_a_terminal());
   run.start(3);
   run.throttle(8, milliseconds(400));
-  run.run_for(seconds(1));
+  run.run_for(seconds(1));  // first seen waiting at the first round, 0.25 s in
   run.finish("done");
   run.finish("failed", "HTTP 500");
   run.finish("done");
@@ -179,7 +179,7 @@ TEST(ApplyProgress, ThrottledToTheEndSaysSoOnceAndClosesWithTheCounts) {
   const auto lines = lines_of(run.err.str());
   EXPECT_EQ(count_containing(lines, "throttling started"), 1) << run.err.str();
   EXPECT_EQ(count_containing(lines,
-                             "throttling stopped with the end of the apply, 1.0 s after it "
+                             "throttling stopped with the end of the apply, 0.8 s after it "
                              "started (calls waited 12.3 s in all, counted per call)"),
             1)
       << run.err.str();
