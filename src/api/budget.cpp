@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "util/duration.hpp"
 #include "util/strings.hpp"
@@ -52,9 +53,9 @@ void TokenBucket::refill_locked() const {
 
 std::chrono::milliseconds TokenBucket::take() {
   if (m_spec.capacity <= 0) return std::chrono::milliseconds(0);
-  std::chrono::milliseconds waited{0};
   const double rate = static_cast<double>(m_spec.capacity) /
                       static_cast<double>(std::max<std::int64_t>(1, m_spec.period.count()));
+  std::optional<std::multiset<util::Clock::SteadyTime>::iterator> waiting;  // set while waiting
   for (;;) {
     std::chrono::milliseconds wait{0};
     {
@@ -62,15 +63,37 @@ std::chrono::milliseconds TokenBucket::take() {
       refill_locked();
       if (m_tokens >= 1.0) {
         m_tokens -= 1.0;
+        if (!waiting) return std::chrono::milliseconds(0);
+        const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+            m_clock->steady_now() - **waiting);
+        m_waiting.erase(*waiting);
+        m_total_waited += waited;
         return waited;
+      }
+      if (!waiting) {
+        waiting = m_waiting.insert(m_clock->steady_now());
+        ++m_waits;
       }
       wait =
           std::chrono::milliseconds(static_cast<std::int64_t>(std::ceil((1.0 - m_tokens) / rate)));
     }
     wait = std::max(wait, std::chrono::milliseconds(1));
     m_clock->sleep_for(wait);
-    waited += wait;
   }
+}
+
+BudgetWait TokenBucket::wait_state() const {
+  BudgetWait out;
+  if (m_spec.capacity <= 0) return out;
+  std::lock_guard lock(m_mutex);
+  out.waiting = static_cast<int>(m_waiting.size());
+  if (!m_waiting.empty()) {
+    out.longest = std::chrono::duration_cast<std::chrono::milliseconds>(m_clock->steady_now() -
+                                                                        *m_waiting.begin());
+  }
+  out.total = m_total_waited;
+  out.waits = m_waits;
+  return out;
 }
 
 double TokenBucket::available() const {

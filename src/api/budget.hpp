@@ -2,8 +2,10 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -22,6 +24,15 @@ struct BudgetSpec {
 // limit. Fails with a message naming the text on anything else (negative, zero period, junk).
 util::Result<BudgetSpec, std::string> parse_budget(std::string_view text);
 
+// Who is waiting on the request budget right now, and how long (progress output: "waiting on
+// request budget 1.8 s").
+struct BudgetWait {
+  int waiting = 0;                       // callers in take() waiting for a token now
+  std::chrono::milliseconds longest{0};  // how long the longest-waiting of them has waited
+  std::chrono::milliseconds total{0};    // all waits so far, finished ones, summed over callers
+  std::uint64_t waits = 0;               // take() calls that had to wait, finished or not
+};
+
 // The client-side request budget. Starts full; take() blocks (through Clock::sleep_for, so a
 // FakeClock makes it instant) until a token is available and takes it. Thread-safe.
 class TokenBucket {
@@ -31,6 +42,8 @@ class TokenBucket {
   std::chrono::milliseconds take();
   // Tokens available now (infinity when unlimited).
   double available() const;
+  // The waits in progress now and the waiting done so far (all zero when unlimited).
+  BudgetWait wait_state() const;
 
  private:
   void refill_locked() const;
@@ -40,6 +53,9 @@ class TokenBucket {
   mutable std::mutex m_mutex;
   mutable double m_tokens;
   mutable util::Clock::SteadyTime m_last;
+  std::multiset<util::Clock::SteadyTime> m_waiting;  // when each current waiter began
+  std::chrono::milliseconds m_total_waited{0};
+  std::uint64_t m_waits = 0;
 };
 
 // A counting semaphore: at most `limit` holders at once (limit <= 0 = unlimited). Thread-safe.

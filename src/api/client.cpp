@@ -450,6 +450,10 @@ double Client::budget_tokens() const {
   return m_impl->bucket.available();
 }
 
+BudgetWait Client::budget_wait() const {
+  return m_impl->bucket.wait_state();
+}
+
 namespace {
 
 int clamp_per_page(int configured, int max) {

@@ -163,6 +163,8 @@ class Client {
   ClientCounters counters() const;
   // Tokens left in the request budget right now.
   double budget_tokens() const;
+  // Callers waiting on the request budget now, and the waiting done so far.
+  BudgetWait budget_wait() const;
 
  private:
   struct Impl;

@@ -21,7 +21,8 @@ constexpr const char* k_commands = R"(Commands:
   apply [FILE]        one-shot reconcile, then exit; with FILE, exactly that saved plan, refused
                       (exit 1) when the manifest or an instance it touches changed since
   validate            offline manifest + config check: no network, no token needed
-  sync NS/ID          trigger a sync job now, wait for and print its outcome (--no-wait)
+  sync NS/ID          trigger a sync job now, wait for and print its outcome (--no-wait;
+                      --timeout 30m: stop waiting then, exit 1, the job keeps running)
   status              instances, ownership, last job outcomes, freshness (text or json)
   adopt NS/ID         record an existing remote instance as owned; no remote change (--force:
                       one the manifest does not declare in a namespace with prune: true)
@@ -60,6 +61,8 @@ cxxopts::Options make_parser() {
                                              "FMT")(
       "detailed-exitcode", "plan: 0 no differences, 2 differences (also blocked ones), 1 error")(
       "no-wait", "sync: start the job and return without following it")(
+      "timeout", "sync: stop waiting after DURATION (e.g. 30m), exit 1; the job keeps running",
+      cxxopts::value<std::string>(), "DURATION")(
       "force", "adopt: an instance the manifest does not declare in a prune: true namespace")(
       "no-color", "no ANSI colours, even on a terminal (as NO_COLOR)")(
       "require-state",
@@ -201,6 +204,7 @@ int run(int argc, char** argv) {
     options.output = r["output"].as<std::string>();
     options.detailed_exitcode = r.count("detailed-exitcode") > 0;
     options.no_wait = r.count("no-wait") > 0;
+    options.timeout = opt<std::string>(r, "timeout");
     options.force = r.count("force") > 0;
     options.require_state = r.count("require-state") > 0;
     options.no_color = r.count("no-color") > 0;
@@ -222,6 +226,10 @@ int run(int argc, char** argv) {
     if (!takes_args && !options.args.empty()) {
       std::cerr << "aisearchd " << c << ": unexpected argument \"" << options.args.front()
                 << "\" (see aisearchd --help)\n";
+      return k_exit_error;
+    }
+    if (options.timeout && c != "sync") {
+      std::cerr << "aisearchd " << c << ": --timeout is an option of sync only\n";
       return k_exit_error;
     }
     if (c == "plan") return cmd_plan(options);

@@ -1,10 +1,12 @@
 // sync, status, state show: the commands about jobs and what state knows.
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <set>
 
 #include "cli/commands.hpp"
 #include "cli/context.hpp"
+#include "cli/sync_progress.hpp"
 #include "daemon/status.hpp"
 #include "jobs/reporter.hpp"
 #include "jobs/runner.hpp"
@@ -51,6 +53,17 @@ std::string cell(const nlohmann::json& v) {
 int cmd_sync(const Options& options) {
   std::string ns, id;
   if (!parse_address(options.args, "sync", ns, id)) return k_exit_error;
+  std::optional<util::Millis> timeout;
+  if (options.timeout) {
+    auto parsed = util::parse_duration(*options.timeout);
+    if (!parsed || parsed.value().count() <= 0) {
+      std::cerr << "aisearchd sync: --timeout \"" << *options.timeout
+                << "\": " << (parsed ? std::string("must be longer than 0") : parsed.error())
+                << " (a duration such as 30m)\n";
+      return k_exit_error;
+    }
+    timeout = parsed.value();
+  }
   Context ctx;
   if (!ctx.init(options, "warn")) return k_exit_error;
   ctx.load_manifest_optional();
@@ -99,26 +112,55 @@ int cmd_sync(const Options& options) {
   QuietReporter reporter;
   jobs::Runner runner(*ctx.client, ctx.clock, writer, reporter, jobs::FollowOptions{});
   const std::string address = ns + "/" + id;
+  // While it waits: the job's progress on stderr, and --timeout (issue 17). The job's newest log
+  // line is read at most every 10 s.
+  SyncProgress progress(
+      std::cerr, ctx.clock, address,
+      [&](const std::string& job_id) -> std::optional<std::string> {
+        auto logs = ctx.client->job_logs_tail(ns, id, job_id, 1);
+        if (!logs || logs.value().empty()) return std::nullopt;
+        return logs.value().back().message;
+      },
+      sync_progress_options(timeout));
+  // `started`: the job is the one this command started (else one it waited for, under forbid).
+  const auto gave_up = [&](const std::string& job_id, bool started) {
+    progress.end();
+    std::cerr << "aisearchd sync: " << address << ": stopped waiting after "
+              << util::format_duration(*timeout) << " (--timeout)";
+    if (!started)
+      std::cerr << " for the running job " << job_id << " to end; no job was started";
+    else if (!job_id.empty())
+      std::cerr << "; job " << job_id << " keeps running remotely (aisearchd does not cancel it)";
+    std::cerr << "\n";
+    return k_exit_error;
+  };
+  if (!options.no_wait) progress.start();
   // Under forbid a manual sync during a run (the daemon's, Cloudflare's) coalesces into one run
   // after it ends (PRODUCT.md §7): wait for it, then trigger. With --no-wait nothing waits: the
   // trigger below finds the job and the run is `skipped`.
   if (policy.concurrency == manifest::SyncSpec::Concurrency::forbid && !options.no_wait) {
-    auto idle = runner.wait_until_idle(ns, id, nullptr, [&](const api::Job& job) {
+    auto idle = runner.wait_until_idle(ns, id, progress.stop(), [&](const api::Job& job) {
       std::cerr << address << ": job " << job.id << " is running (concurrency: forbid): waiting "
                 << "for it to end, then starting one\n";
+      progress.following(job.id, "running (waiting for its end before starting one)");
     });
+    if (!idle && progress.timed_out()) return gave_up(progress.job_id(), false);
     if (!idle) {
       std::cerr << "aisearchd sync: " << address << ": " << idle.error() << "\n";
       return k_exit_error;
     }
   }
   // A job may run for hours: say which one is followed while the command waits.
-  auto record =
-      runner.run(ns, id, policy, "manual", !options.no_wait, nullptr, "", [&](const api::Job& job) {
-        std::cerr << address << ": job " << job.id
-                  << " started; waiting for it to end (interrupting leaves "
-                     "it running)\n";
-      });
+  auto record = runner.run(ns, id, policy, "manual", !options.no_wait, progress.stop(), "",
+                           [&](const api::Job& job) {
+                             std::cerr << address << ": job " << job.id
+                                       << " started; waiting for it to end (interrupting leaves "
+                                          "it running)\n";
+                             progress.following(job.id);
+                           });
+  progress.end();
+  if (progress.timed_out() && record.outcome.empty())
+    return gave_up(record.job_id.empty() ? progress.job_id() : record.job_id, true);
 
   if (options.output == "json") {
     std::cout << record_json(address, record).dump(2) << "\n";

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "aisearchd_version.hpp"
+#include "cli/apply_progress.hpp"
 #include "cli/apply_syncs.hpp"
 #include "cli/commands.hpp"
 #include "cli/context.hpp"
@@ -258,6 +259,11 @@ int cmd_apply(const Options& options) {
     std::lock_guard guard(changed_mutex);
     changed.insert(ns + "/" + id);
   };
+  // Progress as the actions finish (issue 17): result lines on stdout, a counter on stderr.
+  ApplyProgress progress(
+      std::cout, std::cerr, ctx.clock, [&client = *ctx.client] { return client.budget_wait(); },
+      apply_progress_options(options.output));
+  progress.attach(ao);
   auto result = reconcile::apply(plan, ctx.manifest, *ctx.client, writer, ctx.clock, ao);
   const auto syncs = trigger_on_change_syncs(changed, ctx.manifest, *ctx.client, ctx.clock, writer,
                                              k_on_change_wait);
@@ -268,7 +274,7 @@ int cmd_apply(const Options& options) {
     for (const auto& s : syncs) j["syncs"].push_back(to_json(s));
     std::cout << j.dump(2) << "\n";
   } else {
-    std::cout << "\n" << result.to_text();
+    std::cout << "\n" << result.to_text(/*only_not_done=*/true);
     for (const auto& s : syncs) std::cout << to_text(s) << "\n";
   }
   if (!result.ok() || !plan.skipped_namespaces.empty()) return k_exit_error;

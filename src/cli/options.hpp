@@ -29,6 +29,9 @@ struct Options {
   std::optional<std::string> to;     // state migrate --to
   std::optional<std::string> out;    // plan --out FILE: save the plan
   std::vector<std::string> targets;  // --target NS/ID (repeatable)
+
+  // sync --timeout DURATION: stop waiting for the job then (exit 1; the job keeps running).
+  std::optional<std::string> timeout;
 };
 
 // Exit codes (PRODUCT.md §2).

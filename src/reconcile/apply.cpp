@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -493,6 +494,24 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
                   state::StateWriter& state, util::Clock& clock, const ApplyOptions& options) {
   ApplyResult result;
   result.results.resize(plan.changes.size());
+  // Progress: one result at a time to on_result, counts in step.
+  std::mutex progress_mutex;
+  ApplyCounts counts;
+  counts.total = plan.changes.size();
+  const auto finished = [&](const ActionResult& r) {
+    std::lock_guard lock(progress_mutex);
+    ++counts.finished;
+    if (r.status == "done")
+      ++counts.done;
+    else if (r.status == "failed")
+      ++counts.failed;
+    else if (r.status == "blocked")
+      ++counts.blocked;
+    else
+      ++counts.skipped;
+    if (options.on_result) options.on_result(r, counts);
+  };
+  if (options.on_start) options.on_start(counts.total);
 
   // Bookkeeping first: adoptions, forgotten instances, and `protect` following the manifest for
   // every instance it declares (state remembers it once the instance leaves the manifest).
@@ -575,6 +594,7 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
       r.action = to_string(c.action);
       r.status = saved ? "done" : "failed";
       if (!saved) r.error = "state not saved: " + saved.error();
+      finished(r);
     }
   }
 
@@ -591,6 +611,7 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
         if (k >= indexes.size()) return;
         std::size_t i = indexes[k];
         executor.run(plan.changes[i], result.results[i]);
+        finished(result.results[i]);
       }
     };
     std::size_t threads = std::min<std::size_t>(std::max(1, options.concurrency), indexes.size());
@@ -613,6 +634,7 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
     else
       ++result.skipped;
   }
+  if (options.on_end) options.on_end(counts);
   return result;
 }
 
@@ -631,9 +653,10 @@ json ApplyResult::to_json() const {
       {"state_errors", state_errors}};
 }
 
-std::string ApplyResult::to_text() const {
+std::string ApplyResult::to_text(bool only_not_done) const {
   std::string out;
   for (const auto& r : results) {
+    if (only_not_done && r.status == "done" && r.unstable.empty()) continue;
     out += "  " + r.status + std::string(8 - std::min<std::size_t>(7, r.status.size()), ' ') +
            r.action + " " + r.address;
     if (!r.error.empty()) out += ": " + r.error;

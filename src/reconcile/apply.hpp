@@ -15,11 +15,28 @@
 
 namespace reconcile {
 
+struct ActionResult;
+
+// Where an apply stands, for progress output: every action of the plan counts (blocked ones and
+// adoptions too), `finished` of `total` have a result, split by status.
+struct ApplyCounts {
+  std::size_t finished = 0, total = 0;
+  int done = 0, failed = 0, blocked = 0, skipped = 0;
+};
+
 struct ApplyOptions {
   int concurrency = 8;  // changes in flight at once (one at a time per instance)
   const std::atomic<bool>* stop = nullptr;  // when set and true: start nothing new
   // Called after each instance create/update that affects indexing, for sync `on_change`.
   std::function<void(const std::string& ns, const std::string& id)> on_indexing_change;
+  // Progress (each may be empty). on_start: once, before anything is done, with the number of
+  // actions. on_result: once per action as soon as it has its result, from the worker thread
+  // that finished it; apply serializes the calls (one at a time, `finished` counting up by one,
+  // the counts including this result), so a slow one holds the workers back. on_end: once, from
+  // the calling thread, when every action has its result and state is saved, before apply returns.
+  std::function<void(std::size_t total)> on_start;
+  std::function<void(const ActionResult& result, const ApplyCounts& counts)> on_result;
+  std::function<void(const ApplyCounts& counts)> on_end;
 };
 
 struct ActionResult {
@@ -37,7 +54,10 @@ struct ApplyResult {
 
   bool ok() const { return failed == 0 && state_errors.empty(); }
   nlohmann::json to_json() const;
-  std::string to_text() const;
+  // One line per result ("  done    create default/docs"), then the summary line. With
+  // `only_not_done`, the lines of actions done cleanly are left out (they were already printed
+  // as they finished: a recap of what needs attention).
+  std::string to_text(bool only_not_done = false) const;
 };
 
 // Executes `plan`: namespace creates/updates first, then moves, creates, updates and replaces,

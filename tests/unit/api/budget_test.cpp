@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -61,6 +63,88 @@ TEST(TokenBucket, SixHundredPerFiveMinutesAllowsABurstThenTwoPerSecond) {
   EXPECT_EQ(clock->steady_now(), start);
   for (int i = 0; i < 10; ++i) bucket.take();
   EXPECT_EQ(clock->steady_now() - start, milliseconds(5000));
+}
+
+// Issue 17: progress output reads who waits on the budget and how long (api::BudgetWait).
+TEST(TokenBucket, SaysWhoWaitsAndHowLong) {
+  auto clock = fake_clock();
+  api::TokenBucket bucket({2, milliseconds(2'000)}, clock);  // one token per second
+  bucket.take();
+  bucket.take();
+  auto idle = bucket.wait_state();
+  EXPECT_EQ(idle.waiting, 0);
+  EXPECT_EQ(idle.waits, 0u);
+  EXPECT_EQ(idle.total, milliseconds(0));
+  EXPECT_EQ(bucket.take(), milliseconds(1000));  // the fake clock's sleep moves time
+  EXPECT_EQ(bucket.take(), milliseconds(1000));
+  auto after = bucket.wait_state();
+  EXPECT_EQ(after.waiting, 0);
+  EXPECT_EQ(after.waits, 2u);
+  EXPECT_EQ(after.total, milliseconds(2000));
+  // Unlimited: never a wait.
+  api::TokenBucket unlimited({0, milliseconds(1000)}, clock);
+  for (int i = 0; i < 100; ++i) unlimited.take();
+  EXPECT_EQ(unlimited.wait_state().waits, 0u);
+}
+
+// A fake clock whose sleep_for blocks until the test lets it pass (then moves time by it), so a
+// caller can be seen in the middle of its wait.
+class GateClock final : public util::Clock {
+ public:
+  SystemTime now() const override { return SystemTime{} + (steady_now() - SteadyTime{}); }
+  SteadyTime steady_now() const override {
+    std::lock_guard lock(m_mutex);
+    return m_now;
+  }
+  void sleep_for(std::chrono::milliseconds d) override {
+    std::unique_lock lock(m_mutex);
+    ++m_sleepers;
+    m_cv.notify_all();
+    m_cv.wait(lock, [&] { return m_open; });
+    --m_sleepers;
+    m_now += d;
+  }
+  void advance(std::chrono::milliseconds d) {
+    std::lock_guard lock(m_mutex);
+    m_now += d;
+  }
+  void wait_for_sleeper() {
+    std::unique_lock lock(m_mutex);
+    m_cv.wait(lock, [&] { return m_sleepers > 0; });
+  }
+  void open() {
+    std::lock_guard lock(m_mutex);
+    m_open = true;
+    m_cv.notify_all();
+  }
+
+ private:
+  mutable std::mutex m_mutex;
+  std::condition_variable m_cv;
+  SteadyTime m_now{};
+  int m_sleepers = 0;
+  bool m_open = false;
+};
+
+// A caller blocked in take() shows as waiting, with the time it has waited so far.
+TEST(TokenBucket, ACallerWaitingNowIsSeen) {
+  auto clock = std::make_shared<GateClock>();
+  api::TokenBucket bucket({1, milliseconds(4'000)}, clock);  // one token per 4 s
+  bucket.take();
+  std::thread waiter([&] { bucket.take(); });
+  clock->wait_for_sleeper();
+  clock->advance(milliseconds(1'500));
+  const auto seen = bucket.wait_state();
+  EXPECT_EQ(seen.waiting, 1);
+  EXPECT_EQ(seen.longest, milliseconds(1'500));
+  EXPECT_EQ(seen.waits, 1u);
+  EXPECT_EQ(seen.total, milliseconds(0));  // counted once it is over
+  clock->open();
+  waiter.join();
+  const auto after = bucket.wait_state();
+  EXPECT_EQ(after.waiting, 0);
+  EXPECT_EQ(after.waits, 1u);
+  EXPECT_GE(after.total, milliseconds(4'000));
 }
 
 TEST(TokenBucket, ZeroCapacityIsUnlimited) {
