@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <string>
@@ -152,6 +153,17 @@ TEST(EtcdReadOnlyUser, PlansTheRealDeletesAndCannotApply) {
                    (dir / "one.yaml").string() + " plan --detailed-exitcode");
   EXPECT_EQ(again.code, 2) << again.out;
   EXPECT_NE(again.out.find("- default/notes will be deleted"), std::string::npos) << again.out;
+
+  // status with the read-only user reads the real ownership too.
+  auto status = run(env + " -c " + (dir / "ci.yaml").string() + " -m " +
+                    (dir / "one.yaml").string() + " status -o json");
+  ASSERT_EQ(status.code, 0) << status.out;
+  const auto rows = json::parse(status.out.substr(status.out.find('{')), nullptr, false);
+  ASSERT_TRUE(rows.is_object()) << status.out;
+  std::map<std::string, bool> owned;
+  for (const auto& i : rows["instances"]) owned[i.value("address", "")] = i.value("owned", false);
+  EXPECT_TRUE(owned["default/docs"]) << status.out;
+  EXPECT_TRUE(owned["default/notes"]) << "an owned instance that left the manifest is listed";
 
   // A prefix that holds no state: --require-state fails, naming where it looked.
   auto empty = run(env + " -c " + (dir / "ci-empty.yaml").string() + " -m " +
