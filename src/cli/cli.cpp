@@ -8,74 +8,29 @@
 #include "aisearchd_version.hpp"
 #include "cli/commands.hpp"
 #include "cli/commands_manifest.hpp"
+#include "cli/option_table.hpp"
 #include "cli/options.hpp"
 
 namespace cli {
 
 namespace {
 
-constexpr const char* k_commands = R"(Commands:
-  run                 long-running daemon (the default command, except with --dry-run)
-  plan                one-shot plan, writes nothing remote or local   (same as --dry-run)
-                      (--out FILE: also save it, for apply FILE)
-  apply [FILE]        one-shot reconcile, then exit; with FILE, exactly that saved plan, refused
-                      (exit 1) when the manifest or an instance it touches changed since
-  validate            offline manifest + config check: no network, no token needed
-  sync NS/ID          trigger a sync job now, wait for and print its outcome (--no-wait;
-                      --timeout 30m: stop waiting then, exit 1, the job keeps running)
-  status              instances, ownership, last job outcomes, freshness (text or json)
-  adopt NS/ID         record an existing remote instance as owned; no remote change (--force:
-                      one the manifest does not declare in a namespace with prune: true)
-  forget NS/ID        drop ownership without deleting anything remote
-  schema              print the manifest's JSON Schema (for editors / yaml-language-server)
-  export [NS...]      print a manifest (YAML) of what exists remotely (all namespaces, or these):
-                      it validates, and a plan of it shows adoptions only
-  state show          print the state (owned instances, digests, job history)
-  state migrate --to etcd|file   copy the state to the other backend
-
-Exit codes: 0 success; 1 error; 2 differences present (plan --detailed-exitcode);
-3 apply finished but some actions were blocked by a safety rail.)";
-
+// The parser, registered from the option table (option_table.hpp) so that help, completion
+// and the man page describe exactly what it accepts.
 cxxopts::Options make_parser() {
-  cxxopts::Options o(
-      "aisearchd",
-      "Keeps Cloudflare AI Search instances equal to a YAML manifest, runs their sync "
-      "jobs on schedules and reports every outcome.");
-  o.custom_help("[OPTIONS]");
-  o.positional_help("[COMMAND] [ARGS]");
-  o.add_options()("c,config", "daemon config (default /etc/aisearchd/aisearchd.yaml; optional)",
-                  cxxopts::value<std::string>(),
-                  "FILE")("m,manifest", "manifest file or directory of *.yaml / *.yml (merged)",
-                          cxxopts::value<std::string>(), "PATH")(
-      "api-url", "API base URL (default https://api.cloudflare.com/client/v4)",
-      cxxopts::value<std::string>(),
-      "URL")("account-id", "account id (default: config, manifest, or $CLOUDFLARE_ACCOUNT_ID)",
-             cxxopts::value<std::string>(), "ID")(
-      "state-dir", "state directory (default /var/lib/aisearchd; $STATE_DIRECTORY under systemd)",
-      cxxopts::value<std::string>(), "DIR")(
-      "dry-run",
-      "alone: the one-shot plan; with apply: the plan it would apply; with run: observe only")(
-      "listen", "run: address of /metrics /healthz /readyz /status (\"\" disables)",
-      cxxopts::value<std::string>(), "ADDR")("o,output", "text (default) | json | markdown",
-                                             cxxopts::value<std::string>()->default_value("text"),
-                                             "FMT")(
-      "detailed-exitcode", "plan: 0 no differences, 2 differences (also blocked ones), 1 error")(
-      "no-wait", "sync: start the job and return without following it")(
-      "timeout", "sync: stop waiting after DURATION (e.g. 30m), exit 1; the job keeps running",
-      cxxopts::value<std::string>(), "DURATION")(
-      "force", "adopt: an instance the manifest does not declare in a prune: true namespace")(
-      "no-color", "no ANSI colours, even on a terminal (as NO_COLOR)")(
-      "require-state",
-      "plan, apply: fail (exit 1) when the state records no instance (ownership unknown)")(
-      "to", "state migrate: etcd | file", cxxopts::value<std::string>(), "BACKEND")(
-      "out", "plan: save the plan to FILE (-out FILE works too); apply FILE applies exactly it",
-      cxxopts::value<std::string>(),
-      "FILE")("target", "plan, apply, sync, status: only this instance (repeatable)",
-              cxxopts::value<std::vector<std::string>>(),
-              "NS/ID")("log-level", "trace|debug|info|warn|error", cxxopts::value<std::string>(),
-                       "LVL")("log-format", "text|json", cxxopts::value<std::string>(), "FMT")(
-      "version", "print the version and exit")("h,help", "print this help and exit")(
-      "command", "", cxxopts::value<std::vector<std::string>>());
+  cxxopts::Options o("aisearchd", "");
+  auto add = o.add_options();
+  for (const auto& spec : option_table()) {
+    const std::string names =
+        spec.short_name.empty() ? spec.name : spec.short_name + "," + spec.name;
+    if (spec.arg.empty())
+      add(names, spec.help);
+    else if (spec.repeatable)
+      add(names, spec.help, cxxopts::value<std::vector<std::string>>(), spec.arg);
+    else
+      add(names, spec.help, cxxopts::value<std::string>(), spec.arg);
+  }
+  add("command", "", cxxopts::value<std::vector<std::string>>());
   o.parse_positional({"command"});
   return o;
 }
@@ -143,23 +98,50 @@ int sync_targets(const Options& options) {
   return worst;
 }
 
-// --out and --target belong to some commands only: given elsewhere they would be ignored.
-bool options_fit_command(const Options& options) {
-  const std::string& c = options.command;
-  if (options.out && c != "plan") {
-    std::cerr << "aisearchd " << c << ": --out is for plan (aisearchd plan --out FILE, then "
-              << "aisearchd apply FILE)\n";
-    return false;
-  }
-  if (!options.targets.empty() && c != "plan" && c != "apply" && c != "sync" && c != "status") {
-    std::cerr << "aisearchd " << c << ": --target is for plan, apply, sync and status\n";
+// An option given to a command that does not take it would be ignored: an error instead,
+// naming the commands it is for. `given` are the long names on the command line.
+bool options_fit_command(const std::string& command, const std::vector<std::string>& given) {
+  for (const auto& name : given) {
+    const OptionSpec* spec = find_option(name);
+    if (!spec || option_fits(*spec, command)) continue;
+    std::string list;
+    for (const auto& c : spec->commands) list += (list.empty() ? "" : ", ") + c;
+    std::cerr << "aisearchd " << command << ": --" << name << " is not an option of " << command
+              << " (it is for " << list << "; see aisearchd " << command << " --help)\n";
     return false;
   }
   return true;
 }
 
+// help [COMMAND], COMMAND --help: the command's help; unknown names are an error.
+int print_help(const std::string& command) {
+  if (command.empty()) {
+    std::cout << global_help();
+    return k_exit_ok;
+  }
+  const CommandSpec* spec = find_command(command);
+  if (!spec) {
+    std::cerr << "aisearchd: unknown command \"" << command << "\" (see aisearchd --help)\n";
+    return k_exit_error;
+  }
+  std::cout << command_help(*spec);
+  return k_exit_ok;
+}
+
+int cmd_completion(const Options& options) {
+  const std::string shell = options.args.empty() ? "" : options.args.front();
+  auto script = completion_script(shell);
+  if (!script || options.args.size() != 1) {
+    std::cerr << "aisearchd completion: expected one of bash, zsh, fish\n";
+    return k_exit_error;
+  }
+  std::cout << *script;
+  return k_exit_ok;
+}
+
 int run(int argc, char** argv) {
   Options options;
+  std::vector<std::string> given;  // long names of the options on the command line
   std::vector<std::string> words_storage = terraform_spellings(argc, argv);
   std::vector<char*> rewritten;
   for (auto& w : words_storage) rewritten.push_back(w.data());
@@ -173,16 +155,17 @@ int run(int argc, char** argv) {
   try {
     auto parser = make_parser();
     auto r = parser.parse(argc, argv);
-    if (r.count("help")) {
-      std::cout << parser.help() << "\n" << k_commands << "\n";
-      return k_exit_ok;
-    }
+    std::vector<std::string> words;
+    if (r.count("command")) words = r["command"].as<std::vector<std::string>>();
+    if (r.count("help")) return print_help(words.empty() ? "" : words.front());
     if (r.count("version")) {
       std::cout << "aisearchd " << util::k_version << "\n";
       return k_exit_ok;
     }
-    std::vector<std::string> words;
-    if (r.count("command")) words = r["command"].as<std::vector<std::string>>();
+    for (const auto& spec : option_table()) {
+      if (r.count(spec.name) && spec.name != "help" && spec.name != "version")
+        given.push_back(spec.name);
+    }
     options.dry_run = r.count("dry-run") > 0;
     if (!words.empty()) {
       options.command = words.front();
@@ -201,7 +184,7 @@ int run(int argc, char** argv) {
     options.to = opt<std::string>(r, "to");
     options.out = opt<std::string>(r, "out");
     if (r.count("target")) options.targets = r["target"].as<std::vector<std::string>>();
-    options.output = r["output"].as<std::string>();
+    options.output = opt<std::string>(r, "output").value_or("text");
     options.detailed_exitcode = r.count("detailed-exitcode") > 0;
     options.no_wait = r.count("no-wait") > 0;
     options.timeout = opt<std::string>(r, "timeout");
@@ -220,17 +203,28 @@ int run(int argc, char** argv) {
 
   try {
     const std::string& c = options.command;
-    if (!options_fit_command(options)) return k_exit_error;
-    const bool takes_args = c == "sync" || c == "adopt" || c == "forget" || c == "state" ||
-                            c == "apply" || c == "export";
-    if (!takes_args && !options.args.empty()) {
-      std::cerr << "aisearchd " << c << ": unexpected argument \"" << options.args.front()
-                << "\" (see aisearchd --help)\n";
+    const CommandSpec* spec = find_command(c);
+    if (!spec) {
+      std::cerr << "aisearchd: unknown command \"" << c << "\" (see aisearchd --help)\n";
       return k_exit_error;
     }
-    if (options.timeout && c != "sync") {
-      std::cerr << "aisearchd " << c << ": --timeout is an option of sync only\n";
+    if (!options_fit_command(c, given)) return k_exit_error;
+    if (spec->args.empty() && !options.args.empty()) {
+      std::cerr << "aisearchd " << c << ": unexpected argument \"" << options.args.front()
+                << "\" (see aisearchd " << c << " --help)\n";
       return k_exit_error;
+    }
+    if (c == "help") {
+      if (options.args.size() > 1) {
+        std::cerr << "aisearchd help: expected at most one COMMAND\n";
+        return k_exit_error;
+      }
+      return print_help(options.args.empty() ? "" : options.args.front());
+    }
+    if (c == "completion") return cmd_completion(options);
+    if (c == "man") {
+      std::cout << man_page(util::k_version);
+      return k_exit_ok;
     }
     if (c == "plan") return cmd_plan(options);
     if (c == "apply") return cmd_apply(options);

@@ -17,8 +17,8 @@ expect_error() {  # expect_error "message" args...
   grep -qF -- "$message" <<<"$out" || fail "aisearchd $*: expected \"$message\", got: $out"
 }
 expect_error '-outfile: long options take two dashes (--outfile)' plan -outfile plan.json -m "$manifest"
-expect_error 'validate: --out is for plan' validate -out plan.json -m "$manifest"
-expect_error 'validate: --target is for plan, apply, sync and status' validate --target default/docs -m "$manifest"
+expect_error 'validate: --out is not an option of validate (it is for plan' validate -out plan.json -m "$manifest"
+expect_error 'validate: --target is not an option of validate (it is for plan, apply, sync, status' validate --target default/docs -m "$manifest"
 expect_error 'plan: "docs" is not NAMESPACE/ID' plan --target docs -m "$manifest"
 expect_error '-detailed-exitcode: long options take two dashes' -m "$manifest" plan -detailed-exitcode
 expect_error '--log-level: "loud" is not one of trace|debug|info|warn|error' validate --log-level loud -m "$manifest"

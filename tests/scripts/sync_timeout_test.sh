@@ -46,7 +46,7 @@ set +e
 run plan --timeout 5m >"$work/other.out" 2>&1
 code=$?
 set -e
-[[ $code -eq 1 ]] && grep -q -- "--timeout is an option of sync only" "$work/other.out" ||
+[[ $code -eq 1 ]] && grep -q -- "--timeout is not an option of plan (it is for sync" "$work/other.out" ||
   fail "plan --timeout: exit $code: $(cat "$work/other.out")"
 
 python3 - "$AISEARCHD_BIN" "$base" "$work" <<'PY' || fail "sync --timeout (see above)"

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Help, completion and the man page (issue 18, item 1), as a user meets them: `aisearchd CMD
+# --help` and `aisearchd help CMD` are per command (usage, its options, an example); completion
+# scripts for bash, zsh and fish load and complete commands, options and option values; the man
+# page renders without warnings; all of them come from one option table, and every option they
+# show is in the README's "Commands" section.
+set -euo pipefail
+fail() { echo "FAIL: $*"; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+bin=$AISEARCHD_BIN
+
+"$bin" --help >"$work/help.txt" || fail "--help exited $?"
+commands=(run plan apply validate sync status adopt forget schema export state completion help)
+for c in "${commands[@]}"; do
+  grep -Eq "^  $c( |$)" "$work/help.txt" || fail "--help does not list $c"
+  "$bin" "$c" --help >"$work/$c.txt" || fail "$c --help exited $?"
+  head -1 "$work/$c.txt" | grep -q "^Usage: aisearchd \[OPTIONS\] $c" || fail "$c --help: $(head -2 "$work/$c.txt")"
+  grep -q "^Example:" "$work/$c.txt" || fail "$c --help has no example"
+  "$bin" help "$c" >"$work/$c.help" || fail "help $c exited $?"
+  cmp -s "$work/$c.help" "$work/$c.txt" || fail "help $c differs from $c --help"
+done
+grep -q -- "--out FILE" "$work/plan.txt" || fail "plan --help does not show --out"
+grep -q -- "--timeout DURATION" "$work/sync.txt" || fail "sync --help does not show --timeout"
+grep -qE -- "--out( |$)" "$work/sync.txt" && fail "sync --help shows plan's --out"
+grep -q -- "--force" "$work/adopt.txt" || fail "adopt --help does not show --force"
+set +e
+out=$("$bin" help frobnicate 2>&1); code=$?
+set -e
+[[ $code -eq 1 && $out == *'unknown command "frobnicate"'* ]] || fail "help frobnicate: $code $out"
+set +e
+out=$("$bin" completion tcsh 2>&1); code=$?
+set -e
+[[ $code -eq 1 && $out == *"bash, zsh, fish"* ]] || fail "completion tcsh: $code $out"
+
+# Every option the helps show is in the README's Commands section.
+readme="$SOURCE_DIR/README.md"
+commands_section=$(sed -n '/^## Commands/,/^## /p' "$readme")
+for f in "$work"/*.txt; do
+  for option in $(grep -oE -- '--[a-z][a-z-]+' "$f" | sort -u); do
+    [[ $commands_section == *"$option"* ]] || fail "$option (in $(basename "$f" .txt) help) is not in README Commands"
+  done
+done
+
+# bash: load the script and complete like readline would.
+"$bin" completion bash >"$work/aisearchd.bash"
+bash -n "$work/aisearchd.bash" || fail "bash completion does not parse"
+complete_bash() {  # complete_bash WORD...: the last word is the one being completed
+  # (output captured whole: `grep -q` may close a pipe early, and with pipefail the writer's
+  # SIGPIPE would fail the check)
+  local out
+  out=$(bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _aisearchd; printf "%s\n" "${COMPREPLY[@]}"' _ "$work/aisearchd.bash" "$@")
+  printf '%s\n' "$out"
+}
+complete_bash aisearchd pl | grep -qx plan || fail "bash: aisearchd pl<TAB>"
+complete_bash aisearchd plan --o | grep -qx -- --out || fail "bash: plan --o<TAB> lacks --out"
+complete_bash aisearchd plan --o | grep -qx -- --output || fail "bash: plan --o<TAB> lacks --output"
+complete_bash aisearchd sync --o | grep -qx -- --out && fail "bash: sync offers plan's --out"
+[[ $(complete_bash aisearchd plan -o "" | sort | tr '\n' ' ') == "json markdown text " ]] || fail "bash: -o <TAB>: $(complete_bash aisearchd plan -o "")"
+complete_bash aisearchd -m x.yaml sta | grep -qx status || fail "bash: a value is not taken for the command"
+complete_bash aisearchd completion "" | grep -qx zsh || fail "bash: completion <TAB>"
+
+# zsh and fish: they parse; fish completes.
+"$bin" completion zsh >"$work/_aisearchd"
+zsh -n "$work/_aisearchd" || fail "zsh completion does not parse"
+head -1 "$work/_aisearchd" | grep -qx '#compdef aisearchd' || fail "zsh completion lacks #compdef"
+"$bin" completion fish >"$work/aisearchd.fish"
+fish -n "$work/aisearchd.fish" || fail "fish completion does not parse"
+fish_pl=$(fish -c "source $work/aisearchd.fish; complete -C 'aisearchd pl'")
+grep -q '^plan' <<<"$fish_pl" || fail "fish: aisearchd pl<TAB>: $fish_pl"
+fish_out=$(fish -c "source $work/aisearchd.fish; complete -C 'aisearchd plan --o'")
+grep -q '^--out' <<<"$fish_out" || fail "fish: plan --o<TAB>: $fish_out"
+
+# The man page: renders without a warning and names every command and option.
+"$bin" man >"$work/aisearchd.1"
+warnings=$(groff -man -ww -z "$work/aisearchd.1" 2>&1)
+[[ -z $warnings ]] || fail "groff warnings: $warnings"
+MANWIDTH=100 man -l "$work/aisearchd.1" 2>/dev/null | col -b >"$work/man.txt"
+for c in "${commands[@]}"; do grep -q "^       $c" "$work/man.txt" || fail "the man page lacks $c"; done
+for option in $(grep -ohE -- '--[a-z][a-z-]+' "$work"/*.txt | sort -u); do
+  grep -q -- "$option" "$work/man.txt" || fail "the man page lacks $option"
+done
+echo PASS
