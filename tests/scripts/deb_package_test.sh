@@ -39,7 +39,9 @@ deb=$(ls "$work"/aisearchd_*.deb 2>/dev/null | head -n1)
 contents=$(dpkg-deb -c "$deb")
 for path in ./usr/bin/aisearchd ./usr/bin/aisearch-emulator \
     ./usr/lib/systemd/system/aisearchd.service ./etc/aisearchd/aisearchd.yaml \
-    ./usr/share/doc/aisearchd/examples/single-file/aisearch.yaml; do
+    ./usr/share/doc/aisearchd/examples/single-file/aisearch.yaml \
+    ./usr/share/man/man1/aisearchd.1.gz ./usr/share/bash-completion/completions/aisearchd \
+    ./usr/share/zsh/vendor-completions/_aisearchd ./usr/share/fish/vendor_completions.d/aisearchd.fish; do
   printf '%s\n' "$contents" | grep -q " $path\$" || fail "$path missing from the package"
 done
 dpkg-deb -f "$deb" Depends | grep -q libc6 || fail "no shared-library dependencies recorded"
