@@ -1,4 +1,5 @@
 // sync, status, state show: the commands about jobs and what state knows.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -12,6 +13,7 @@
 #include "jobs/runner.hpp"
 #include "state/writer.hpp"
 #include "util/duration.hpp"
+#include "util/time_format.hpp"
 
 namespace cli {
 
@@ -218,24 +220,61 @@ int cmd_status(const Options& options) {
     std::cout << out.dump(2) << "\n";
     return k_exit_ok;
   }
-  std::printf("%-32s %-5s %-10s %-24s %-10s %-24s %s\n", "INSTANCE", "OWNED", "LAST",
-              "LAST SUCCESS", "FRESHNESS", "NEXT DUE", "UNSTABLE");
+  // One row per instance: INSTANCE OWNED SYNC (last outcome, its age) HEALTH NEXT DUE UNSTABLE.
+  const auto now = ctx.clock.now();
+  struct Row {
+    std::string instance, owned, sync, health, next_due, unstable;
+  };
+  std::vector<Row> rows;
   for (const auto& i : instances) {
-    std::string freshness = "-";
-    if (i["freshness_seconds"].is_number())
-      freshness =
-          util::format_duration(std::chrono::seconds(i["freshness_seconds"].get<long long>()));
-    if (!i.value("healthy", true)) freshness += " (stale)";
-    std::string unstable;
-    for (const auto& f : i["unstable"]) {
-      if (!unstable.empty()) unstable += ',';
-      unstable += f.get<std::string>();
+    Row r;
+    r.instance = cell(i["address"]);
+    if (i.value("suspended", false)) r.instance += " (suspended)";
+    r.owned = cell(i["owned"]);
+    r.sync = cell(i["last_outcome"]);
+    if (i["last_outcome_at"].is_string()) {
+      if (auto at = util::parse_rfc3339(i["last_outcome_at"].get<std::string>())) {
+        // Whole seconds: "succeeded, 2m10s ago".
+        const auto age = std::max(std::chrono::duration_cast<std::chrono::seconds>(now - *at),
+                                  std::chrono::seconds(0));
+        r.sync +=
+            ", " +
+            util::format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(age)) +
+            " ago";
+      }
     }
-    std::printf("%-32s %-5s %-10s %-24s %-10s %-24s %s\n", cell(i["address"]).c_str(),
-                cell(i["owned"]).c_str(), cell(i["last_outcome"]).c_str(),
-                cell(i["last_success"]).c_str(), freshness.c_str(), cell(i["next_due"]).c_str(),
-                unstable.empty() ? "-" : unstable.c_str());
+    if (i.value("sync_suspended", false)) r.sync += " (sync suspended)";
+    r.health = cell(i["health"]);
+    if (i["health"] == "fresh" && i["freshness_seconds"].is_number())
+      r.health += " (" +
+                  util::format_duration(std::chrono::seconds(
+                      static_cast<long long>(i["freshness_seconds"].get<double>()))) +
+                  ")";
+    r.next_due = cell(i["next_due"]);
+    for (const auto& f : i["unstable"])
+      r.unstable += (r.unstable.empty() ? "" : ",") + f.get<std::string>();
+    if (r.unstable.empty()) r.unstable = "-";
+    rows.push_back(std::move(r));
   }
+  if (options.output == "markdown") {
+    std::printf("| instance | owned | sync | health | next due | unstable |\n");
+    std::printf("|---|---|---|---|---|---|\n");
+    auto md = [](std::string v) {
+      std::string out;
+      for (char c : v) out += c == '|' ? std::string("\\|") : std::string(1, c);
+      return out;
+    };
+    for (const auto& r : rows)
+      std::printf("| %s | %s | %s | %s | %s | %s |\n", md(r.instance).c_str(), r.owned.c_str(),
+                  md(r.sync).c_str(), r.health.c_str(), r.next_due.c_str(), md(r.unstable).c_str());
+    if (rows.empty()) std::printf("\n(no instances in the manifest or state)\n");
+    return k_exit_ok;
+  }
+  std::printf("%-32s %-5s %-34s %-14s %-24s %s\n", "INSTANCE", "OWNED", "SYNC", "HEALTH",
+              "NEXT DUE", "UNSTABLE");
+  for (const auto& r : rows)
+    std::printf("%-32s %-5s %-34s %-14s %-24s %s\n", r.instance.c_str(), r.owned.c_str(),
+                r.sync.c_str(), r.health.c_str(), r.next_due.c_str(), r.unstable.c_str());
   if (instances.empty()) std::printf("(no instances in the manifest or state)\n");
   return k_exit_ok;
 }

@@ -105,23 +105,46 @@ bool state_required_and_present(const Options& options, const Context& ctx,
   return false;
 }
 
+// What adopt or forget did, as its one result line, or with -o json as
+// {"address", "result" (adopted, forgot, already_owned), "message"}.
+struct StateEdit {
+  std::string result;
+  std::string message;
+};
+
+void print_edit(const Options& options, const std::string& address, const StateEdit& edit) {
+  if (options.output == "json") {
+    std::cout << nlohmann::json{{"address", address},
+                                {"result", edit.result},
+                                {"message", edit.message}}
+                     .dump(2)
+              << "\n";
+  } else {
+    std::cout << edit.message << "\n";
+  }
+}
+
 // adopt and forget: under the state lock, load state, let `change` edit it, save it when
-// `change` asks to, and print `done` (the command's own result line) once saved. `change` prints
-// its own messages and returns the exit code; it returns nullopt to have state saved.
+// `change` asks to, and print its result once saved. `change` prints its own errors and returns
+// the exit code; it returns nullopt to have state saved (an empty `done.result`: nothing to
+// save, print it and exit 0).
 template <typename Change>
-int edit_state(Context& ctx, const char* command, Change change) {
+int edit_state(Context& ctx, const Options& options, const char* command,
+               const std::string& address, Change change) {
   auto lock = ctx.lock_state();
   if (!lock) return k_exit_error;
   auto state = ctx.load_state();
   if (!state) return k_exit_error;
-  std::string done;
+  StateEdit done;
   if (std::optional<int> code = change(*state, done)) return *code;
-  auto saved = ctx.store->save(*state);
-  if (!saved) {
-    std::cerr << "aisearchd " << command << ": " << saved.error() << "\n";
-    return k_exit_error;
+  if (done.result != "already_owned") {
+    auto saved = ctx.store->save(*state);
+    if (!saved) {
+      std::cerr << "aisearchd " << command << ": " << saved.error() << "\n";
+      return k_exit_error;
+    }
   }
-  std::cout << done << "\n";
+  print_edit(options, address, done);
   return k_exit_ok;
 }
 
@@ -316,7 +339,7 @@ int cmd_adopt(const Options& options) {
     }
   }
   if (!ctx.connect()) return k_exit_error;
-  auto adopt = [&](state::State& state, std::string& done) -> std::optional<int> {
+  auto adopt = [&](state::State& state, StateEdit& done) -> std::optional<int> {
     auto remote = ctx.client->get_instance(ns, id);
     if (!remote) {
       std::cerr << "aisearchd adopt: " << ns << "/" << id << ": " << remote.error().describe()
@@ -328,21 +351,22 @@ int cmd_adopt(const Options& options) {
     if (known != state.owned.end() && known->second.pending_create) {
       // A create never confirmed: adopting says the instance there is ours, whatever it is.
       known->second.pending_create = false;
-      done = "adopted " + address + " (its create had never been confirmed; no remote change)";
+      done = {"adopted",
+              "adopted " + address + " (its create had never been confirmed; no remote change)"};
       return std::nullopt;
     }
     if (known != state.owned.end()) {
-      std::cout << address << " is already owned\n";
-      return k_exit_ok;
+      done = {"already_owned", address + " is already owned"};
+      return std::nullopt;
     }
     auto& owned = state.owned[address];
     owned.ns = ns;
     owned.id = id;
     owned.adopted_at = util::format_rfc3339(ctx.clock.now());
-    done = "adopted " + address + " (no remote change)";
+    done = {"adopted", "adopted " + address + " (no remote change)"};
     return std::nullopt;
   };
-  return edit_state(ctx, "adopt", adopt);
+  return edit_state(ctx, options, "adopt", ns + "/" + id, adopt);
 }
 
 int cmd_forget(const Options& options) {
@@ -350,7 +374,7 @@ int cmd_forget(const Options& options) {
   if (!parse_address(options.args, "forget", ns, id)) return k_exit_error;
   Context ctx;
   if (!ctx.init(options, "warn")) return k_exit_error;
-  auto forget = [&](state::State& state, std::string& done) -> std::optional<int> {
+  auto forget = [&](state::State& state, StateEdit& done) -> std::optional<int> {
     std::string address = ns + "/" + id;
     if (!state.owns(ns, id)) {
       std::cerr << "aisearchd forget: " << address << " is not owned\n";
@@ -358,10 +382,10 @@ int cmd_forget(const Options& options) {
     }
     state.owned.erase(address);
     state.sync.erase(address);
-    done = "forgot " + address + " (nothing remote was deleted)";
+    done = {"forgot", "forgot " + address + " (nothing remote was deleted)"};
     return std::nullopt;
   };
-  return edit_state(ctx, "forget", forget);
+  return edit_state(ctx, options, "forget", ns + "/" + id, forget);
 }
 
 }  // namespace cli

@@ -75,6 +75,21 @@ nlohmann::json instances_status(const manifest::Manifest* manifest, const state:
     j["max_staleness_seconds"] =
         max_staleness ? nlohmann::json(max_staleness->count() / 1000.0) : nlohmann::json(nullptr);
     j["healthy"] = fresh.healthy;
+    // fresh | stale | never (no success recorded yet, still within max_staleness) | null
+    // (the manifest gives it no sync:)
+    if (!(row.spec && row.spec->sync))
+      j["health"] = nullptr;
+    else if (!fresh.healthy)
+      j["health"] = "stale";
+    else
+      j["health"] = fresh.age ? "fresh" : "never";
+    j["sync_suspended"] = row.spec && row.spec->sync && row.spec->sync->suspend;
+    j["last_outcome_at"] = nullptr;
+    if (sync && !sync->history.empty()) {
+      const auto& last = sync->history.back();
+      const std::string& at = last.ended_at.empty() ? last.started_at : last.ended_at;
+      if (!at.empty()) j["last_outcome_at"] = at;
+    }
     j["next_due"] = nullptr;
     if (row.spec && row.spec->sync && !row.suspended)
       if (auto due = next_sync_due(address, *row.spec->sync, state, now))

@@ -21,7 +21,8 @@ std::optional<std::chrono::system_clock::time_point> next_sync_due(
 //   {"namespace", "id", "address", "owned", "in_manifest", "suspended", "protect",
 //    "last_outcome" (null), "last_job_id" (null), "last_success" (RFC 3339 or null),
 //    "freshness_seconds" (null without a success), "max_staleness_seconds" (null),
-//    "healthy", "next_due" (RFC 3339 or null), "unstable": [field...]}
+//    "healthy", "health" ("fresh", "stale", "never" or null without sync:), "sync_suspended",
+//    "last_outcome_at" (RFC 3339 or null), "next_due" (RFC 3339 or null), "unstable": [...]}
 nlohmann::json instances_status(const manifest::Manifest* manifest, const state::State& state,
                                 std::chrono::system_clock::time_point now);
 

@@ -106,6 +106,22 @@ assert rows["default/docs"]["last_outcome"] == "succeeded", rows["default/docs"]
 assert rows["default/notes"]["last_outcome"] == "failed", rows["default/notes"]
 assert rows["default/docs"]["last_success"], rows["default/docs"]
 ' || fail "status -o json does not show the outcomes"
+# The status table (issue 18, item 4): SYNC is the last outcome and its age, HEALTH fresh, stale
+# or never; -o markdown is a table, not the text silently.
+run status >"$work/status.txt"
+head -1 "$work/status.txt" | grep -Eq "^INSTANCE +OWNED +SYNC +HEALTH +NEXT DUE +UNSTABLE" || fail "status header: $(head -1 "$work/status.txt")"
+grep -Eq "^default/docs +yes +succeeded, [0-9.]+s ago +fresh" "$work/status.txt" || fail "status docs row: $(cat "$work/status.txt")"
+grep -Eq "^default/notes +yes +failed, " "$work/status.txt" || fail "status notes row: $(cat "$work/status.txt")"
+run status -o markdown >"$work/status.md"
+head -2 "$work/status.md" | tail -1 | grep -q '^|---|' || fail "status -o markdown: $(head -3 "$work/status.md")"
+grep -q '^| default/docs | yes | succeeded, ' "$work/status.md" || fail "status -o markdown rows: $(cat "$work/status.md")"
+run status -o json | python3 -c '
+import json, sys
+rows = {r["address"]: r for r in json.load(sys.stdin)["instances"]}
+assert rows["default/docs"]["health"] == "fresh", rows["default/docs"]
+assert rows["default/notes"]["health"] in ("never", "stale", "fresh", None), rows["default/notes"]
+assert rows["default/docs"]["last_outcome_at"], rows["default/docs"]
+' || fail "status -o json health"
 
 # sync.suspend stops a manual sync too: exit 1, a message, no job started.
 sed 's/sync: { every: 2m, on_change: true, max_staleness: 10m }/sync: { every: 2m, suspend: true }/' \
@@ -220,4 +236,14 @@ grep -q "warning: default/hand-made is not in the manifest" "$work/adopt-force.t
 grep -q "adopted default/hand-made" "$work/adopt-force.txt" || fail "adopt --force output: $(cat "$work/adopt-force.txt")"
 python3 -c 'import json, sys; sys.exit("default/hand-made" not in json.load(open(sys.argv[1]))["owned"])' \
   "$work/state/state.json" || fail "adopt --force did not record the instance as owned"
+# adopt and forget -o json: one JSON object saying what was done.
+run adopt --force default/hand-made -o json | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+assert o == {"address": "default/hand-made", "result": "already_owned", "message": "default/hand-made is already owned"}, o' ||
+  fail "adopt -o json of an owned instance"
+run forget default/hand-made -o json | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+assert o["address"] == "default/hand-made" and o["result"] == "forgot", o' || fail "forget -o json"
 echo "cli flow: ok"
