@@ -11,7 +11,8 @@ namespace cli {
 
 namespace {
 
-// Keeps the skipped records (the only outcomes a trigger alone produces); says nothing.
+// Keeps the last outcome recorded per instance (skipped ones, and jobs that ended while apply
+// still waited for another trigger); says nothing.
 class SkipCollector final : public jobs::Reporter {
  public:
   void outcome(const std::string& address, const state::JobRecord& record) override {
@@ -42,18 +43,29 @@ std::vector<OnChangeSync> trigger_on_change_syncs(const std::set<std::string>& c
                                                   state::StateWriter& writer,
                                                   std::chrono::milliseconds max_wait) {
   std::vector<OnChangeSync> out;
-  if (changed.empty()) return out;
+  const state::State before = writer.snapshot();
+  const bool any_held = std::any_of(before.sync.begin(), before.sync.end(),
+                                    [](const auto& s) { return !s.second.held.empty(); });
+  if (changed.empty() && !any_held) return out;
   SkipCollector reporter;
   jobs::Runner runner(client, clock, writer, reporter, jobs::FollowOptions{});
   jobs::SyncManagerOptions options;
   options.workers = 0;  // driven on this thread below
   jobs::SyncManager manager(runner, client, clock, writer, reporter, options);
   manager.set_manifest(manifest);
-  const state::State before = writer.snapshot();
 
+  // What to trigger: the runs of what changed, and the runs an earlier apply held (a job of the
+  // instance ran then) that no daemon has started since: this apply starts them now, or holds
+  // them again while a job still runs.
+  std::map<std::string, std::string> reasons;
+  for (const auto& address : changed) reasons[address] = "on_change";
+  for (const auto& [address, sync] : before.sync) {
+    if (sync.held == "manual" || (sync.held == "on_change" && !reasons.count(address)))
+      reasons[address] = sync.held;
+  }
   std::vector<std::string> asked;
-  for (const auto& address : changed) {
-    if (manager.trigger(address, "on_change") != jobs::SyncManager::TriggerResult::ignored)
+  for (const auto& [address, reason] : reasons) {
+    if (manager.trigger(address, reason) != jobs::SyncManager::TriggerResult::ignored)
       asked.push_back(address);
   }
   const auto deadline = clock.steady_now() + max_wait;
@@ -80,19 +92,28 @@ std::vector<OnChangeSync> trigger_on_change_syncs(const std::set<std::string>& c
     auto a = after.sync.find(address);
     const state::SyncState& was = b == before.sync.end() ? none : b->second;
     const state::SyncState& is = a == after.sync.end() ? none : a->second;
+    s.trigger = reasons[address];
     for (const auto& r : is.running) {
-      if (r.trigger == "on_change" && !has_job(was, r.job_id)) s.job_id = r.job_id;
+      if (r.trigger == s.trigger && !has_job(was, r.job_id)) s.job_id = r.job_id;
     }
+    const auto record = skipped.find(address);
     if (!s.job_id.empty()) {
       s.result = "started";
+    } else if (record != skipped.end() && record->second.outcome != "skipped" &&
+               !record->second.job_id.empty()) {
+      // Its job started and already ended while apply waited for another trigger.
+      s.result = "started";
+      s.job_id = record->second.job_id;
+      s.detail = "already ended: " + record->second.outcome;
     } else if (is.held == "on_change" || is.held == "manual") {
       s.result = "held";
       s.detail =
           "a job of the instance is running (concurrency: forbid): the run is saved in "
           "state and the daemon starts it when that job ends";
-    } else if (auto k = skipped.find(address); k != skipped.end()) {
+    } else if (record != skipped.end()) {
       s.result = "skipped";
-      s.detail = k->second.end_reason.empty() ? k->second.outcome : k->second.end_reason;
+      s.detail =
+          record->second.end_reason.empty() ? record->second.outcome : record->second.end_reason;
     } else if (!is.triggers.empty()) {
       s.result = "waiting";
       s.detail =
@@ -108,7 +129,7 @@ std::vector<OnChangeSync> trigger_on_change_syncs(const std::set<std::string>& c
 }
 
 std::string to_text(const OnChangeSync& s) {
-  std::string line = "sync " + s.address + " (on_change): " + s.result;
+  std::string line = "sync " + s.address + " (" + s.trigger + "): " + s.result;
   if (!s.job_id.empty()) line += ", job " + s.job_id;
   if (!s.detail.empty()) line += " (" + s.detail + ")";
   return line;
@@ -116,7 +137,7 @@ std::string to_text(const OnChangeSync& s) {
 
 nlohmann::json to_json(const OnChangeSync& s) {
   return {{"address", s.address},
-          {"trigger", "on_change"},
+          {"trigger", s.trigger},
           {"result", s.result},
           {"job_id", s.job_id.empty() ? nlohmann::json() : nlohmann::json(s.job_id)},
           {"detail", s.detail.empty() ? nlohmann::json() : nlohmann::json(s.detail)}};

@@ -17,6 +17,7 @@ namespace cli {
 // One on_change run a one-shot apply asked for, as it stood when apply returned.
 struct OnChangeSync {
   std::string address;
+  std::string trigger;  // on_change; manual or on_change for a run an earlier apply held
   // started: job_id made; held: a job of the instance runs (concurrency: forbid), the run is
   // saved in state and the daemon starts it when that job ends; skipped: why in `detail`;
   // waiting: the trigger was not answered within the wait (saved in state, settled by the
@@ -33,7 +34,9 @@ struct OnChangeSync {
 // it is superseded; a trigger is never sent twice (its job is found first after an unclear
 // answer); a sync cooldown (7020) is waited out for at most `max_wait`. Jobs are started, not
 // followed: they stay recorded as running in state, and the daemon (or `aisearchd status`
-// after it) reports their outcome. Instances that take no on_change run are not listed.
+// after it) reports their outcome. Instances that take no on_change run are not listed. A run
+// an earlier apply held (state's `held`) is triggered again too, so without a daemon the next
+// apply starts it once the job that held it has ended.
 std::vector<OnChangeSync> trigger_on_change_syncs(const std::set<std::string>& changed,
                                                   const manifest::Manifest& manifest,
                                                   api::Client& client, util::Clock& clock,

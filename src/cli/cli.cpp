@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cxxopts.hpp>
 #include <iostream>
+#include <set>
 #include <string_view>
 
 #include "aisearchd_version.hpp"
@@ -89,7 +90,9 @@ int sync_targets(const Options& options) {
     return k_exit_error;
   }
   int worst = k_exit_ok;
+  std::set<std::string> done;  // a target given twice is synced once
   for (const auto& t : options.targets) {
+    if (!done.insert(t).second) continue;
     Options one = options;
     one.targets.clear();
     one.args = {t};

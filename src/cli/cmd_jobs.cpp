@@ -85,6 +85,23 @@ int cmd_sync(const Options& options) {
       }
     }
   }
+  // An instance neither declared nor owned is not aisearchd's: it never touches one, a sync
+  // included.
+  bool declared = false;
+  if (ctx.have_manifest) {
+    auto n = ctx.manifest.namespaces.find(ns);
+    declared = n != ctx.manifest.namespaces.end() && n->second.instances.count(id) > 0;
+  }
+  if (!declared) {
+    auto known = ctx.load_state();
+    if (!known) return k_exit_error;
+    if (!known->owns(ns, id)) {
+      std::cerr << "aisearchd sync: " << ns << "/" << id
+                << " is neither in the manifest nor owned by aisearchd: it is not aisearchd's "
+                   "to sync (declare it in the manifest, or adopt it)\n";
+      return k_exit_error;
+    }
+  }
   // `sync.suspend` stops every trigger, a manual one too; so does a suspended instance or
   // namespace (aisearchd leaves it alone).
   if (suspended.empty() && policy.suspend) suspended = "sync is suspended (sync.suspend: true)";

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -59,7 +60,7 @@ Planned make_plan(const Context& ctx, const state::State& state,
   token_rejected = p.observed.token_rejected;
   p.plan = reconcile::diff(ctx.manifest, p.observed, state, ctx.diff_options());
   if (!targets.empty()) {
-    p.plan = reconcile::restrict_to_targets(std::move(p.plan), targets, state);
+    p.plan = reconcile::restrict_to_targets(std::move(p.plan), targets, ctx.manifest, state);
     std::string list;
     for (const auto& t : targets) list += (list.empty() ? "" : ", ") + t;
     p.plan.warnings.push_back("--target in effect: only " + list +
@@ -153,12 +154,48 @@ constexpr std::chrono::milliseconds k_on_change_wait{60'000};
 
 // plan --out FILE: the saved plan (reconcile/saved_plan.hpp), written atomically; said on
 // stderr so `-o json` output stays one document.
+// Where a saved plan may not go: over a file that is not a saved plan (the state, the
+// manifest, anything else a typo names), or into the state directory. Says why.
+bool plan_path_allowed(const std::string& path, const Context& ctx) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path target = fs::weakly_canonical(path, ec);
+  const fs::path state_dir = fs::weakly_canonical(ctx.settings.state_dir, ec);
+  if (!ctx.settings.state_dir.empty() && !state_dir.empty()) {
+    auto rel = target.lexically_relative(state_dir);
+    if (!rel.empty() && *rel.begin() != "..") {
+      std::cerr << "aisearchd plan: --out " << path << " is inside the state directory "
+                << ctx.settings.state_dir << ": not saved there\n";
+      return false;
+    }
+  }
+  if (fs::exists(target, ec)) {
+    if (!fs::is_regular_file(target, ec)) {
+      std::cerr << "aisearchd plan: --out " << path << " exists and is not a file: not saved\n";
+      return false;
+    }
+    std::string head(4096, '\0');
+    std::ifstream in(target);
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<std::size_t>(in.gcount()));
+    if (fs::file_size(target, ec) > 0 &&
+        head.find("\"kind\": \"aisearchd-saved-plan\"") == std::string::npos) {
+      std::cerr << "aisearchd plan: --out " << path
+                << " exists and is not a saved plan: not overwritten (remove it, or choose "
+                   "another file)\n";
+      return false;
+    }
+  }
+  return true;
+}
+
 bool save_plan(const std::string& path, const Context& ctx, const Planned& planned,
                const std::set<std::string>& targets) {
   reconcile::SavedPlanInputs in;
   in.created_at = util::format_rfc3339(ctx.clock.now());
   in.version = util::k_version;
   in.account_id = account_id(ctx.settings, &ctx.manifest);
+  in.api_url = ctx.settings.config.api_url;
   in.targets = targets;
   const auto saved = reconcile::make_saved_plan(planned.plan, ctx.manifest, planned.observed, in);
   auto written = util::write_file_atomic(
@@ -174,6 +211,19 @@ bool save_plan(const std::string& path, const Context& ctx, const Planned& plann
 
 // apply FILE: the saved plan, checked for its shape; nullopt (said why) when it cannot be used.
 std::optional<nlohmann::json> read_saved_plan(const std::string& path) {
+  // A saved plan is a few KB (~1 KB per change): anything that is not a regular file, or
+  // larger than any plan, is refused before it is read.
+  constexpr std::uintmax_t k_max_plan_bytes = 64u << 20;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    std::cerr << "aisearchd apply: " << path << ": not a file (a plan saved with aisearchd plan "
+              << "--out FILE is expected)\n";
+    return std::nullopt;
+  }
+  if (std::filesystem::file_size(path, ec) > k_max_plan_bytes) {
+    std::cerr << "aisearchd apply: " << path << ": larger than 64 MiB, not a saved plan\n";
+    return std::nullopt;
+  }
   auto text = util::read_file(path);
   if (!text) {
     std::cerr << "aisearchd apply: " << text.error() << "\n";
@@ -203,6 +253,7 @@ int cmd_plan(const Options& options) {
   if (!parse_targets(options, "plan", targets)) return k_exit_error;
   Context ctx;
   if (!ctx.init(options, "warn") || !ctx.load_manifest() || !ctx.connect()) return k_exit_error;
+  if (options.out && !plan_path_allowed(*options.out, ctx)) return k_exit_error;
   auto state = ctx.load_state();
   if (!state) return k_exit_error;
   if (!state_required_and_present(options, ctx, *state, "plan")) return k_exit_error;
@@ -261,7 +312,8 @@ int cmd_apply(const Options& options) {
   const auto& plan = planned.plan;
   if (saved) {
     const auto why = reconcile::saved_plan_differences(*saved, plan, ctx.manifest, planned.observed,
-                                                       account_id(ctx.settings, &ctx.manifest));
+                                                       account_id(ctx.settings, &ctx.manifest),
+                                                       ctx.settings.config.api_url);
     if (!why.empty()) {
       std::cerr << "aisearchd apply: " << options.args.front()
                 << " is not what would be applied now; nothing was applied:\n";
@@ -288,6 +340,7 @@ int cmd_apply(const Options& options) {
       apply_progress_options(options.output));
   progress.attach(ao);
   auto result = reconcile::apply(plan, ctx.manifest, *ctx.client, writer, ctx.clock, ao);
+  if (targets.empty()) reconcile::save_observation(plan, writer, ctx.clock);  // for status
   const auto syncs = trigger_on_change_syncs(changed, ctx.manifest, *ctx.client, ctx.clock, writer,
                                              k_on_change_wait);
   if (options.output == "json") {

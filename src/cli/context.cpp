@@ -151,8 +151,11 @@ bool parse_address(const std::vector<std::string>& args, const char* command, st
   ns = slash == std::string::npos ? "" : args[0].substr(0, slash);
   id = slash == std::string::npos ? "" : args[0].substr(slash + 1);
   if (ns.empty() || id.empty() || id.find('/') != std::string::npos) {
+    // The hint names the id when there is one to name ("docs" -> default/docs).
+    const bool bare = slash == std::string::npos && !args[0].empty();
     std::cerr << "aisearchd " << command << ": \"" << args[0]
-              << "\" is not NAMESPACE/ID (e.g. default/" << (id.empty() ? args[0] : id) << ")\n";
+              << "\" is not NAMESPACE/ID (e.g. default/" << (bare ? args[0] : std::string("docs"))
+              << ")\n";
     return false;
   }
   return true;

@@ -490,6 +490,7 @@ bool Daemon::reconcile_once() {
         if (sync) sync->trigger(ns + "/" + id, "on_change");
       };
       auto result = reconcile::apply(plan, *desired, *m_client, m_writer, m_clock, ao);
+      reconcile::save_observation(plan, m_writer, m_clock);
       // apply() logs each action's result and each failed state save itself.
       for (const auto& r : result.results)
         m_metrics.inc("aisearchd_actions_total", {{"action", r.action}, {"result", r.status}});

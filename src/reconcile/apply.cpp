@@ -653,6 +653,15 @@ json ApplyResult::to_json() const {
       {"state_errors", state_errors}};
 }
 
+void save_observation(const Plan& plan, state::StateWriter& state, util::Clock& clock) {
+  auto seen = observation_of(plan);
+  const auto current = state.snapshot().observation;
+  if (current && current->same_content(seen)) return;
+  seen.at = util::format_rfc3339(clock.now());
+  auto saved = state.update([&](state::State& s) { s.observation = seen; });
+  if (!saved.ok()) spdlog::warn("state: the last observation was not saved: {}", saved.error());
+}
+
 std::string ApplyResult::to_text(bool only_not_done) const {
   std::string out;
   for (const auto& r : results) {

@@ -73,6 +73,11 @@ struct ApplyResult {
 ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Client& client,
                   state::StateWriter& state, util::Clock& clock, const ApplyOptions& options);
 
+// Keeps what `plan` saw for `status` (observation_of: drifted fields, unmanaged instances) in
+// state, stamped with the clock, when it differs from what state holds (no save otherwise). A
+// failed save is logged, never fatal.
+void save_observation(const Plan& plan, state::StateWriter& state, util::Clock& clock);
+
 // Splits an update body into the PUTs the API wants separately (API.md §11): metadata and
 // public_endpoint_params each alone, everything else together. Never returns an empty body.
 std::vector<nlohmann::json> split_update(const nlohmann::json& body);

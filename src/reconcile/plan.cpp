@@ -1,5 +1,7 @@
 #include "reconcile/plan.hpp"
 
+#include <algorithm>
+
 namespace reconcile {
 
 const char* to_string(Action a) {
@@ -53,6 +55,19 @@ Summary Plan::summary() const {
     }
   }
   return s;
+}
+
+state::Observation observation_of(const Plan& plan) {
+  state::Observation o;
+  for (const auto& c : plan.changes) {
+    if (c.reason != Reason::drift || c.is_namespace()) continue;
+    auto& fields = o.drift[c.address()];
+    for (const auto& f : c.fields) fields.push_back(f.path);
+    if (fields.empty()) fields.push_back(to_string(c.action));
+  }
+  for (const auto& u : plan.unmanaged) o.unmanaged.push_back(u.ns + "/" + u.id);
+  std::sort(o.unmanaged.begin(), o.unmanaged.end());
+  return o;
 }
 
 bool Plan::has_changes() const {

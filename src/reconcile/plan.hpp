@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "state/state.hpp"
+
 namespace reconcile {
 
 // adopt: an existing remote instance the manifest declares and state does not own becomes
@@ -101,5 +103,9 @@ struct Plan {
   // (what `plan --detailed-exitcode` reports with exit 2).
   bool has_differences() const { return !changes.empty(); }
 };
+
+// What `plan` says for `status` (state::Observation, `at` left empty): the drifted fields of
+// every drift change, the unmanaged instances.
+state::Observation observation_of(const Plan& plan);
 
 }  // namespace reconcile

@@ -129,6 +129,7 @@ json make_saved_plan(const Plan& plan, const manifest::Manifest& manifest, const
   out["created_at"] = inputs.created_at;
   out["aisearchd"] = inputs.version;
   out["account_id"] = inputs.account_id;
+  out["api_url"] = inputs.api_url;
   out["manifest_digest"] = manifest_digest(manifest);
   out["targets"] = inputs.targets;
   out["touched"] = touched_json(plan, observed);
@@ -152,6 +153,7 @@ std::vector<std::string> saved_plan_format_problems(const json& saved) {
                          "of the wrong type");
   };
   need("account_id", saved.contains("account_id") && saved["account_id"].is_string());
+  need("api_url", saved.contains("api_url") && saved["api_url"].is_string());
   need("manifest_digest",
        saved.contains("manifest_digest") && saved["manifest_digest"].is_string());
   need("targets", saved.contains("targets") && saved["targets"].is_array());
@@ -168,11 +170,17 @@ std::vector<std::string> saved_plan_format_problems(const json& saved) {
 std::vector<std::string> saved_plan_differences(const json& saved, const Plan& plan,
                                                 const manifest::Manifest& manifest,
                                                 const Observed& observed,
-                                                const std::string& account_id) {
+                                                const std::string& account_id,
+                                                const std::string& api_url) {
   std::vector<std::string> out;
   if (saved.value("account_id", "") != account_id) {
     out.push_back("the plan was made for account " + show(saved.value("account_id", json())) +
                   ", this is account " + account_id);
+    return out;
+  }
+  if (saved.value("api_url", "") != api_url) {
+    out.push_back("the plan was made against the API at " + show(saved.value("api_url", json())) +
+                  ", this is " + api_url);
     return out;
   }
   const std::string digest = manifest_digest(manifest);

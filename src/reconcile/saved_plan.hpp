@@ -15,7 +15,7 @@ namespace reconcile {
 // A saved plan (`plan --out FILE`, `apply FILE`): what a reviewer approved, and what it was
 // computed from, so `apply FILE` applies exactly that plan or nothing. The file is JSON:
 //   {"kind": "aisearchd-saved-plan", "version": 1, "created_at": "...", "aisearchd": "x.y.z",
-//    "account_id": "...", "manifest_digest": "...", "targets": ["ns/id", ...],
+//    "account_id": "...", "api_url": "...", "manifest_digest": "...", "targets": ["ns/id", ...],
 //    "touched": {"ns/id": {"exists": true, "modified_at": "..."}, ...},
 //    "namespaces": {"name": {"exists": false}, ...},
 //    "plan": <render_json(plan)>}
@@ -29,6 +29,7 @@ struct SavedPlanInputs {
   std::string created_at;  // RFC 3339
   std::string version;     // aisearchd's
   std::string account_id;
+  std::string api_url;            // the API the plan was made against
   std::set<std::string> targets;  // empty: the whole manifest
 };
 
@@ -52,6 +53,7 @@ std::vector<std::string> saved_plan_format_problems(const nlohmann::json& saved)
 std::vector<std::string> saved_plan_differences(const nlohmann::json& saved, const Plan& plan,
                                                 const manifest::Manifest& manifest,
                                                 const Observed& observed,
-                                                const std::string& account_id);
+                                                const std::string& account_id,
+                                                const std::string& api_url);
 
 }  // namespace reconcile

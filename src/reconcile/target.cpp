@@ -23,7 +23,7 @@ bool targeted(const Change& c, const std::set<std::string>& targets) {
 }  // namespace
 
 Plan restrict_to_targets(Plan plan, const std::set<std::string>& targets,
-                         const state::State& state) {
+                         const manifest::Manifest& desired, const state::State& state) {
   // Namespaces the kept changes live in, and the ones a target's list depends on.
   std::set<std::string> needed_ns;
   for (const auto& c : plan.changes) {
@@ -31,9 +31,14 @@ Plan restrict_to_targets(Plan plan, const std::set<std::string>& targets,
   }
   std::set<std::string> relevant_ns;
   for (const auto& t : targets) relevant_ns.insert(ns_of(t));
+  std::set<std::string> ids;
+  for (const auto& t : targets) ids.insert(id_of(t));
   for (const auto& [address, owned] : state.owned) {
-    for (const auto& t : targets) {
-      if (owned.id == id_of(t)) relevant_ns.insert(owned.ns);
+    if (ids.count(owned.id)) relevant_ns.insert(owned.ns);
+  }
+  for (const auto& [name, ns] : desired.namespaces) {
+    for (const auto& id : ids) {
+      if (ns.instances.count(id)) relevant_ns.insert(name);
     }
   }
 

@@ -20,11 +20,12 @@ namespace reconcile {
 //   not exist yet); namespace updates are not the targets' business and are dropped;
 // - the apply bookkeeping (adopt, forget, namespace records) and the unmanaged list keep the
 //   targets' entries only, so a targeted apply never prunes, forgets or records anything else;
-// - a skipped namespace is kept when it is a target's namespace or one state records a target's
-//   id in (a list the targets depend on failed: the plan is partial for them too).
+// - a skipped namespace is kept when it is a target's namespace, or one the manifest declares
+//   or state records a target's id in (a move's other side: a list the targets depend on
+//   failed, so the plan is partial for them too).
 // Pure and deterministic.
 Plan restrict_to_targets(Plan plan, const std::set<std::string>& targets,
-                         const state::State& state);
+                         const manifest::Manifest& desired, const state::State& state);
 
 // The targets that name nothing: no manifest instance, no state record and no observed remote
 // instance has the address (a typo would otherwise plan "No changes." and look fine).

@@ -122,6 +122,11 @@ json State::to_json() const {
     sync_j[address] = std::move(entry);
   }
   j["sync"] = sync_j;
+  if (observation) {
+    j["observation"] = json{{"at", time_or_null(observation->at)},
+                            {"drift", observation->drift},
+                            {"unmanaged", observation->unmanaged}};
+  }
   return j;
 }
 
@@ -133,6 +138,11 @@ util::Result<State, std::string> State::from_json(const json& j) {
     const auto version = j.find("version");
     if (version == j.end() || !version->is_number_integer()) {
       return util::Err(std::string("not an aisearchd state file (no integer \"version\")"));
+    }
+    // A saved plan (plan --out) also has a "version": it names itself with "kind".
+    if (j.contains("kind")) {
+      return util::Err("not an aisearchd state file (it says \"kind\": " + j["kind"].dump() +
+                       ", a saved plan?)");
     }
     s.version = version->get<int>();
     if (s.version != 1) return util::Err("unsupported state version " + std::to_string(s.version));
@@ -152,6 +162,13 @@ util::Result<State, std::string> State::from_json(const json& j) {
       }
     }
     get_opt(j, "namespaces", s.namespaces);
+    if (j.contains("observation") && j["observation"].is_object()) {
+      Observation o;
+      get_opt(j["observation"], "at", o.at);
+      get_opt(j["observation"], "drift", o.drift);
+      get_opt(j["observation"], "unmanaged", o.unmanaged);
+      s.observation = std::move(o);
+    }
     if (j.contains("sync")) {
       for (const auto& [address, v] : j.at("sync").items()) {
         SyncState ss;

@@ -113,6 +113,18 @@ nlohmann::json time_or_null(const std::string& rfc3339);
 // absent times are null.
 nlohmann::json job_record_json(const JobRecord& record);
 
+// What the last reconcile saw that state keeps for `status` only: per instance the fields
+// that had drifted (and were corrected, or are reported under drift: report), and the remote
+// instances aisearchd does not manage. Rewritten when its content changes, not every cycle.
+struct Observation {
+  std::string at;  // RFC 3339: the reconcile that first saw this content
+  std::map<std::string, std::vector<std::string>> drift;  // address -> field paths
+  std::vector<std::string> unmanaged;                     // addresses, sorted
+  bool same_content(const Observation& o) const {
+    return drift == o.drift && unmanaged == o.unmanaged;
+  }
+};
+
 struct State {
   int version = 1;
   std::map<std::string, OwnedInstance> owned;  // by address "ns/id"
@@ -120,6 +132,7 @@ struct State {
   // Namespaces aisearchd created or updated: name -> digest of the description it applied
   // (of null when none), so a later difference tells drift from a manifest change.
   std::map<std::string, std::string> namespaces;
+  std::optional<Observation> observation;
 
   bool owns(const std::string& ns, const std::string& id) const;
   const OwnedInstance* find(const std::string& ns, const std::string& id) const;

@@ -123,6 +123,34 @@ run apply "$work/bogus.plan" >/dev/null 2>"$work/bogus.err"
 code=$?
 set -e
 [[ $code -eq 1 ]] && grep -q "not an aisearchd saved plan" "$work/bogus.err" || fail "a bogus plan file: $code $(cat "$work/bogus.err")"
+# --out never overwrites the state or the manifest (breaker finding F2), and a saved plan put
+# where the state goes is not read as an empty state.
+expect_refused() {  # expect_refused MESSAGE ARGS...
+  local message=$1 code
+  shift
+  set +e
+  run "$@" >/dev/null 2>"$work/refused.err"
+  code=$?
+  set -e
+  [[ $code -eq 1 ]] && grep -qF -- "$message" "$work/refused.err" || fail "$*: exit $code: $(cat "$work/refused.err")"
+}
+cp "$work/state/state.json" "$work/state-before.json"
+cp "$work/aisearch.yaml" "$work/manifest-before.yaml"
+expect_refused "is inside the state directory" plan --out "$work/state/state.json"
+expect_refused "exists and is not a saved plan: not overwritten" plan --out "$work/aisearch.yaml"
+cmp -s "$work/state/state.json" "$work/state-before.json" || fail "plan --out changed the state"
+cmp -s "$work/aisearch.yaml" "$work/manifest-before.yaml" || fail "plan --out changed the manifest"
+mkdir -p "$work/plan-as-state"
+cp "$work/first.plan" "$work/plan-as-state/state.json"
+set +e
+"$AISEARCHD_BIN" --state-dir "$work/plan-as-state" state show >/dev/null 2>"$work/plan-state.err"
+code=$?
+set -e
+[[ $code -eq 1 ]] && grep -q "a saved plan?" "$work/plan-state.err" || fail "a saved plan read as state: $code $(cat "$work/plan-state.err")"
+# apply FILE reads nothing that is not a plan-sized file (breaker finding F3).
+expect_refused "not a file" apply /dev/zero
+truncate -s 65M "$work/huge.plan"
+expect_refused "larger than 64 MiB" apply "$work/huge.plan"
 
 # --- Targets: notes leaves the manifest (prune: true), blog changes; only blog is applied. ---
 python3 - "$work/aisearch.yaml" <<'PY'
@@ -168,9 +196,21 @@ run status --target default/docs -o json | python3 -c '
 import json, sys
 addresses = [i["address"] for i in json.load(sys.stdin)["instances"]]
 assert addresses == ["default/docs"], addresses' || fail "status --target"
-run sync --target default/docs --target support/faq >"$work/sync.txt" 2>"$work/sync.err" || fail "sync --target: $(cat "$work/sync.txt" "$work/sync.err")"
+run sync --target default/docs --target support/faq --target default/docs >"$work/sync.txt" 2>"$work/sync.err" || fail "sync --target: $(cat "$work/sync.txt" "$work/sync.err")"
 grep -q "^default/docs: succeeded" "$work/sync.txt" && grep -q "^support/faq: succeeded" "$work/sync.txt" ||
   fail "sync --target twice: $(cat "$work/sync.txt")"
+[[ $(grep -c "^default/docs: " "$work/sync.txt") -eq 1 ]] || fail "a target given twice was synced twice: $(cat "$work/sync.txt")"
+# An instance neither declared nor owned is not aisearchd's to sync (breaker finding F7).
+curl -fsS -X POST -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" -H 'Content-Type: application/json' \
+  --data-binary '{"id": "hand", "type": "r2", "source": "hand-bucket"}' \
+  "$base/client/v4/accounts/acct/ai-search/namespaces/default/instances" >/dev/null || fail "create hand"
+before=$(requests)
+set +e
+run sync default/hand >/dev/null 2>"$work/hand.err"
+code=$?
+set -e
+[[ $code -eq 1 ]] && grep -q "neither in the manifest nor owned by aisearchd" "$work/hand.err" || fail "sync of an unmanaged instance: $code $(cat "$work/hand.err")"
+[[ $(writes_since "$before") -eq 0 ]] || fail "sync of an unmanaged instance wrote"
 
 # --- on_change in a sync cooldown (429, code 7020): waited out, then started; one job. ---
 # A job started by someone else; its end starts the cooldown (checked when a trigger comes).
@@ -218,4 +258,21 @@ run state show | python3 -c '
 import json, sys
 held = json.load(sys.stdin)["sync"]["default/docs"].get("held")
 assert held == "on_change", held' || fail "the held run is not in state"
+# With no daemon, the next apply starts the held run once the job that held it has ended
+# (breaker finding F4: it stayed held for ever).
+for id in $(curl -fsS -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" "$jobs_url" | python3 -c '
+import json, sys
+print(" ".join(j["id"] for j in json.load(sys.stdin)["result"] if not j.get("ended_at")))'); do
+  curl -fsS -X PATCH -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" -H 'Content-Type: application/json' \
+    --data-binary '{"action": "cancel"}' "$jobs_url/$id" >/dev/null || fail "cancel $id"
+done
+jobs_ended
+control PATCH config '{"job_duration_ms": 300}' >/dev/null
+run apply >"$work/held-again.txt" 2>/dev/null || fail "apply after the held run's job ended: $(cat "$work/held-again.txt")"
+grep -Eq "^sync default/docs \(on_change\): started, job [0-9a-f]+" "$work/held-again.txt" ||
+  fail "the next apply did not start the held run: $(cat "$work/held-again.txt")"
+run state show | python3 -c '
+import json, sys
+held = json.load(sys.stdin)["sync"]["default/docs"].get("held")
+assert not held, held' || fail "the held run is still held after its job started"
 echo "PASS"

@@ -20,11 +20,13 @@ struct Situation {
   json save() const {
     reconcile::SavedPlanInputs in;
     in.account_id = "acct";
+    in.api_url = "https://api.example/client/v4";
     in.created_at = "2026-12-07T00:00:00Z";
     return reconcile::make_saved_plan(plan(), m, obs, in);
   }
-  std::vector<std::string> check(const json& saved, const std::string& account = "acct") const {
-    return reconcile::saved_plan_differences(saved, plan(), m, obs, account);
+  std::vector<std::string> check(const json& saved, const std::string& account = "acct",
+                                 const std::string& api = "https://api.example/client/v4") const {
+    return reconcile::saved_plan_differences(saved, plan(), m, obs, account, api);
   }
 };
 
@@ -108,6 +110,8 @@ TEST(SavedPlan, AnotherAccountOrABrokenFileIsRefused) {
   const auto x = docs_drifted();
   json saved = x.save();
   EXPECT_TRUE(mentions(x.check(saved, "other"), "made for account acct"));
+  EXPECT_TRUE(mentions(x.check(saved, "acct", "http://127.0.0.1:9/client/v4"),
+                       "made against the API at https://api.example/client/v4"));
   EXPECT_FALSE(reconcile::saved_plan_format_problems(json::array()).empty());
   saved["version"] = 99;
   EXPECT_FALSE(reconcile::saved_plan_format_problems(saved).empty());

@@ -35,12 +35,12 @@ TEST(Target, ATargetedPlanNeverPrunesTheOtherOwnedInstances) {
   const auto whole = reconcile::diff(m, obs, s);
   ASSERT_EQ(addresses(whole), (std::set<std::string>{"default/docs update", "default/old delete"}));
 
-  const auto narrowed = reconcile::restrict_to_targets(whole, {"default/docs"}, s);
+  const auto narrowed = reconcile::restrict_to_targets(whole, {"default/docs"}, m, s);
   EXPECT_EQ(addresses(narrowed), (std::set<std::string>{"default/docs update"}));
   EXPECT_TRUE(narrowed.unmanaged.empty()) << "the untargeted hand-made instance is not listed";
   EXPECT_TRUE(narrowed.forget.empty());
 
-  const auto old_only = reconcile::restrict_to_targets(whole, {"default/old"}, s);
+  const auto old_only = reconcile::restrict_to_targets(whole, {"default/old"}, m, s);
   EXPECT_EQ(addresses(old_only), (std::set<std::string>{"default/old delete"}));
 }
 
@@ -52,12 +52,12 @@ TEST(Target, ANamespaceCreateIsKeptOnlyWhenATargetNeedsIt) {
   const auto whole = reconcile::diff(m, observed_with({}), {});
   ASSERT_EQ(addresses(whole),
             (std::set<std::string>{"support create", "support/kb create", "default/docs create"}));
-  auto kb = reconcile::restrict_to_targets(whole, {"support/kb"}, {});
+  auto kb = reconcile::restrict_to_targets(whole, {"support/kb"}, m, {});
   ASSERT_EQ(kb.changes.size(), 2u);
   EXPECT_TRUE(kb.changes[0].is_namespace()) << "the namespace is created before its instance";
   EXPECT_EQ(kb.changes[1].address(), "support/kb");
 
-  auto docs = reconcile::restrict_to_targets(whole, {"default/docs"}, {});
+  auto docs = reconcile::restrict_to_targets(whole, {"default/docs"}, m, {});
   EXPECT_EQ(addresses(docs), (std::set<std::string>{"default/docs create"}));
   EXPECT_TRUE(docs.namespace_records.empty());
 }
@@ -70,7 +70,7 @@ TEST(Target, AMoveIsKeptByEitherAddressAndNeverBecomesACreate) {
   const auto whole = reconcile::diff(
       m, observed_with({remote("default", "kb", {{"max_num_results", 7}})}, {"support"}), s);
   for (const char* t : {"support/kb", "default/kb"}) {
-    auto p = reconcile::restrict_to_targets(whole, {t}, s);
+    auto p = reconcile::restrict_to_targets(whole, {t}, m, s);
     ASSERT_EQ(p.changes.size(), 1u) << t;
     EXPECT_EQ(p.changes[0].action, Action::move) << t;
   }
@@ -86,7 +86,7 @@ TEST(Target, AFailedListTheTargetDependsOnKeepsThePlanPartial) {
   obs.listings["team"].error = "list failed: HTTP 503";
   obs.listings["other"].error = "list failed: HTTP 503";
   const auto whole = reconcile::diff(m, obs, s);
-  auto p = reconcile::restrict_to_targets(whole, {"default/docs"}, s);
+  auto p = reconcile::restrict_to_targets(whole, {"default/docs"}, m, s);
   ASSERT_EQ(p.skipped_namespaces.size(), 1u);
   EXPECT_EQ(p.skipped_namespaces[0].ns, "team");
   // The id team's failed list may hold is not created: its create is shown blocked.
@@ -94,6 +94,24 @@ TEST(Target, AFailedListTheTargetDependsOnKeepsThePlanPartial) {
   ASSERT_TRUE(p.changes[0].blocked);
   EXPECT_EQ(p.changes[0].blocked->rail, "move_unknown");
   EXPECT_FALSE(p.has_changes());
+}
+
+// Breaker finding F1: x owned in default, the manifest moves it to team, team's list is short.
+// Targeting the side that listed fine must still say the plan is partial (it said "No changes.",
+// exit 0, and could be saved).
+TEST(Target, AMovesFailedDestinationKeepsATargetOnTheSourceSidePartial) {
+  manifest::Manifest m;
+  declare(m, instance("team", "x", {}));
+  state::State s;
+  own(s, "default", "x");
+  auto obs = observed_with({remote("default", "x", {})}, {"team"});
+  obs.listings["team"].error = "list partial: a page was short";
+  const auto whole = reconcile::diff(m, obs, s);
+  for (const char* t : {"default/x", "team/x"}) {
+    auto p = reconcile::restrict_to_targets(whole, {t}, m, s);
+    ASSERT_EQ(p.skipped_namespaces.size(), 1u) << t;
+    EXPECT_EQ(p.skipped_namespaces[0].ns, "team") << t;
+  }
 }
 
 TEST(Target, TargetsThatNameNothingAreReported) {
@@ -132,7 +150,7 @@ TEST(TargetProperty, TheNarrowedPlanIsTheWholePlansChangesForTheTargets) {
     const auto whole = reconcile::diff(m, obs, s);
     std::set<std::string> targets;
     for (int i = 0; i < 1 + pick(2); ++i) targets.insert(nss[pick(3)] + "/" + ids[pick(3)]);
-    const auto narrowed = reconcile::restrict_to_targets(whole, targets, s);
+    const auto narrowed = reconcile::restrict_to_targets(whole, targets, m, s);
 
     std::vector<std::string> expected;
     std::set<std::string> needed;
