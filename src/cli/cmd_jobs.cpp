@@ -55,6 +55,11 @@ std::string cell(const nlohmann::json& v) {
 int cmd_sync(const Options& options) {
   std::string ns, id;
   if (!parse_address(options.args, "sync", ns, id)) return k_exit_error;
+  if (options.no_wait && options.timeout) {
+    std::cerr << "aisearchd sync: --timeout bounds the wait, and --no-wait does not wait: give "
+                 "one of them\n";
+    return k_exit_error;
+  }
   std::optional<util::Millis> timeout;
   if (options.timeout) {
     auto parsed = util::parse_duration(*options.timeout);
@@ -240,14 +245,16 @@ int cmd_status(const Options& options) {
   // One row per instance: INSTANCE OWNED SYNC (last outcome, its age) HEALTH NEXT DUE UNSTABLE.
   const auto now = ctx.clock.now();
   struct Row {
-    std::string instance, owned, sync, health, next_due, unstable;
+    std::string instance, owned, sync, health, drift, next_due, unstable;
   };
   std::vector<Row> rows;
   for (const auto& i : instances) {
     Row r;
     r.instance = cell(i["address"]);
     if (i.value("suspended", false)) r.instance += " (suspended)";
-    r.owned = cell(i["owned"]);
+    r.owned = i.value("unmanaged", false) ? "no (unmanaged)" : cell(i["owned"]);
+    for (const auto& f : i["drift"]) r.drift += (r.drift.empty() ? "" : ",") + f.get<std::string>();
+    if (r.drift.empty()) r.drift = "-";
     r.sync = cell(i["last_outcome"]);
     if (i["last_outcome_at"].is_string()) {
       if (auto at = util::parse_rfc3339(i["last_outcome_at"].get<std::string>())) {
@@ -274,24 +281,29 @@ int cmd_status(const Options& options) {
     rows.push_back(std::move(r));
   }
   if (options.output == "markdown") {
-    std::printf("| instance | owned | sync | health | next due | unstable |\n");
-    std::printf("|---|---|---|---|---|---|\n");
+    std::printf("| instance | owned | sync | health | drift | next due | unstable |\n");
+    std::printf("|---|---|---|---|---|---|---|\n");
     auto md = [](std::string v) {
       std::string out;
       for (char c : v) out += c == '|' ? std::string("\\|") : std::string(1, c);
       return out;
     };
     for (const auto& r : rows)
-      std::printf("| %s | %s | %s | %s | %s | %s |\n", md(r.instance).c_str(), r.owned.c_str(),
-                  md(r.sync).c_str(), r.health.c_str(), r.next_due.c_str(), md(r.unstable).c_str());
+      std::printf("| %s | %s | %s | %s | %s | %s | %s |\n", md(r.instance).c_str(), r.owned.c_str(),
+                  md(r.sync).c_str(), r.health.c_str(), md(r.drift).c_str(), r.next_due.c_str(),
+                  md(r.unstable).c_str());
     if (rows.empty()) std::printf("\n(no instances in the manifest or state)\n");
     return k_exit_ok;
   }
-  std::printf("%-32s %-5s %-34s %-14s %-24s %s\n", "INSTANCE", "OWNED", "SYNC", "HEALTH",
-              "NEXT DUE", "UNSTABLE");
+  std::printf("%-32s %-5s %-34s %-14s %-20s %-24s %s\n", "INSTANCE", "OWNED", "SYNC", "HEALTH",
+              "DRIFT", "NEXT DUE", "UNSTABLE");
   for (const auto& r : rows)
-    std::printf("%-32s %-5s %-34s %-14s %-24s %s\n", r.instance.c_str(), r.owned.c_str(),
-                r.sync.c_str(), r.health.c_str(), r.next_due.c_str(), r.unstable.c_str());
+    std::printf("%-32s %-5s %-34s %-14s %-20s %-24s %s\n", r.instance.c_str(), r.owned.c_str(),
+                r.sync.c_str(), r.health.c_str(), r.drift.c_str(), r.next_due.c_str(),
+                r.unstable.c_str());
+  if (st->observation && !st->observation->at.empty())
+    std::printf("(drift and unmanaged instances as the reconcile at %s saw them)\n",
+                st->observation->at.c_str());
   if (instances.empty()) std::printf("(no instances in the manifest or state)\n");
   return k_exit_ok;
 }

@@ -389,7 +389,7 @@ const std::vector<CommandSpec>& command_table() {
        "systemd: Type=notify, READY=1 after the first reconcile. With --dry-run it observes and "
        "reports, never writes.",
        "aisearchd run -c /etc/aisearchd/aisearchd.yaml", false},
-      {"plan", "", "one-shot plan; writes nothing remote or local (same as --dry-run)",
+      {"plan", "", "one-shot plan; writes nothing remote (nor local, but --out FILE)",
        "Lists the remote instances, compares them with the manifest and prints what apply would "
        "do (text, json or markdown). --out FILE also saves the exact plan for apply FILE.",
        "aisearchd plan -m ai-search/ -o markdown --detailed-exitcode --out aisearch.plan", false},

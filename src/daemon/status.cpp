@@ -45,6 +45,16 @@ nlohmann::json instances_status(const manifest::Manifest* manifest, const state:
   }
   for (const auto& [address, owned] : state.owned)
     if (!rows.count(address)) rows[address] = {nullptr, false, owned.ns, owned.id};
+  // Remote instances the last reconcile saw and aisearchd does not manage.
+  std::set<std::string> unmanaged;
+  if (state.observation) {
+    for (const auto& address : state.observation->unmanaged) {
+      const auto slash = address.find('/');
+      if (slash == std::string::npos || rows.count(address)) continue;
+      unmanaged.insert(address);
+      rows[address] = {nullptr, false, address.substr(0, slash), address.substr(slash + 1)};
+    }
+  }
 
   nlohmann::json out = nlohmann::json::array();
   for (const auto& [address, row] : rows) {
@@ -55,6 +65,13 @@ nlohmann::json instances_status(const manifest::Manifest* manifest, const state:
     const auto* owned = state.find(row.ns, row.id);
     j["owned"] = owned != nullptr;
     j["in_manifest"] = row.spec != nullptr;
+    j["unmanaged"] = unmanaged.count(address) > 0;
+    // The fields the last reconcile found drifted (corrected, or reported under drift: report).
+    j["drift"] = nlohmann::json::array();
+    if (state.observation) {
+      if (auto d = state.observation->drift.find(address); d != state.observation->drift.end())
+        j["drift"] = d->second;
+    }
     j["suspended"] = row.suspended;
     j["protect"] = (owned && owned->protect) || (row.spec && row.spec->protect);
     const state::SyncState* sync = nullptr;

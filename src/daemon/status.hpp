@@ -18,7 +18,9 @@ std::optional<std::chrono::system_clock::time_point> next_sync_due(
 
 // The per-instance part of `/status` and `aisearchd status -o json`: one object per instance of
 // the manifest (may be null) or owned in state, sorted by address:
-//   {"namespace", "id", "address", "owned", "in_manifest", "suspended", "protect",
+// plus the unmanaged remote instances the last reconcile saw (state's observation):
+//   {"namespace", "id", "address", "owned", "in_manifest", "unmanaged", "drift": [field...]
+//    (drifted at the last reconcile), "suspended", "protect",
 //    "last_outcome" (null), "last_job_id" (null), "last_success" (RFC 3339 or null),
 //    "freshness_seconds" (null without a success), "max_staleness_seconds" (null),
 //    "healthy", "health" ("fresh", "stale", "never" or null without sync:), "sync_suspended",

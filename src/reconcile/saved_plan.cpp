@@ -47,7 +47,8 @@ json remote_record(const Observed& observed, const std::string& address) {
   auto l = observed.listings.find(ns);
   if (l == observed.listings.end() || l->second.error) return json();
   for (const auto& i : l->second.instances) {
-    if (i.id == id) return {{"exists", true}, {"modified_at", i.modified_at}};
+    if (i.id == id)
+      return {{"exists", true}, {"modified_at", i.modified_at}, {"modified_by", i.modified_by}};
   }
   return {{"exists", false}, {"modified_at", nullptr}};
 }
@@ -202,9 +203,11 @@ std::vector<std::string> saved_plan_differences(const json& saved, const Plan& p
     } else if (!existed && exists) {
       out.push_back(address + ": created remotely since the plan was saved");
     } else {
+      const std::string by = now.value("modified_by", "");
       out.push_back(address + ": modified remotely since the plan was saved (modified_at " +
                     show(then.value("modified_at", json())) + ", now " +
-                    show(now.value("modified_at", json())) + ")");
+                    show(now.value("modified_at", json())) + (by.empty() ? "" : ", by " + by) +
+                    ")");
     }
   }
   for (const auto& [name, then] : saved["namespaces"].items()) {

@@ -109,7 +109,7 @@ assert rows["default/docs"]["last_success"], rows["default/docs"]
 # The status table (issue 18, item 4): SYNC is the last outcome and its age, HEALTH fresh, stale
 # or never; -o markdown is a table, not the text silently.
 run status >"$work/status.txt"
-head -1 "$work/status.txt" | grep -Eq "^INSTANCE +OWNED +SYNC +HEALTH +NEXT DUE +UNSTABLE" || fail "status header: $(head -1 "$work/status.txt")"
+head -1 "$work/status.txt" | grep -Eq "^INSTANCE +OWNED +SYNC +HEALTH +DRIFT +NEXT DUE +UNSTABLE" || fail "status header: $(head -1 "$work/status.txt")"
 grep -Eq "^default/docs +yes +succeeded, [0-9.]+s ago +fresh" "$work/status.txt" || fail "status docs row: $(cat "$work/status.txt")"
 grep -Eq "^default/notes +yes +failed, " "$work/status.txt" || fail "status notes row: $(cat "$work/status.txt")"
 run status -o markdown >"$work/status.md"

@@ -275,4 +275,19 @@ run state show | python3 -c '
 import json, sys
 held = json.load(sys.stdin)["sync"]["default/docs"].get("held")
 assert not held, held' || fail "the held run is still held after its job started"
+
+# status shows what the last reconcile saw (issue 18, item 4): the fields it found drifted, and
+# the remote instances aisearchd does not manage.
+api_put default/blog '{"max_num_results": 4}'
+run apply >/dev/null 2>&1 || fail "apply correcting drift"
+run status >"$work/status.txt"
+grep -Eq "^default/blog .* max_num_results " "$work/status.txt" || fail "status DRIFT: $(cat "$work/status.txt")"
+grep -Eq "^default/hand +no \(unmanaged\)" "$work/status.txt" || fail "status unmanaged: $(cat "$work/status.txt")"
+grep -q "^(drift and unmanaged instances as the reconcile at " "$work/status.txt" || fail "status footer: $(cat "$work/status.txt")"
+run status -o json | python3 -c '
+import json, sys
+rows = {r["address"]: r for r in json.load(sys.stdin)["instances"]}
+assert rows["default/blog"]["drift"] == ["max_num_results"], rows["default/blog"]
+assert rows["default/hand"]["unmanaged"] and not rows["default/hand"]["owned"], rows["default/hand"]
+assert rows["default/docs"]["drift"] == [], rows["default/docs"]' || fail "status -o json drift/unmanaged"
 echo "PASS"
