@@ -41,40 +41,47 @@ std::vector<OnChangeSync> trigger_on_change_syncs(const std::set<std::string>& c
                                                   const manifest::Manifest& manifest,
                                                   api::Client& client, util::Clock& clock,
                                                   state::StateWriter& writer,
-                                                  std::chrono::milliseconds max_wait) {
+                                                  std::chrono::milliseconds max_wait,
+                                                  bool resume_recorded) {
   std::vector<OnChangeSync> out;
   const state::State before = writer.snapshot();
-  const bool any_held = std::any_of(before.sync.begin(), before.sync.end(),
-                                    [](const auto& s) { return !s.second.held.empty(); });
-  if (changed.empty() && !any_held) return out;
+  // What state holds from earlier runs: held runs, unanswered triggers, jobs still recorded as
+  // running. With `resume_recorded` they are taken up as the daemon takes them up at start.
+  std::map<std::string, std::string> held_before;
+  bool recorded = false;
+  for (const auto& [address, sync] : before.sync) {
+    if (!sync.held.empty()) held_before[address] = sync.held;
+    recorded = recorded || !sync.held.empty() || !sync.triggers.empty() || !sync.running.empty();
+  }
+  if (changed.empty() && !(resume_recorded && recorded)) return out;
   SkipCollector reporter;
   jobs::Runner runner(client, clock, writer, reporter, jobs::FollowOptions{});
   jobs::SyncManagerOptions options;
   options.workers = 0;  // driven on this thread below
   jobs::SyncManager manager(runner, client, clock, writer, reporter, options);
   manager.set_manifest(manifest);
+  // The daemon's start-up path: an unanswered trigger is settled from the job list (never sent
+  // again), a recorded job is followed (its outcome recorded once it has ended), a held run
+  // whose job has ended starts now.
+  if (resume_recorded) manager.resume();
 
-  // What to trigger: the runs of what changed, and the runs an earlier apply held (a job of the
-  // instance ran then) that no daemon has started since: this apply starts them now, or holds
-  // them again while a job still runs.
   std::map<std::string, std::string> reasons;
-  for (const auto& address : changed) reasons[address] = "on_change";
-  for (const auto& [address, sync] : before.sync) {
-    if (sync.held == "manual" || (sync.held == "on_change" && !reasons.count(address)))
-      reasons[address] = sync.held;
+  if (resume_recorded) reasons = held_before;
+  for (const auto& address : changed) {
+    if (manager.trigger(address, "on_change") != jobs::SyncManager::TriggerResult::ignored &&
+        !reasons.count(address))
+      reasons[address] = "on_change";
   }
-  std::vector<std::string> asked;
-  for (const auto& [address, reason] : reasons) {
-    if (manager.trigger(address, reason) != jobs::SyncManager::TriggerResult::ignored)
-      asked.push_back(address);
-  }
+  // Run what is due now (triggers, settling, polls of jobs that ended long ago) until every
+  // trigger is answered and nothing more is due within a moment; jobs still running are left
+  // recorded for the daemon or the next apply. A cooldown is waited out up to `max_wait`.
   const auto deadline = clock.steady_now() + max_wait;
-  while (!manager.triggers_answered()) {
+  for (;;) {
     manager.run_due_work();
-    if (manager.triggers_answered()) break;
     const auto now = clock.steady_now();
     const auto next = manager.next_work();
-    if (!next || now >= deadline) break;
+    const bool imminent = next && *next <= now + std::chrono::seconds(2);
+    if ((manager.triggers_answered() && !imminent) || !next || now >= deadline) break;
     auto wait =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::min(*next, deadline) - now);
     clock.sleep_for(
@@ -83,34 +90,39 @@ std::vector<OnChangeSync> trigger_on_change_syncs(const std::set<std::string>& c
   manager.stop(std::chrono::milliseconds(0));
 
   const state::State after = writer.snapshot();
-  const auto skipped = reporter.records();
-  for (const auto& address : asked) {
+  const auto records = reporter.records();
+  for (const auto& [address, trigger] : reasons) {
     OnChangeSync s;
     s.address = address;
+    s.trigger = trigger;
     const state::SyncState none;
     auto b = before.sync.find(address);
     auto a = after.sync.find(address);
     const state::SyncState& was = b == before.sync.end() ? none : b->second;
     const state::SyncState& is = a == after.sync.end() ? none : a->second;
-    s.trigger = reasons[address];
+    const auto known_before = [&](const std::string& job_id) {
+      return job_id.empty() || has_job(was, job_id) || was.recorded(job_id) != nullptr;
+    };
     for (const auto& r : is.running) {
-      if (r.trigger == s.trigger && !has_job(was, r.job_id)) s.job_id = r.job_id;
+      if ((r.trigger == "on_change" || r.trigger == "manual") && !known_before(r.job_id))
+        s.job_id = r.job_id;
     }
-    const auto record = skipped.find(address);
+    const auto record = records.find(address);
     if (!s.job_id.empty()) {
       s.result = "started";
-    } else if (record != skipped.end() && record->second.outcome != "skipped" &&
-               !record->second.job_id.empty()) {
+    } else if (record != records.end() && record->second.outcome != "skipped" &&
+               (record->second.trigger == "on_change" || record->second.trigger == "manual") &&
+               !known_before(record->second.job_id)) {
       // Its job started and already ended while apply waited for another trigger.
       s.result = "started";
       s.job_id = record->second.job_id;
       s.detail = "already ended: " + record->second.outcome;
-    } else if (is.held == "on_change" || is.held == "manual") {
+    } else if (!is.held.empty()) {
       s.result = "held";
       s.detail =
-          "a job of the instance is running (concurrency: forbid): the run is saved in "
-          "state and the daemon starts it when that job ends";
-    } else if (record != skipped.end()) {
+          "a job of the instance is running (concurrency: forbid): the run is saved in state; "
+          "the daemon, or the next apply, starts it when that job has ended";
+    } else if (record != records.end() && record->second.outcome == "skipped") {
       s.result = "skipped";
       s.detail =
           record->second.end_reason.empty() ? record->second.outcome : record->second.end_reason;
@@ -119,9 +131,13 @@ std::vector<OnChangeSync> trigger_on_change_syncs(const std::set<std::string>& c
       s.detail =
           "the trigger was not answered in time; it is saved in state and settled by "
           "the daemon or the next apply";
-    } else {
+    } else if (was.held.empty() || !is.held.empty()) {
       s.result = "skipped";
       s.detail = "no job was started";
+    } else {
+      // A held run that settling found already made (its job recorded) or that was dropped.
+      s.result = "settled";
+      s.detail = "no longer held: its job was found, or the manifest no longer asks for it";
     }
     out.push_back(std::move(s));
   }

@@ -19,7 +19,8 @@ struct OnChangeSync {
   std::string address;
   std::string trigger;  // on_change; manual or on_change for a run an earlier apply held
   // started: job_id made; held: a job of the instance runs (concurrency: forbid), the run is
-  // saved in state and the daemon starts it when that job ends; skipped: why in `detail`;
+  // saved in state and the daemon or the next apply starts it when that job ends; skipped: why
+  // in `detail`; settled: a held run found already made, or dropped;
   // waiting: the trigger was not answered within the wait (saved in state, settled by the
   // daemon or the next apply).
   std::string result;
@@ -34,14 +35,17 @@ struct OnChangeSync {
 // it is superseded; a trigger is never sent twice (its job is found first after an unclear
 // answer); a sync cooldown (7020) is waited out for at most `max_wait`. Jobs are started, not
 // followed: they stay recorded as running in state, and the daemon (or `aisearchd status`
-// after it) reports their outcome. Instances that take no on_change run are not listed. A run
-// an earlier apply held (state's `held`) is triggered again too, so without a daemon the next
-// apply starts it once the job that held it has ended.
+// after it) reports their outcome. Instances that take no on_change run are not listed.
+// With `resume_recorded` (an apply of the whole manifest, not a targeted one) it first takes up
+// what state records from earlier runs as the daemon does at start: unanswered triggers are
+// settled from the job list (never sent twice), recorded jobs that have ended get their outcome,
+// and a held run whose job has ended starts; so without a daemon the next apply runs it once.
 std::vector<OnChangeSync> trigger_on_change_syncs(const std::set<std::string>& changed,
                                                   const manifest::Manifest& manifest,
                                                   api::Client& client, util::Clock& clock,
                                                   state::StateWriter& writer,
-                                                  std::chrono::milliseconds max_wait);
+                                                  std::chrono::milliseconds max_wait,
+                                                  bool resume_recorded);
 
 std::string to_text(const OnChangeSync& sync);
 nlohmann::json to_json(const OnChangeSync& sync);

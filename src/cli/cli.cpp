@@ -9,6 +9,7 @@
 #include "aisearchd_version.hpp"
 #include "cli/commands.hpp"
 #include "cli/commands_manifest.hpp"
+#include "cli/context.hpp"
 #include "cli/option_table.hpp"
 #include "cli/options.hpp"
 
@@ -51,7 +52,7 @@ std::string single_dash_long_option(int argc, char** argv) {
     const std::string_view a(argv[i]);
     if (a == "--") break;
     if (a.size() > 2 && a[0] == '-' && a[1] != '-' &&
-        std::all_of(a.begin() + 1, a.end(), [](char c) {
+        std::all_of(a.begin() + 1, std::find(a.begin(), a.end(), '='), [](char c) {
           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
         }))
       return std::string(a);
@@ -88,6 +89,11 @@ int sync_targets(const Options& options) {
   if (!options.args.empty()) {
     std::cerr << "aisearchd sync: give NAMESPACE/ID or --target, not both\n";
     return k_exit_error;
+  }
+  // Every target is checked before the first job starts.
+  for (const auto& t : options.targets) {
+    std::string ns, id;
+    if (!parse_address({t}, "sync", ns, id)) return k_exit_error;
   }
   int worst = k_exit_ok;
   std::set<std::string> done;  // a target given twice is synced once
@@ -151,7 +157,7 @@ int run(int argc, char** argv) {
   rewritten.push_back(nullptr);
   argv = rewritten.data();
   if (const std::string word = single_dash_long_option(argc, argv); !word.empty()) {
-    std::cerr << "aisearchd: " << word << ": long options take two dashes (--" << word.substr(1)
+    std::cerr << "aisearchd: " << word << ": long options take two dashes (-" << word
               << "); a short option takes its value after a space (-o json)\n";
     return k_exit_error;
   }

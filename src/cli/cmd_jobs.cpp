@@ -43,9 +43,18 @@ class DiscardStore final : public state::StateStore {
   std::string describe() const override { return "none"; }
 };
 
+// Control characters (a remote id may hold ESC or a newline) shown as '?': a status row cannot
+// be forged or recoloured by what the API returns.
+std::string printable(std::string text) {
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return text;
+}
+
 std::string cell(const nlohmann::json& v) {
   if (v.is_null()) return "-";
-  if (v.is_string()) return v.get<std::string>().empty() ? "-" : v.get<std::string>();
+  if (v.is_string()) return v.get<std::string>().empty() ? "-" : printable(v.get<std::string>());
   if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
   return v.dump();
 }
@@ -183,6 +192,17 @@ int cmd_sync(const Options& options) {
                              progress.following(job.id);
                            });
   progress.end();
+  // A job this command started runs after every change so far: it covers a run an earlier
+  // apply held for the instance, which is no longer held (the daemon or the next apply would
+  // otherwise start one more).
+  if (lock && !record.job_id.empty() && record.outcome != "skipped") {
+    auto cleared = writer.update([&](state::State& s) {
+      if (auto it = s.sync.find(address); it != s.sync.end()) it->second.held.clear();
+    });
+    if (!cleared.ok())
+      std::cerr << "aisearchd sync: the held run of " << address
+                << " was not cleared: " << cleared.error() << "\n";
+  }
   if (progress.timed_out() && record.outcome.empty())
     return gave_up(record.job_id.empty() ? progress.job_id() : record.job_id, true);
 
@@ -253,7 +273,8 @@ int cmd_status(const Options& options) {
     r.instance = cell(i["address"]);
     if (i.value("suspended", false)) r.instance += " (suspended)";
     r.owned = i.value("unmanaged", false) ? "no (unmanaged)" : cell(i["owned"]);
-    for (const auto& f : i["drift"]) r.drift += (r.drift.empty() ? "" : ",") + f.get<std::string>();
+    for (const auto& f : i["drift"])
+      r.drift += (r.drift.empty() ? "" : ",") + printable(f.get<std::string>());
     if (r.drift.empty()) r.drift = "-";
     r.sync = cell(i["last_outcome"]);
     if (i["last_outcome_at"].is_string()) {

@@ -169,6 +169,17 @@ bool plan_path_allowed(const std::string& path, const Context& ctx) {
       return false;
     }
   }
+  // A file in a manifest directory becomes part of the manifest (*.yaml, *.yml are merged, and
+  // the daemon watches the directory).
+  const fs::path manifest = fs::weakly_canonical(ctx.settings.manifest_path, ec);
+  if (!ctx.settings.manifest_path.empty() && fs::is_directory(manifest, ec)) {
+    auto rel = target.lexically_relative(manifest);
+    if (!rel.empty() && *rel.begin() != "..") {
+      std::cerr << "aisearchd plan: --out " << path << " is inside the manifest directory "
+                << ctx.settings.manifest_path << ": not saved there\n";
+      return false;
+    }
+  }
   if (fs::exists(target, ec)) {
     if (!fs::is_regular_file(target, ec)) {
       std::cerr << "aisearchd plan: --out " << path << " exists and is not a file: not saved\n";
@@ -341,8 +352,9 @@ int cmd_apply(const Options& options) {
   progress.attach(ao);
   auto result = reconcile::apply(plan, ctx.manifest, *ctx.client, writer, ctx.clock, ao);
   if (targets.empty()) reconcile::save_observation(plan, writer, ctx.clock);  // for status
+  // A targeted apply touches the targets only: the runs other instances hold stay held.
   const auto syncs = trigger_on_change_syncs(changed, ctx.manifest, *ctx.client, ctx.clock, writer,
-                                             k_on_change_wait);
+                                             k_on_change_wait, /*resume_recorded=*/targets.empty());
   if (options.output == "json") {
     nlohmann::json j = result.to_json();
     j["plan"] = reconcile::render_json(plan);

@@ -74,6 +74,23 @@ std::string roff(const std::string& text) {
   return out;
 }
 
+// The inside of a POSIX/zsh single-quoted string: ' becomes '\''.
+std::string sh_quoted_body(const std::string& text) {
+  std::string out;
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out;
+}
+
+// The inside of a fish single-quoted string: ' and \ are escaped with a backslash.
+std::string fish_quoted_body(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
 std::string all_command_names(bool with_hidden) {
   std::string s;
   for (const auto& c : command_table()) {
@@ -168,16 +185,12 @@ std::string zsh_completion() {
          "  commands=(\n";
   for (const auto& c : command_table()) {
     if (c.hidden) continue;
-    std::string summary = c.summary;
-    std::replace(summary.begin(), summary.end(), '\'', '"');
-    std::replace(summary.begin(), summary.end(), ':', ' ');
-    out << "    '" << c.name << ":" << summary << "'\n";
+    out << "    '" << c.name << ":" << sh_quoted_body(c.summary) << "'\n";
   }
   out << "  )\n"
          "  options=(\n";
   for (const auto& o : option_table()) {
-    std::string help = o.help;
-    std::replace(help.begin(), help.end(), '\'', '"');
+    std::string help = sh_quoted_body(o.help);
     std::replace(help.begin(), help.end(), '[', '(');
     std::replace(help.begin(), help.end(), ']', ')');
     std::string action;
@@ -225,14 +238,11 @@ std::string fish_completion() {
   const std::string names = all_command_names(false);
   for (const auto& c : command_table()) {
     if (c.hidden) continue;
-    std::string summary = c.summary;
-    std::replace(summary.begin(), summary.end(), '\'', '"');
     out << "complete -c aisearchd -n 'not __fish_seen_subcommand_from " << names << "' -a "
-        << c.name << " -d '" << summary << "'\n";
+        << c.name << " -d '" << fish_quoted_body(c.summary) << "'\n";
   }
   for (const auto& o : option_table()) {
-    std::string help = o.help;
-    std::replace(help.begin(), help.end(), '\'', '"');
+    const std::string help = fish_quoted_body(o.help);
     out << "complete -c aisearchd";
     if (!o.commands.empty()) {
       out << " -n '__fish_seen_subcommand_from";

@@ -654,6 +654,8 @@ json ApplyResult::to_json() const {
 }
 
 void save_observation(const Plan& plan, state::StateWriter& state, util::Clock& clock) {
+  // A partial plan saw part of the remote: what state holds from a complete one stays.
+  if (!plan.skipped_namespaces.empty()) return;
   auto seen = observation_of(plan);
   const auto current = state.snapshot().observation;
   if (current && current->same_content(seen)) return;

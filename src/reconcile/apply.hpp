@@ -74,8 +74,8 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
                   state::StateWriter& state, util::Clock& clock, const ApplyOptions& options);
 
 // Keeps what `plan` saw for `status` (observation_of: drifted fields, unmanaged instances) in
-// state, stamped with the clock, when it differs from what state holds (no save otherwise). A
-// failed save is logged, never fatal.
+// state, stamped with the clock, when it differs from what state holds (no save otherwise); a
+// partial plan (a namespace skipped) changes nothing. A failed save is logged, never fatal.
 void save_observation(const Plan& plan, state::StateWriter& state, util::Clock& clock);
 
 // Splits an update body into the PUTs the API wants separately (API.md §11): metadata and

@@ -29,6 +29,9 @@ expect_error 'unknown command "frobnicate"' frobnicate
 expect_error 'adopt: "badformat" is not NAMESPACE/ID (e.g. default/badformat)' adopt badformat
 expect_error 'forget: "a/b/c" is not NAMESPACE/ID' forget a/b/c
 expect_error 'sync: "/docs" is not NAMESPACE/ID' sync /docs
+# Every sync target is checked before the first job starts (no manifest, token or API needed).
+expect_error 'sync: "default/a/" is not NAMESPACE/ID' sync --target default/docs --target default/a/
+expect_error '-target=x: long options take two dashes (--target=x)' plan -target=x
 # Short options with their value after a space, and long ones, still work.
 "$AISEARCHD_BIN" validate -o json -m "$manifest" | python3 -c 'import json, sys; json.load(sys.stdin)' ||
   fail "validate -o json -m FILE does not print JSON"
