@@ -93,9 +93,17 @@ void ApplyProgress::result(const reconcile::ActionResult& r, const reconcile::Ap
   m_counts = counts;
   if (!m_options.action_lines) return;
   clear_live_locked();
-  std::string line =
-      "[" + std::to_string(counts.finished) + "/" + std::to_string(counts.total) + "] " + r.status +
-      std::string(8 - std::min<std::size_t>(7, r.status.size()), ' ') + r.action + " " + r.address;
+  // Built with append (g++ 12 -O3 misreads "literal" + std::string as an overflow).
+  std::string line = "[";
+  line += std::to_string(counts.finished);
+  line += '/';
+  line += std::to_string(counts.total);
+  line += "] ";
+  line += r.status;
+  line.append(8 - std::min<std::size_t>(7, r.status.size()), ' ');
+  line += r.action;
+  line += ' ';
+  line += r.address;
   if (!r.error.empty()) line += ": " + r.error;
   if (!r.unstable.empty()) line += " (unstable: " + util::join(r.unstable, ", ") + ")";
   m_out << line << "\n" << std::flush;
@@ -171,8 +179,13 @@ void ApplyProgress::tick_locked() {
 }
 
 std::string ApplyProgress::counter_locked() const {
-  std::string s = "[" + std::to_string(m_counts.finished) + "/" + std::to_string(m_counts.total) +
-                  "] " + std::to_string(m_counts.failed) + " failed";
+  std::string s = "[";
+  s += std::to_string(m_counts.finished);
+  s += '/';
+  s += std::to_string(m_counts.total);
+  s += "] ";
+  s += std::to_string(m_counts.failed);
+  s += " failed";
   if (m_counts.blocked) s += ", " + std::to_string(m_counts.blocked) + " blocked";
   if (m_counts.skipped) s += ", " + std::to_string(m_counts.skipped) + " skipped";
   s += " · " + seconds_text(since(m_start, m_clock.steady_now()));

@@ -104,8 +104,13 @@ std::string long_options_of(std::string_view command) {
   std::string s;
   for (const auto& o : option_table()) {
     if (!option_fits(o, command)) continue;
-    s += (s.empty() ? "" : " ") + std::string("--") + o.name;
-    if (!o.short_name.empty()) s += " -" + o.short_name;
+    if (!s.empty()) s += ' ';
+    s += "--";
+    s += o.name;
+    if (!o.short_name.empty()) {
+      s += " -";
+      s += o.short_name;
+    }
   }
   return s;
 }
@@ -126,8 +131,13 @@ std::string bash_completion() {
   std::string valued;
   for (const auto& o : option_table()) {
     if (o.arg.empty()) continue;
-    valued += (valued.empty() ? "" : "|") + std::string("--") + o.name;
-    if (!o.short_name.empty()) valued += "|-" + o.short_name;
+    if (!valued.empty()) valued += '|';
+    valued += "--";
+    valued += o.name;
+    if (!o.short_name.empty()) {
+      valued += "|-";
+      valued += o.short_name;
+    }
   }
   out << "           " << valued << ") ;;\n"
       << "           *) cmd=${COMP_WORDS[i]}; break ;;\n"

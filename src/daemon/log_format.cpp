@@ -184,7 +184,8 @@ class Priority final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
-    append(dest, "<" + std::to_string(journald_priority(msg.level)) + ">");
+    const char prefix[4] = {'<', static_cast<char>('0' + journald_priority(msg.level)), '>', '\0'};
+    append(dest, std::string_view(prefix, 3));
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
     return std::make_unique<Priority>();

@@ -105,8 +105,15 @@ class Writer {
   }
 
   std::optional<std::string> value(const json& v, std::size_t depth, const std::string& where) {
-    if (depth > k_max_emit_depth)
-      return "nested deeper than " + std::to_string(k_max_emit_depth) + " levels at " + where;
+    if (depth > k_max_emit_depth) {
+      // Built with append: g++ 12 -O3 misreads `"literal" + std::to_string(...)` as an
+      // out-of-bounds copy (-Warray-bounds, a known false positive).
+      std::string why = "nested deeper than ";
+      why += std::to_string(k_max_emit_depth);
+      why += " levels at ";
+      why += where;
+      return why;
+    }
     switch (v.type()) {
       case json::value_t::object:
         if (v.empty()) {
