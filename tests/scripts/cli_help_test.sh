@@ -52,13 +52,20 @@ complete_bash() {  # complete_bash WORD...: the last word is the one being compl
   out=$(bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _aisearchd; printf "%s\n" "${COMPREPLY[@]}"' _ "$work/aisearchd.bash" "$@")
   printf '%s\n' "$out"
 }
-complete_bash aisearchd pl | grep -qx plan || fail "bash: aisearchd pl<TAB>"
-complete_bash aisearchd plan --o | grep -qx -- --out || fail "bash: plan --o<TAB> lacks --out"
-complete_bash aisearchd plan --o | grep -qx -- --output || fail "bash: plan --o<TAB> lacks --output"
-complete_bash aisearchd sync --o | grep -qx -- --out && fail "bash: sync offers plan's --out"
+offers() {  # offers WANT WORD...: the completion of WORD... lists WANT (no pipe into grep -q:
+  # with pipefail its early exit could fail the writer)
+  local want=$1 got
+  shift
+  got=$(complete_bash "$@")
+  grep -qx -- "$want" <<<"$got"
+}
+offers plan aisearchd pl || fail "bash: aisearchd pl<TAB>"
+offers --out aisearchd plan --o || fail "bash: plan --o<TAB> lacks --out"
+offers --output aisearchd plan --o || fail "bash: plan --o<TAB> lacks --output"
+offers --out aisearchd sync --o && fail "bash: sync offers plan's --out"
 [[ $(complete_bash aisearchd plan -o "" | sort | tr '\n' ' ') == "json markdown text " ]] || fail "bash: -o <TAB>: $(complete_bash aisearchd plan -o "")"
-complete_bash aisearchd -m x.yaml sta | grep -qx status || fail "bash: a value is not taken for the command"
-complete_bash aisearchd completion "" | grep -qx zsh || fail "bash: completion <TAB>"
+offers status aisearchd -m x.yaml sta || fail "bash: a value is not taken for the command"
+offers zsh aisearchd completion "" || fail "bash: completion <TAB>"
 
 # zsh and fish: they parse; fish completes.
 "$bin" completion zsh >"$work/_aisearchd"
