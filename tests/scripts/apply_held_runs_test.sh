@@ -4,26 +4,9 @@
 # when the apply that sent its trigger was killed before the answer came; a targeted apply
 # leaves other instances' held runs alone; a manual `sync` covers a held run.
 set -euo pipefail
-work=$(mktemp -d)
-emulator_pid=""
-apply_pid=""
-cleanup() {
-  [[ -n "$apply_pid" ]] && kill -9 "$apply_pid" 2>/dev/null
-  [[ -n "$emulator_pid" ]] && kill "$emulator_pid" 2>/dev/null
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-
-"$EMULATOR_BIN" --port 0 --token held-token --account-id acct --job-duration 300ms --job-cooldown 0s \
-  >"$work/emulator.out" 2>/dev/null &
-emulator_pid=$!
-for _ in $(seq 600); do grep -q '^listening on ' "$work/emulator.out" && break; sleep 0.1; done  # 60 s, for a busy machine
-base=$(sed -n 's/^listening on //p' "$work/emulator.out")
-[[ -n "$base" ]] || fail "emulator did not start"
+source "$(dirname "$0")/lib/emulator.sh"
+start_emulator --token held-token --account-id acct --job-duration 300ms --job-cooldown 0s
 export CLOUDFLARE_API_TOKEN=held-token NO_COLOR=1
-control() { curl -fsS -X "$1" -H 'Content-Type: application/json' ${3:+--data-binary "$3"} "$base/__emulator/$2"; }
 jobs_url() { echo "$base/client/v4/accounts/acct/ai-search/namespaces/default/instances/$1/jobs"; }
 job_count() {
   curl -fsS -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" "$(jobs_url "$1")" |
@@ -100,11 +83,11 @@ control PUT config '{"faults": ["timeout"], "fault_rate": 1.0, "fault_path": "/i
 "$AISEARCHD_BIN" -m "$work/m.yaml" --api-url "$base/client/v4" --account-id acct \
   --state-dir "$work/state" apply >/dev/null 2>&1 &
 apply_pid=$!  # the process itself, so kill -9 hits it
+kill_at_exit "$apply_pid"
 for _ in $(seq 300); do [[ $(job_count s) -gt $before_s ]] && break; sleep 0.1; done
 [[ $(job_count s) -eq $((before_s + 1)) ]] || fail "the held run's trigger made no job"
 kill -9 "$apply_pid"
 wait "$apply_pid" 2>/dev/null || true
-apply_pid=""
 control PUT config '{"fault_rate": 0}' >/dev/null
 jobs_ended s
 run apply >"$work/settle.txt" 2>"$work/settle.err" || fail "apply after the kill: $(cat "$work/settle.txt" "$work/settle.err")"

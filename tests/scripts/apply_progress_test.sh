@@ -6,18 +6,8 @@
 # 1..1000 as they finished, and the closing counter on stderr equals the apply's own summary.
 # Then an apply with -o json: stdout is the JSON document alone, progress only on stderr.
 set -euo pipefail
-work=$(mktemp -d)
-emulator_pid=""
-cleanup() { [[ -n "$emulator_pid" ]] && kill "$emulator_pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-
-"$EMULATOR_BIN" --port 0 --token progress-token --account-id progress --job-cooldown 0s \
-  >"$work/emulator.out" 2>/dev/null &
-emulator_pid=$!
-for _ in $(seq 600); do grep -q '^listening on ' "$work/emulator.out" && break; sleep 0.1; done  # 60 s, for a busy machine
-base=$(sed -n 's/^listening on //p' "$work/emulator.out")
-[[ -n "$base" ]] || fail "emulator did not start"
+source "$(dirname "$0")/lib/emulator.sh"
+start_emulator --token progress-token --account-id progress --job-cooldown 0s
 export CLOUDFLARE_API_TOKEN=progress-token NO_COLOR=1
 
 python3 - "$work/aisearch.yaml" 1000 512 <<'PY'

@@ -193,17 +193,22 @@ gh_ctx() {  # gh_ctx EVENT SHA [PR HEAD_REF HEAD_SHA] [API_URL]
                    event: {ref: "refs/heads/main", after: $sha}} end)
   }' >"$work/ctx.json"
 }
-github() {  # github EVENT TREE LABEL ...gh_ctx args: run the workflow; sets $code, output in $work/LABEL.log
-  local event=$1 tree_name=$2 label=$3
-  shift 3
-  gh_ctx "$event" "$@"
+run_ci() {  # run_ci github|gitlab FILE TREE LABEL: run TREE's FILE with $work/ctx.json through
+  # ci_runner.py; sets $code (0 the pipeline passed, 1 a job failed), output in $work/LABEL.log
+  local kind=$1 file=$2 tree_name=$3 label=$4
   set +e
-  timeout 100 "$python" "$runner" github "$work/trees/$tree_name/.github/workflows/aisearch.yml" \
+  timeout 100 "$python" "$runner" "$kind" "$work/trees/$tree_name/$file" \
     --context "$work/ctx.json" --repo "$work/trees/$tree_name" --store "$store" \
     --work "$work/job-$label" --host-path "$work/bin" --result "$work/$label.result" >"$work/$label.log" 2>&1
   code=$?
   set -e
   [[ $code -le 1 ]] || fail "$label: the runner failed ($code): $(cat "$work/$label.log")"
+}
+github() {  # github EVENT TREE LABEL ...gh_ctx args: run the workflow
+  local event=$1 tree_name=$2 label=$3
+  shift 3
+  gh_ctx "$event" "$@"
+  run_ci github .github/workflows/aisearch.yml "$tree_name" "$label"
 }
 job_result() { jq -r --arg j "$2" '.jobs[$j]' "$work/$1.result"; }
 
@@ -314,17 +319,11 @@ gl_ctx() {  # gl_ctx SOURCE SHA [IID SOURCE_BRANCH] [API_URL]
       | .file_variables.AISEARCHD_ETCD_APPLY_PASSWORD = "apply-pw-0d4e\n"
     end' >"$work/ctx.json"
 }
-gitlab() {  # gitlab TREE LABEL ...gl_ctx args
+gitlab() {  # gitlab TREE LABEL ...gl_ctx args: run the pipeline
   local tree_name=$1 label=$2
   shift 2
   gl_ctx "$@"
-  set +e
-  timeout 100 "$python" "$runner" gitlab "$work/trees/$tree_name/.gitlab-ci.yml" \
-    --context "$work/ctx.json" --repo "$work/trees/$tree_name" --store "$store" \
-    --work "$work/job-$label" --host-path "$work/bin" --result "$work/$label.result" >"$work/$label.log" 2>&1
-  code=$?
-  set -e
-  [[ $code -le 1 ]] || fail "$label: the runner failed ($code): $(cat "$work/$label.log")"
+  run_ci gitlab .gitlab-ci.yml "$tree_name" "$label"
 }
 pipeline_job() { jq -r --arg j "$2" '.jobs[$j].status // "none"' "$work/$1.result"; }
 

@@ -2,24 +2,9 @@
 # The CLI against the emulator as a user runs it: `plan` sends no write and writes no local file;
 # `sync` exits 0 on a succeeded job and 1 on a failed one; `status -o json` shows the outcome.
 set -euo pipefail
-work=$(mktemp -d)
-emulator_pid=""
-cleanup() { [[ -n "$emulator_pid" ]] && kill "$emulator_pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-
-"$EMULATOR_BIN" --port 0 --token flow-token --account-id flow --job-duration 300ms --job-cooldown 0s \
-  >"$work/emulator.out" 2>/dev/null &
-emulator_pid=$!
-for _ in $(seq 600); do grep -q '^listening on ' "$work/emulator.out" && break; sleep 0.1; done  # 60 s, for a busy machine
-base=$(sed -n 's/^listening on //p' "$work/emulator.out")
-[[ -n "$base" ]] || fail "emulator did not start"
+source "$(dirname "$0")/lib/emulator.sh"
+start_emulator --token flow-token --account-id flow --job-duration 300ms --job-cooldown 0s
 export CLOUDFLARE_API_TOKEN=flow-token NO_COLOR=1
-control() {
-  local args=(-fsS -X "$1" -H 'Content-Type: application/json')
-  [[ $# -ge 3 ]] && args+=(--data-binary "$3")
-  curl "${args[@]}" "$base/__emulator/$2"
-}
 run() {
   "$AISEARCHD_BIN" -m "$SOURCE_DIR/examples/demo/aisearch.yaml" --api-url "$base/client/v4" \
     --account-id flow --state-dir "$work/state" "$@"

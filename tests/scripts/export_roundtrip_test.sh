@@ -6,24 +6,9 @@
 # is clean (exit 0). `export NS` exports that namespace only; a failed or partial list exits 1
 # with no manifest; two exports differ only in their time line; a rejected token is said once.
 set -euo pipefail
-work=$(mktemp -d)
-emulator_pid=""
-cleanup() { [[ -n "$emulator_pid" ]] && kill "$emulator_pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-
-"$EMULATOR_BIN" --port 0 --token export-token --account-id export \
-  >"$work/emulator.out" 2>/dev/null &
-emulator_pid=$!
-for _ in $(seq 600); do grep -q '^listening on ' "$work/emulator.out" && break; sleep 0.1; done  # 60 s, for a busy machine
-base=$(sed -n 's/^listening on //p' "$work/emulator.out")
-[[ -n "$base" ]] || fail "emulator did not start"
+source "$(dirname "$0")/lib/emulator.sh"
+start_emulator --token export-token --account-id export
 export CLOUDFLARE_API_TOKEN=export-token NO_COLOR=1
-control() {
-  local args=(-fsS -X "$1" -H 'Content-Type: application/json')
-  [[ $# -ge 3 ]] && args+=(--data-binary "$3")
-  curl "${args[@]}" "$base/__emulator/$2"
-}
 aisearchd() {  # aisearchd MANIFEST ARGS...
   local manifest=$1
   shift

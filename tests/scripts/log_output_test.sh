@@ -4,18 +4,8 @@
 # info, "<4>" warning, ...), so `journalctl -p warning` works; `--log-format json` lines are JSON
 # objects whose action lines carry action, namespace, instance, fields and result as fields.
 set -euo pipefail
-work=$(mktemp -d)
-emulator_pid=""
-cleanup() { [[ -n "$emulator_pid" ]] && kill "$emulator_pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-
-"$EMULATOR_BIN" --port 0 --token log-token --account-id logs --job-duration 300ms --job-cooldown 0s \
-  >"$work/emulator.out" 2>/dev/null &
-emulator_pid=$!
-for _ in $(seq 600); do grep -q '^listening on ' "$work/emulator.out" && break; sleep 0.1; done  # 60 s, for a busy machine
-base=$(sed -n 's/^listening on //p' "$work/emulator.out")
-[[ -n "$base" ]] || fail "emulator did not start"
+source "$(dirname "$0")/lib/emulator.sh"
+start_emulator --token log-token --account-id logs --job-duration 300ms --job-cooldown 0s
 export CLOUDFLARE_API_TOKEN=log-token NO_COLOR=1
 run() {
   "$AISEARCHD_BIN" -m "$SOURCE_DIR/examples/demo/aisearch.yaml" --api-url "$base/client/v4" \

@@ -10,24 +10,9 @@
 # - a one-shot apply triggers the on_change runs as the daemon does and reports them: started,
 #   or held while a job of the instance runs (concurrency: forbid), recorded in state.
 set -euo pipefail
-work=$(mktemp -d)
-emulator_pid=""
-cleanup() { [[ -n "$emulator_pid" ]] && kill "$emulator_pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-
-"$EMULATOR_BIN" --port 0 --token saved-token-5e2a --account-id acct --job-duration 300ms --job-cooldown 0s \
-  >"$work/emulator.out" 2>/dev/null &
-emulator_pid=$!
-for _ in $(seq 600); do grep -q '^listening on ' "$work/emulator.out" && break; sleep 0.1; done  # 60 s, for a busy machine
-base=$(sed -n 's/^listening on //p' "$work/emulator.out")
-[[ -n "$base" ]] || fail "emulator did not start"
+source "$(dirname "$0")/lib/emulator.sh"
+start_emulator --token saved-token-5e2a --account-id acct --job-duration 300ms --job-cooldown 0s
 export CLOUDFLARE_API_TOKEN=saved-token-5e2a NO_COLOR=1
-control() {
-  local args=(-fsS -X "$1" -H 'Content-Type: application/json')
-  [[ $# -ge 3 ]] && args+=(--data-binary "$3")
-  curl "${args[@]}" "$base/__emulator/$2"
-}
 api_put() {  # api_put NS/ID JSON: someone changes an instance outside aisearchd
   curl -fsS -X PUT -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" -H 'Content-Type: application/json' \
     --data-binary "$2" "$base/client/v4/accounts/acct/ai-search/namespaces/${1%%/*}/instances/${1#*/}" >/dev/null

@@ -6,18 +6,8 @@
 # second sync meanwhile (concurrency: forbid) waits for that job, times out and starts none.
 # A bad --timeout, or --timeout on another command, is an error before anything is sent.
 set -euo pipefail
-work=$(mktemp -d)
-emulator_pid=""
-cleanup() { [[ -n "$emulator_pid" ]] && kill "$emulator_pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-
-"$EMULATOR_BIN" --port 0 --token sync-token --account-id synct --job-duration 10m --job-cooldown 0s \
-  >"$work/emulator.out" 2>/dev/null &
-emulator_pid=$!
-for _ in $(seq 600); do grep -q '^listening on ' "$work/emulator.out" && break; sleep 0.1; done  # 60 s, for a busy machine
-base=$(sed -n 's/^listening on //p' "$work/emulator.out")
-[[ -n "$base" ]] || fail "emulator did not start"
+source "$(dirname "$0")/lib/emulator.sh"
+start_emulator --token sync-token --account-id synct --job-duration 10m --job-cooldown 0s
 export CLOUDFLARE_API_TOKEN=sync-token NO_COLOR=1
 cat >"$work/aisearch.yaml" <<'YAML'
 apiVersion: aisearchd/v1
