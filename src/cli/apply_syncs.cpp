@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <mutex>
 
 #include "jobs/reporter.hpp"
 #include "jobs/runner.hpp"
@@ -13,7 +14,7 @@ namespace {
 
 // Keeps the last outcome recorded per instance (skipped ones, and jobs that ended while apply
 // still waited for another trigger); says nothing.
-class SkipCollector final : public jobs::Reporter {
+class OutcomeCollector final : public jobs::Reporter {
  public:
   void outcome(const std::string& address, const state::JobRecord& record) override {
     std::lock_guard lock(m_mutex);
@@ -54,7 +55,7 @@ std::vector<OnChangeSync> trigger_on_change_syncs(const std::set<std::string>& c
     recorded = recorded || !sync.held.empty() || !sync.triggers.empty() || !sync.running.empty();
   }
   if (changed.empty() && !(resume_recorded && recorded)) return out;
-  SkipCollector reporter;
+  OutcomeCollector reporter;
   jobs::Runner runner(client, clock, writer, reporter, jobs::FollowOptions{});
   jobs::SyncManagerOptions options;
   options.workers = 0;  // driven on this thread below

@@ -49,10 +49,10 @@ nlohmann::json instances_status(const manifest::Manifest* manifest, const state:
   std::set<std::string> unmanaged;
   if (state.observation) {
     for (const auto& address : state.observation->unmanaged) {
-      const auto slash = address.find('/');
-      if (slash == std::string::npos || rows.count(address)) continue;
+      const auto [ns, id] = state::split_address(address);
+      if (ns.empty() || rows.count(address)) continue;
       unmanaged.insert(address);
-      rows[address] = {nullptr, false, address.substr(0, slash), address.substr(slash + 1)};
+      rows[address] = {nullptr, false, ns, id};
     }
   }
 

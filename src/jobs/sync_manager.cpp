@@ -10,12 +10,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::pair<std::string, std::string> split_address(const std::string& address) {
-  const auto slash = address.find('/');
-  if (slash == std::string::npos) return {"", address};
-  return {address.substr(0, slash), address.substr(slash + 1)};
-}
-
 // What moves when a job starts or ends: last_activity, else status and modified_at.
 std::string activity_of(const api::Instance& instance) {
   std::string out;
@@ -134,7 +128,7 @@ void SyncManager::start_trigger_locked(const std::string& address, const std::st
                                        const std::string& slot, bool check_running) {
   Inst& in = m_inst[address];
   auto t = std::make_shared<TriggerTask>();
-  std::tie(t->ns, t->id) = split_address(address);
+  std::tie(t->ns, t->id) = state::split_address(address);
   t->policy = policy_of_locked(address);
   t->trigger = reason;
   t->slot = slot;
@@ -176,7 +170,8 @@ SyncManager::TriggerResult SyncManager::request_locked(const std::string& addres
   if (m_stop.load() || m_left_alone.count(address)) return TriggerResult::ignored;
   auto it = m_managed.find(address);
   if (it == m_managed.end() || !it->second.has_sync) {
-    if (reason != "manual" || split_address(address).first.empty()) return TriggerResult::ignored;
+    if (reason != "manual" || state::split_address(address).first.empty())
+      return TriggerResult::ignored;
   } else {
     if (it->second.spec.suspend) return TriggerResult::ignored;
     if (reason == "on_change" && !it->second.spec.on_change) return TriggerResult::ignored;
@@ -332,7 +327,7 @@ void SyncManager::resume() {
   {
     std::lock_guard lock(m_mutex);
     for (const auto& [address, ss] : snapshot.sync) {
-      const auto [ns, id] = split_address(address);
+      const auto [ns, id] = state::split_address(address);
       for (const auto& rj : ss.running) {
         if (ss.recorded(rj.job_id)) continue;
         api::Job job;
@@ -419,7 +414,7 @@ void SyncManager::observe_instances(const std::vector<api::Instance>& instances)
 }
 
 void SyncManager::observe_jobs(const std::string& address) {
-  const auto [ns, id] = split_address(address);
+  const auto [ns, id] = state::split_address(address);
   auto listed = m_client.list_jobs(ns, id, 1);
   if (!listed.ok()) {
     spdlog::debug("sync instance={}: job list failed: {}", address, listed.error().describe());
@@ -475,7 +470,7 @@ void SyncManager::observe_jobs(const std::string& address) {
 
 void SyncManager::settle(const std::string& address,
                          const std::vector<state::PendingTrigger>& pending) {
-  const auto [ns, id] = split_address(address);
+  const auto [ns, id] = state::split_address(address);
   auto listed = m_client.list_jobs(ns, id, 1);
   if (!listed.ok()) {
     spdlog::warn("sync instance={}: cannot list jobs to settle {} unanswered trigger(s): {}",

@@ -28,12 +28,6 @@ namespace {
 
 constexpr std::size_t k_max_log_lines = 20;
 
-std::pair<std::string, std::string> split_address(const std::string& address) {
-  const auto slash = address.find('/');
-  if (slash == std::string::npos) return {"", address};
-  return {address.substr(0, slash), address.substr(slash + 1)};
-}
-
 // "success", "failure" or "" (an outcome that says nothing about the index's health).
 std::string health_of(const std::string& outcome) {
   const auto o = parse_outcome(outcome);
@@ -90,7 +84,7 @@ void WebhookNotifier::outcome(const std::string& address, const state::JobRecord
       }
     }
   }
-  const auto [ns, id] = split_address(address);
+  const auto [ns, id] = state::split_address(address);
   json log_tail = json::array();
   const std::size_t from =
       record.log_tail.size() > k_max_log_lines ? record.log_tail.size() - k_max_log_lines : 0;
@@ -123,7 +117,7 @@ void WebhookNotifier::stalled(const std::string& address, const std::string& job
     ++m_counters.filtered;
     return;
   }
-  const auto [ns, id] = split_address(address);
+  const auto [ns, id] = state::split_address(address);
   json event = {{"event", "sync_stalled"},
                 {"address", address},
                 {"namespace", ns},

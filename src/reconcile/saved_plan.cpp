@@ -42,8 +42,7 @@ std::vector<std::string> touched_addresses(const Change& c) {
 // The remote instance at `address` as observed: {"exists", "modified_at"}; null when its
 // namespace was not (fully) listed.
 json remote_record(const Observed& observed, const std::string& address) {
-  const auto slash = address.find('/');
-  const std::string ns = address.substr(0, slash), id = address.substr(slash + 1);
+  const auto [ns, id] = state::split_address(address);
   auto l = observed.listings.find(ns);
   if (l == observed.listings.end() || l->second.error) return json();
   for (const auto& i : l->second.instances) {

@@ -26,6 +26,12 @@ void State::add_job_record(const std::string& address, JobRecord record) {
   while (s.history.size() > k_history_length) s.history.pop_front();
 }
 
+std::pair<std::string, std::string> split_address(const std::string& address) {
+  const auto slash = address.find('/');
+  if (slash == std::string::npos) return {"", address};
+  return {address.substr(0, slash), address.substr(slash + 1)};
+}
+
 json time_or_null(const std::string& rfc3339) {
   return rfc3339.empty() ? json() : json(rfc3339);
 }

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -105,6 +106,9 @@ struct SyncState {
 };
 
 inline constexpr std::size_t k_history_length = 20;
+
+// An address "ns/id" as {ns, id}; {"", address} when it has no '/'.
+std::pair<std::string, std::string> split_address(const std::string& address);
 
 // An RFC 3339 time as JSON: null when absent (""), never an empty string.
 nlohmann::json time_or_null(const std::string& rfc3339);

@@ -14,43 +14,13 @@
 #include "support/memory_store.hpp"
 #include "support/reference_remote.hpp"
 #include "unit/reconcile/fixture.hpp"
+#include "unit/reconcile/reference_run.hpp"
 #include "util/clock.hpp"
 
 using nlohmann::json;
 using namespace reconcile_fixture;
 
-namespace {
-struct AdoptRun {
-  std::shared_ptr<support::ReferenceRemote> remote = std::make_shared<support::ReferenceRemote>();
-  std::shared_ptr<util::FakeClock> clock =
-      std::make_shared<util::FakeClock>(util::Clock::SystemTime(std::chrono::hours(500000)));
-  support::MemoryStore store;
-  api::ClientConfig config() {
-    api::ClientConfig c;
-    c.api_url = support::k_fake_api_url;
-    c.account_id = "acc";
-    c.token = "tok";
-    c.retry.max_attempts = 2;
-    c.budget.capacity = 0;
-    return c;
-  }
-  reconcile::Plan plan(const manifest::Manifest& m) {
-    api::Client client(config(), remote, clock);
-    auto before = store.saved();
-    auto obs = reconcile::observe(client, reconcile::namespaces_to_observe(m, before), 1, before);
-    return reconcile::diff(m, obs, before);
-  }
-  reconcile::Plan plan_apply(const manifest::Manifest& m) {
-    api::Client client(config(), remote, clock);
-    auto before = store.saved();
-    auto obs = reconcile::observe(client, reconcile::namespaces_to_observe(m, before), 1, before);
-    auto p = reconcile::diff(m, obs, before);
-    state::StateWriter writer(store, before, std::chrono::milliseconds(0), false);
-    EXPECT_TRUE(reconcile::apply(p, m, client, writer, *clock, {}).ok());
-    return p;
-  }
-};
-}  // namespace
+using AdoptRun = reconcile_fixture::ReferenceRun;
 
 // A record marked `deleting` (aisearchd's DELETE went through, answer lost), then someone
 // makes the id again with the manifest's very type/source. Plan 1 says "No changes"; apply
