@@ -514,7 +514,8 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
   if (options.on_start) options.on_start(counts.total);
 
   // Bookkeeping first: adoptions, forgotten instances, and `protect` following the manifest for
-  // every instance it declares (state remembers it once the instance leaves the manifest).
+  // every instance it declares (state remembers it once the instance leaves the manifest); a
+  // targeted plan's for its scope only.
   {
     // A record whose protect blocked a replace this run stays protected: the replace must show
     // unblocked in a later plan before it can happen.
@@ -578,7 +579,8 @@ ApplyResult apply(const Plan& plan, const manifest::Manifest& desired, api::Clie
         spdlog::info("action=forget address={} reason=gone", address);
       }
       for (auto& [address, owned] : s.owned)
-        if (const auto* spec = find_spec(desired, owned.ns, owned.id)) {
+        if (const auto* spec = find_spec(desired, owned.ns, owned.id);
+            spec && (!plan.scope || plan.scope->count(address))) {
           const auto* nspec = &desired.namespaces.at(owned.ns);
           const bool keep = held_by_protect.count(address) || unseen.count(owned.ns) ||
                             spec->suspend || nspec->suspend;

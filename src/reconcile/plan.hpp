@@ -2,6 +2,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,9 @@ struct Plan {
   // Declared namespaces seen as the manifest has them and not yet in state.namespaces:
   // name -> digest of the description (recorded on apply).
   std::map<std::string, std::string> namespace_records;
+  // Set by restrict_to_targets (--target): the addresses the plan speaks for. Apply's
+  // bookkeeping that otherwise follows the whole manifest (protect) then touches only these.
+  std::optional<std::set<std::string>> scope;
 
   // Counts of actions that will run (blocked ones are counted in `blocked` only).
   Summary summary() const;

@@ -6,15 +6,6 @@ namespace reconcile {
 
 namespace {
 
-std::string ns_of(const std::string& address) {
-  return address.substr(0, address.find('/'));
-}
-
-std::string id_of(const std::string& address) {
-  const auto slash = address.find('/');
-  return slash == std::string::npos ? std::string() : address.substr(slash + 1);
-}
-
 bool targeted(const Change& c, const std::set<std::string>& targets) {
   if (targets.count(c.address())) return true;
   return !c.from_ns.empty() && targets.count(c.from_ns + "/" + c.id);
@@ -30,9 +21,9 @@ Plan restrict_to_targets(Plan plan, const std::set<std::string>& targets,
     if (!c.is_namespace() && targeted(c, targets)) needed_ns.insert(c.ns);
   }
   std::set<std::string> relevant_ns;
-  for (const auto& t : targets) relevant_ns.insert(ns_of(t));
+  for (const auto& t : targets) relevant_ns.insert(state::split_address(t).first);
   std::set<std::string> ids;
-  for (const auto& t : targets) ids.insert(id_of(t));
+  for (const auto& t : targets) ids.insert(state::split_address(t).second);
   for (const auto& [address, owned] : state.owned) {
     if (ids.count(owned.id)) relevant_ns.insert(owned.ns);
   }
@@ -68,6 +59,11 @@ Plan restrict_to_targets(Plan plan, const std::set<std::string>& targets,
   for (auto it = plan.namespace_records.begin(); it != plan.namespace_records.end();) {
     it = needed_ns.count(it->first) ? std::next(it) : plan.namespace_records.erase(it);
   }
+  std::set<std::string> scope = targets;
+  for (const auto& c : plan.changes) {
+    if (!c.is_namespace() && !c.from_ns.empty()) scope.insert(c.from_ns + "/" + c.id);
+  }
+  plan.scope = std::move(scope);
   return plan;
 }
 
@@ -76,7 +72,7 @@ std::vector<std::string> unknown_targets(const std::set<std::string>& targets,
                                          const Observed& observed, const state::State& state) {
   std::vector<std::string> unknown;
   for (const auto& t : targets) {
-    const std::string ns = ns_of(t), id = id_of(t);
+    const auto [ns, id] = state::split_address(t);
     bool known = state.owned.count(t) > 0;
     if (auto n = desired.namespaces.find(ns); !known && n != desired.namespaces.end())
       known = n->second.instances.count(id) > 0;

@@ -20,6 +20,8 @@ namespace reconcile {
 //   not exist yet); namespace updates are not the targets' business and are dropped;
 // - the apply bookkeeping (adopt, forget, namespace records) and the unmanaged list keep the
 //   targets' entries only, so a targeted apply never prunes, forgets or records anything else;
+// - `scope` names the targets (and the addresses their moves leave), so apply's bookkeeping
+//   that follows the whole manifest (protect) touches nothing else;
 // - a skipped namespace is kept when it is a target's namespace, or one the manifest declares
 //   or state records a target's id in (a move's other side: a list the targets depend on
 //   failed, so the plan is partial for them too).

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "unit/reconcile/fixture.hpp"
+#include "unit/reconcile/reference_run.hpp"
 
 using nlohmann::json;
 using reconcile::Action;
@@ -178,4 +179,37 @@ TEST(TargetProperty, TheNarrowedPlanIsTheWholePlansChangesForTheTargets) {
     for (const auto& a : narrowed.forget) EXPECT_TRUE(targets.count(a)) << a;
     for (const auto& a : narrowed.adopt) EXPECT_TRUE(targets.count(a)) << a;
   }
+}
+
+// Breaker finding (round 3): a targeted apply released `protect` of an instance it did not
+// target, and the next whole apply replaced that protected index. Apply's protect bookkeeping
+// follows the whole manifest only for an untargeted plan.
+TEST(TargetApply, ATargetedApplyLeavesOtherInstancesProtectAlone) {
+  reconcile_fixture::ReferenceRun run;
+  manifest::Manifest m;
+  auto keep = instance("default", "keep", {{"type", "r2"}, {"source", "keep-a"}});
+  keep.protect = true;
+  declare(m, keep);
+  declare(m, instance("default", "docs", {{"type", "r2"}, {"source", "docs"}}));
+  run.plan_apply(m);
+  ASSERT_TRUE(run.store.saved().owned.at("default/keep").protect);
+
+  // One change takes protect off keep, changes its source and allows the replace; docs changes.
+  auto& k = m.namespaces["default"].instances["keep"];
+  k.protect = false;
+  k.allow_replace = true;
+  k.fields["source"] = "keep-b";
+  m.namespaces["default"].instances["docs"].fields["max_num_results"] = 20;
+  const auto before = run.store.saved();
+  auto targeted = reconcile::restrict_to_targets(run.plan(m), {"default/docs"}, m, before);
+  run.apply(targeted, m);
+  EXPECT_TRUE(run.store.saved().owned.at("default/keep").protect)
+      << "a targeted apply of docs released keep's protect";
+
+  // The whole plan then still shows keep's replace blocked by protect, as without the step.
+  const auto whole = run.plan(m);
+  const auto* replace = find(whole, "default/keep");
+  ASSERT_NE(replace, nullptr);
+  ASSERT_TRUE(replace->blocked);
+  EXPECT_EQ(replace->blocked->rail, "protected");
 }
