@@ -8,7 +8,7 @@ packages=(
   libyaml-cpp-dev libcurl4-openssl-dev nlohmann-json3-dev libspdlog-dev libcxxopts-dev
   libgtest-dev libgmock-dev libcpp-httplib-dev libsystemd-dev libhowardhinnant-date-dev tzdata
   python3 python3-jsonschema curl etcd-server prometheus systemd
-  groff-base man-db zsh fish jq python3-yaml
+  groff-base man-db zsh fish jq python3-yaml lintian
 )
 
 missing=()

@@ -10,6 +10,7 @@
 #include "cli/commands.hpp"
 #include "cli/commands_manifest.hpp"
 #include "cli/context.hpp"
+#include "cli/man_pages.hpp"
 #include "cli/option_table.hpp"
 #include "cli/options.hpp"
 
@@ -232,7 +233,12 @@ int run(int argc, char** argv) {
     }
     if (c == "completion") return cmd_completion(options);
     if (c == "man") {
-      std::cout << man_page(util::k_version);
+      const std::string section = options.args.empty() ? "1" : options.args.front();
+      if (options.args.size() > 1 || (section != "1" && section != "5")) {
+        std::cerr << "aisearchd man: expected no SECTION, 1 (aisearchd) or 5 (aisearchd.yaml)\n";
+        return k_exit_error;
+      }
+      std::cout << (section == "5" ? config_man_page(util::k_version) : man_page(util::k_version));
       return k_exit_ok;
     }
     if (c == "plan") return cmd_plan(options);

@@ -5,12 +5,12 @@
 
 namespace cli {
 
-namespace {
-
 const char* const k_exit_codes =
     "Exit codes: 0 success; 1 error (bad input, API failure, partial plan); 2 differences present "
     "(plan --detailed-exitcode); 3 apply finished but some actions were blocked by a safety "
     "rail.";
+
+namespace {
 
 std::string option_label(const OptionSpec& o) {
   std::string s = o.short_name.empty() ? "    " : "-" + o.short_name + ", ";
@@ -45,33 +45,8 @@ void list_options(std::ostringstream& out, const std::vector<const OptionSpec*>&
   }
 }
 
-std::vector<const OptionSpec*> options_where(bool global, std::string_view command) {
-  std::vector<const OptionSpec*> out;
-  for (const auto& o : option_table()) {
-    if (global ? o.commands.empty()
-               : std::find(o.commands.begin(), o.commands.end(), command) != o.commands.end())
-      out.push_back(&o);
-  }
-  return out;
-}
-
 std::string usage(const CommandSpec& c) {
   return "aisearchd [OPTIONS] " + c.name + (c.args.empty() ? "" : " " + c.args);
-}
-
-// roff: a backslash and a leading dot or quote are special.
-std::string roff(const std::string& text) {
-  std::string out;
-  for (char ch : text) {
-    if (ch == '\\')
-      out += "\\e";
-    else if (ch == '-')
-      out += "\\-";
-    else
-      out += ch;
-  }
-  if (!out.empty() && (out[0] == '.' || out[0] == '\'')) out = "\\&" + out;
-  return out;
 }
 
 // The inside of a POSIX/zsh single-quoted string: ' becomes '\''.
@@ -284,6 +259,16 @@ std::string fish_completion() {
 
 }  // namespace
 
+std::vector<const OptionSpec*> options_where(bool global, std::string_view command) {
+  std::vector<const OptionSpec*> out;
+  for (const auto& o : option_table()) {
+    if (global ? o.commands.empty()
+               : std::find(o.commands.begin(), o.commands.end(), command) != o.commands.end())
+      out.push_back(&o);
+  }
+  return out;
+}
+
 const std::vector<OptionSpec>& option_table() {
   static const std::vector<OptionSpec> table = {
       {"config",
@@ -453,7 +438,9 @@ const std::vector<CommandSpec>& command_table() {
        "aisearchd completion bash > /etc/bash_completion.d/aisearchd", false},
       {"help", "[COMMAND]", "help on a command (as aisearchd COMMAND --help)", "",
        "aisearchd help plan", false},
-      {"man", "", "print the man page aisearchd(1) (roff)", "", "aisearchd man | man -l -", true},
+      {"man", "[5]",
+       "print the man page aisearchd(1), or aisearchd.yaml(5) of the config file (roff)", "",
+       "aisearchd man | man -l -\naisearchd man 5 | man -l -", true},
   };
   return table;
 }
@@ -519,66 +506,6 @@ std::optional<std::string> completion_script(std::string_view shell) {
   if (shell == "zsh") return zsh_completion();
   if (shell == "fish") return fish_completion();
   return std::nullopt;
-}
-
-std::string man_page(std::string_view version) {
-  std::ostringstream out;
-  out << ".TH AISEARCHD 1 \"\" \"aisearchd " << roff(std::string(version))
-      << "\" \"User Commands\"\n"
-         ".SH NAME\naisearchd \\- keep Cloudflare AI Search instances equal to a YAML manifest\n"
-         ".SH SYNOPSIS\n.B aisearchd\n[\\fIOPTIONS\\fR] [\\fICOMMAND\\fR] [\\fIARGS\\fR]\n"
-         ".SH DESCRIPTION\n"
-         "aisearchd reads a manifest of desired AI Search instances per namespace, compares it "
-         "with the instances that exist, creates, updates and deletes to reconcile the two, "
-         "triggers the instances' sync jobs on schedules and reports every job's outcome. It "
-         "runs as a systemd service (\\fBrun\\fR), as a one-shot plan for review "
-         "(\\fBplan\\fR) and as a one-shot reconcile (\\fBapply\\fR).\n"
-         ".SH COMMANDS\n";
-  for (const auto& c : command_table()) {
-    out << ".TP\n.B " << roff(c.name) << (c.args.empty() ? "" : " \\fI" + roff(c.args) + "\\fR")
-        << "\n"
-        << roff(c.summary) << ".";
-    if (!c.description.empty()) out << " " << roff(c.description);
-    out << "\n";
-    const auto own = options_where(false, c.name);
-    for (const auto* o : own) {
-      out << ".RS\n.TP\n.B \\-\\-" << roff(o->name)
-          << (o->arg.empty() ? "" : " \\fI" + roff(o->arg) + "\\fR") << "\n"
-          << roff(o->help) << (o->repeatable ? " (repeatable)" : "") << "\n.RE\n";
-    }
-  }
-  out << ".SH OPTIONS\nOptions of every command (each also settable in the config file; the flag "
-         "wins):\n";
-  for (const auto* o : options_where(true, "")) {
-    out << ".TP\n.B " << (o->short_name.empty() ? "" : "\\-" + roff(o->short_name) + ", ")
-        << "\\-\\-" << roff(o->name) << (o->arg.empty() ? "" : " \\fI" + roff(o->arg) + "\\fR")
-        << "\n"
-        << roff(o->help) << "\n";
-  }
-  out << ".SH ENVIRONMENT\n"
-         ".TP\n.B CLOUDFLARE_API_TOKEN\nThe API token (else the config's api_token_file, else "
-         "$CREDENTIALS_DIRECTORY/cloudflare\\-api\\-token). It never appears in any output.\n"
-         ".TP\n.B CLOUDFLARE_ACCOUNT_ID\nThe account, unless the flag, the config or the "
-         "manifest names one.\n"
-         ".TP\n.B NO_COLOR\nNo ANSI colours, as \\-\\-no\\-color.\n"
-         ".TP\n.B JOURNAL_STREAM\nSet by systemd: log lines carry their priority and no "
-         "timestamp.\n"
-         ".SH EXIT STATUS\n"
-      << roff(k_exit_codes)
-      << "\n"
-         ".SH FILES\n"
-         ".TP\n.I /etc/aisearchd/aisearchd.yaml\nThe daemon config.\n"
-         ".TP\n.I /var/lib/aisearchd/state.json\nThe state (owned instances, job history) with "
-         "the file backend.\n"
-         ".SH EXAMPLES\n";
-  for (const auto& c : command_table()) {
-    if (c.hidden || c.example.empty()) continue;
-    std::istringstream lines(c.example);
-    for (std::string line; std::getline(lines, line);)
-      out << ".PP\n.nf\n" << roff(line) << "\n.fi\n";
-  }
-  out << ".SH SEE ALSO\n.BR systemctl (1),\n.BR journalctl (1)\n";
-  return out.str();
 }
 
 }  // namespace cli

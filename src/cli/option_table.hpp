@@ -3,7 +3,7 @@
 // The one table of aisearchd's commands and options. The parser (cli.cpp) registers its options
 // from it, and every text a user reads about them is generated from it too: `aisearchd --help`,
 // `aisearchd CMD --help` and `aisearchd help CMD`, the shell completions (`aisearchd completion
-// bash|zsh|fish`) and the man page aisearchd(1) (`aisearchd man`, installed by the .deb), so
+// bash|zsh|fish`) and the man page aisearchd(1) (man_pages.hpp, installed by the .deb), so
 // none of them can drift from what the parser accepts.
 
 #include <optional>
@@ -47,7 +47,9 @@ std::string global_help();
 std::string command_help(const CommandSpec& command);
 // `aisearchd completion SHELL` for bash, zsh or fish; nullopt for another shell.
 std::optional<std::string> completion_script(std::string_view shell);
-// aisearchd(1) in roff (man(7) macros).
-std::string man_page(std::string_view version);
+// The exit codes of every command, one sentence.
+extern const char* const k_exit_codes;
+// The options given to `command` only (global = false), or the options of every command.
+std::vector<const OptionSpec*> options_where(bool global, std::string_view command);
 
 }  // namespace cli

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "manifest/config_keys.hpp"
 #include "manifest/yaml_reader.hpp"
 #include "util/duration.hpp"
 #include "util/files.hpp"
@@ -75,13 +76,7 @@ class ConfigReader {
 
   void read(const detail::YNode* root) {
     if (!root || root->IsNull()) return;
-    static const std::vector<std::string> keys = {
-        "account_id",     "api_url",        "api_token_file",     "manifest",
-        "state_dir",      "mode",           "reconcile_interval", "reconcile_jitter",
-        "drift",          "request_budget", "concurrency",        "http_timeout",
-        "listen",         "notify_webhook", "notify_on",          "log_level",
-        "log_format",     "state_backend",  "node_name",          "notify_secret",
-        "max_answer_size"};
+    static const std::vector<std::string> keys = config_key_names("");
     for (const auto& e : m_r.entries(root, nullptr, "config")) {
       if (std::find(keys.begin(), keys.end(), e.key) == keys.end()) {
         m_r.unknown_key(e, "the daemon config", keys);
@@ -231,9 +226,7 @@ class ConfigReader {
   }
 
   bool read_state_backend(const Entry& e) {
-    static const std::vector<std::string> keys = {"type",      "endpoints", "prefix",
-                                                  "lease_ttl", "ca_file",   "cert_file",
-                                                  "key_file",  "username",  "password_file"};
+    static const std::vector<std::string> keys = config_key_names("state_backend");
     auto& b = m_c.state_backend;
     bool ok = true;
     for (const auto& f : m_r.entries(e.value, &e, "state_backend")) {

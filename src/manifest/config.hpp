@@ -20,6 +20,7 @@ inline constexpr const char* k_default_config_path = "/etc/aisearchd/aisearchd.y
 struct RequestBudget {
   int capacity = 600;
   std::chrono::milliseconds period{std::chrono::minutes(5)};
+  bool operator==(const RequestBudget&) const = default;
 };
 
 // Parses "N/DURATION" (N >= 1, DURATION >= 1s), e.g. "600/5m". Fails with a readable message.
@@ -38,6 +39,7 @@ struct StateBackendConfig {
   std::string ca_file, cert_file, key_file;                        // "" = unset
   std::string username;                                            // "" = no auth
   std::string password_file;                                       // "" = unset
+  bool operator==(const StateBackendConfig&) const = default;
 };
 
 // The daemon config file (PRODUCT.md §3, §11), every key with its documented default. A key the
@@ -75,6 +77,7 @@ struct DaemonConfig {
 
   std::optional<std::string> file;  // the file it was read from; nullopt = built-in defaults
   std::set<std::string> keys_given;
+  bool operator==(const DaemonConfig&) const = default;
 };
 
 // Reads and strictly validates the daemon config: unknown keys (with a "did you mean"),

@@ -87,4 +87,20 @@ for c in "${commands[@]}"; do grep -q "^       $c" "$work/man.txt" || fail "the 
 for option in $(grep -ohE -- '--[a-z][a-z-]+' "$work"/*.txt | sort -u); do
   grep -q -- "$option" "$work/man.txt" || fail "the man page lacks $option"
 done
+
+# aisearchd.yaml(5): renders without a warning and describes every key the shipped config sets
+# or shows (the reader accepts exactly the keys of the table it is made from: unit test
+# ConfigKeys.*).
+"$bin" man 5 >"$work/aisearchd.yaml.5"
+warnings=$(groff -man -ww -z "$work/aisearchd.yaml.5" 2>&1)
+[[ -z $warnings ]] || fail "groff warnings in aisearchd.yaml(5): $warnings"
+MANWIDTH=100 man -l "$work/aisearchd.yaml.5" 2>/dev/null | col -b >"$work/man5.txt"
+grep -q '^AISEARCHD.YAML(5)' "$work/man5.txt" || fail "aisearchd man 5 is not aisearchd.yaml(5)"
+keys=$(sed -n 's/^ *#* *\([a-z_][a-z_]*\):.*/\1/p' "$SOURCE_DIR/config/aisearchd.yaml" | sort -u)
+[[ $(wc -w <<<"$keys") -ge 25 ]] || fail "too few keys read from config/aisearchd.yaml: $keys"
+for key in $keys; do
+  grep -q "^       $key " "$work/man5.txt" || fail "aisearchd.yaml(5) does not describe $key"
+done
+"$bin" man 7 >/dev/null 2>"$work/err" && fail "aisearchd man 7 succeeded"
+grep -q 'expected no SECTION, 1' "$work/err" || fail "aisearchd man 7: $(cat "$work/err")"
 echo PASS

@@ -1,9 +1,13 @@
 #include "manifest/config.hpp"
+#include "manifest/config_keys.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <sstream>
 
 namespace {
 
@@ -260,4 +264,45 @@ TEST(DaemonConfig, MaxAnswerSizeTakesBinaryUnitsWithinItsRange) {
   EXPECT_NE(low[0].find("c.yaml:1:"), std::string::npos) << low[0];
   EXPECT_NE(low[0].find("between 1MiB and 256MiB"), std::string::npos) << low[0];
   EXPECT_EQ(config_errors("max_answer_size: lots\n").size(), 1u);
+}
+
+// aisearchd.yaml(5) is generated from the key table: each default it prints, written in a file,
+// must give exactly the built-in default, and the reader must accept every key it names.
+TEST(ConfigKeys, EachDocumentedDefaultIsTheBuiltInDefault) {
+  int checked = 0;
+  for (const auto& key : manifest::config_key_table()) {
+    if (key.default_value.empty()) continue;
+    std::string yaml;
+    if (key.section.empty()) {
+      yaml.append(key.name).append(": ").append(key.default_value).append("\n");
+    } else {
+      yaml.append(key.section).append(":\n  ").append(key.name).append(": ");
+      yaml.append(key.default_value).append("\n");
+    }
+    auto r = manifest::load_config_string(yaml, "c.yaml", env_of({}));
+    ASSERT_TRUE(r.ok()) << yaml << r.error().front().to_string();
+    auto c = r.value();
+    c.keys_given.clear();
+    c.file.reset();
+    EXPECT_TRUE(c == manifest::DaemonConfig{}) << "the documented default of " << key.name << " ("
+                                               << key.default_value << ") is not the built-in one";
+    ++checked;
+  }
+  EXPECT_GE(checked, 20);
+}
+
+TEST(ConfigKeys, TheReaderAcceptsEveryKeyOfTheTableAndTheShippedConfigNamesThemAll) {
+  std::ifstream in(std::filesystem::path(SOURCE_DIR) / "config" / "aisearchd.yaml");
+  std::stringstream shipped;
+  shipped << in.rdbuf();
+  for (const auto& key : manifest::config_key_table()) {
+    EXPECT_NE(shipped.str().find(key.name + ":"), std::string::npos)
+        << key.name << " is not in config/aisearchd.yaml";
+    const auto names = manifest::config_key_names(key.section);
+    EXPECT_NE(std::find(names.begin(), names.end(), key.name), names.end());
+  }
+  // A key outside the table is refused, with the table's closest name as the hint.
+  auto errors = config_errors("reconcile_intervall: 5m\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors.front().find("reconcile_interval"), std::string::npos) << errors.front();
 }
