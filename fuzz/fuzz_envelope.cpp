@@ -20,19 +20,19 @@ constexpr int k_statuses[] = {200, 201, 204, 299, 301, 400, 401, 403, 404,
                               408, 409, 429, 500, 502, 503, 0,   100, 999};
 
 // Answers the fuzzed response first, then an empty page, so a list always ends.
-class OneShotTransport final : public api::Transport {
+class OneShotTransport final : public http::Transport {
  public:
-  explicit OneShotTransport(api::HttpResponse first) : m_first(std::move(first)) {}
-  util::Result<api::HttpResponse, api::TransportError> send(const api::HttpRequest&) override {
+  explicit OneShotTransport(http::HttpResponse first) : m_first(std::move(first)) {}
+  util::Result<http::HttpResponse, http::TransportError> send(const http::HttpRequest&) override {
     if (m_calls++ == 0) return m_first;
-    api::HttpResponse empty;
+    http::HttpResponse empty;
     empty.status = 200;
     empty.body = R"({"success":true,"errors":[],"messages":[],"result":[]})";
     return empty;
   }
 
  private:
-  api::HttpResponse m_first;
+  http::HttpResponse m_first;
   int m_calls = 0;
 };
 
@@ -40,7 +40,7 @@ class OneShotTransport final : public api::Transport {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 10) return 0;
-  api::HttpResponse response;
+  http::HttpResponse response;
   response.status = k_statuses[data[0] % std::size(k_statuses)];
   const unsigned which = data[1];
   std::string retry_after(reinterpret_cast<const char*>(data + 2), 8);

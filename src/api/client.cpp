@@ -86,13 +86,13 @@ util::Result<void, std::string> check_url(const std::string& api_url) {
   return {};
 }
 
-ErrorKind to_kind(TransportError::Kind kind) {
+ErrorKind to_kind(http::TransportError::Kind kind) {
   switch (kind) {
-    case TransportError::Kind::timeout:
+    case http::TransportError::Kind::timeout:
       return ErrorKind::timeout;
-    case TransportError::Kind::tls:
+    case http::TransportError::Kind::tls:
       return ErrorKind::tls;
-    case TransportError::Kind::network:
+    case http::TransportError::Kind::network:
       break;
   }
   return ErrorKind::network;
@@ -130,7 +130,7 @@ util::Result<void, std::string> Client::check_config(const ClientConfig& config)
 }
 
 struct Client::Impl {
-  Impl(ClientConfig c, std::shared_ptr<Transport> t, std::shared_ptr<util::Clock> k)
+  Impl(ClientConfig c, std::shared_ptr<http::Transport> t, std::shared_ptr<util::Clock> k)
       : config(std::move(c)),
         transport(std::move(t)),
         clock(std::move(k)),
@@ -149,7 +149,7 @@ struct Client::Impl {
   }
 
   ClientConfig config;
-  std::shared_ptr<Transport> transport;
+  std::shared_ptr<http::Transport> transport;
   std::shared_ptr<util::Clock> clock;
   TokenBucket bucket;
   ConcurrencyLimiter limiter;
@@ -202,11 +202,12 @@ struct Client::Impl {
   }
 
   // One attempt: budget token, concurrency slot, send, parse.
-  util::Result<Envelope, ApiError> attempt_once(const HttpRequest& request, const std::string& path,
-                                                ResultNeed need, int attempt) {
+  util::Result<Envelope, ApiError> attempt_once(const http::HttpRequest& request,
+                                                const std::string& path, ResultNeed need,
+                                                int attempt) {
     bucket.take();
     const auto start = std::chrono::steady_clock::now();
-    util::Result<HttpResponse, TransportError> sent = util::Err(TransportError{});
+    util::Result<http::HttpResponse, http::TransportError> sent = util::Err(http::TransportError{});
     {
       ConcurrencyLimiter::Slot slot(limiter);
       if (request.method != "GET") {
@@ -220,10 +221,11 @@ struct Client::Impl {
       try {
         sent = transport->send(request);
       } catch (const std::exception& e) {
-        sent = util::Err(TransportError{TransportError::Kind::network,
-                                        std::string("transport failed: ") + e.what()});
+        sent = util::Err(http::TransportError{http::TransportError::Kind::network,
+                                              std::string("transport failed: ") + e.what()});
       } catch (...) {
-        sent = util::Err(TransportError{TransportError::Kind::network, "transport failed"});
+        sent = util::Err(
+            http::TransportError{http::TransportError::Kind::network, "transport failed"});
       }
     }
     const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -270,7 +272,7 @@ struct Client::Impl {
       e.message = "refused to send: " + *url_error;
       return util::Err(finish(std::move(e)));
     }
-    HttpRequest request;
+    http::HttpRequest request;
     request.method = method;
     request.url = base + path + (query.empty() ? "" : "?" + query);
     request.timeout = config.http_timeout;
@@ -425,7 +427,7 @@ struct Client::Impl {
   }
 };
 
-Client::Client(ClientConfig config, std::shared_ptr<Transport> transport,
+Client::Client(ClientConfig config, std::shared_ptr<http::Transport> transport,
                std::shared_ptr<util::Clock> clock)
     : m_impl(std::make_unique<Impl>(std::move(config), std::move(transport), std::move(clock))) {}
 

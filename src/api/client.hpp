@@ -13,56 +13,12 @@
 #include "api/budget.hpp"
 #include "api/errors.hpp"
 #include "api/retry.hpp"
-#include "api/transport.hpp"
+#include "api/types.hpp"
+#include "http/transport.hpp"
 #include "util/clock.hpp"
 #include "util/result.hpp"
 
 namespace api {
-
-template <typename T>
-using ApiResult = util::Result<T, ApiError>;
-
-// An instance as the API returns it. `raw` is the whole object, unknown fields included; the
-// typed members are the ones the product reads itself.
-struct Instance {
-  std::string id;
-  std::string ns;  // "namespace"; the namespace it was asked for when the server omits it
-  std::string status;
-  std::string created_at, modified_at, created_by, modified_by;
-  bool paused = false;
-  nlohmann::json raw = nlohmann::json::object();
-};
-
-struct Namespace {
-  std::string name;
-  std::optional<std::string> description;
-  std::string created_at;
-  nlohmann::json raw = nlohmann::json::object();
-};
-
-// A sync job. The API has no status field: it is derived from the timestamps (API.md §5).
-struct Job {
-  std::string id;
-  std::string source;  // "user" | "schedule"
-  std::optional<std::string> description, started_at, ended_at, last_seen_at, end_reason;
-
-  bool pending() const { return !started_at && !ended_at; }
-  bool running() const { return started_at && !ended_at; }
-  bool finished() const { return ended_at.has_value(); }
-};
-
-struct JobLogEntry {
-  std::int64_t id = 0;
-  double created_at = 0;  // epoch seconds
-  std::string message;
-  int message_type = 0;
-};
-
-struct InstanceStats {
-  std::optional<std::int64_t> queued, running, completed, skipped, outdated, error;
-  bool degraded = false;
-  nlohmann::json raw = nlohmann::json::object();
-};
 
 struct ClientConfig {
   std::string api_url = "https://api.cloudflare.com/client/v4";
@@ -74,7 +30,7 @@ struct ClientConfig {
   int concurrency = 8;  // in-flight requests at most, across all callers
   int per_page = 100;
   // One answer's largest size, as received and (estimated) as parsed; past it the answer is
-  // refused, never retried. The transport's CurlOptions::max_body_bytes should match.
+  // refused, never retried. The transport's http::CurlOptions::max_body_bytes should match.
   std::size_t max_answer_bytes = 8u << 20;
   // Appended to the User-Agent ("aisearchd/VERSION (SUFFIX)"), e.g. the node name, so an
   // audit log tells which node of a pair sent a request; "" = none.
@@ -106,7 +62,7 @@ using WriteGate = std::function<std::optional<std::string>()>;
 // every call fail with ErrorKind::client before anything is sent. Thread-safe.
 class Client {
  public:
-  Client(ClientConfig config, std::shared_ptr<Transport> transport,
+  Client(ClientConfig config, std::shared_ptr<http::Transport> transport,
          std::shared_ptr<util::Clock> clock);
   ~Client();
   Client(const Client&) = delete;

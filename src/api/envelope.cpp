@@ -205,7 +205,7 @@ class LimitedDomParser {
   bool m_syntax = false;
 };
 
-std::string describe_body(const HttpResponse& response, std::string_view secret) {
+std::string describe_body(const http::HttpResponse& response, std::string_view secret) {
   std::string type = response.header("content-type").value_or("no content type");
   type = sanitize_text(type, secret, 60);
   std::string out = type + ", " + std::to_string(response.body.size()) + " bytes";
@@ -254,8 +254,8 @@ ApiError make_error(ErrorKind kind, int status, std::string message,
   return e;
 }
 
-util::Result<Envelope, ApiError> parse_response_impl(const HttpResponse& response, ResultNeed need,
-                                                     util::Clock::SystemTime now,
+util::Result<Envelope, ApiError> parse_response_impl(const http::HttpResponse& response,
+                                                     ResultNeed need, util::Clock::SystemTime now,
                                                      std::string_view secret,
                                                      const JsonLimits& limits) {
   const int status = response.status;
@@ -506,7 +506,7 @@ util::Result<std::string, std::string> required_string(const json& j, const char
 
 }  // namespace
 
-util::Result<Envelope, ApiError> parse_response(const HttpResponse& response, ResultNeed need,
+util::Result<Envelope, ApiError> parse_response(const http::HttpResponse& response, ResultNeed need,
                                                 util::Clock::SystemTime now,
                                                 std::string_view secret, const JsonLimits& limits) {
   try {
@@ -541,7 +541,7 @@ ErrorKind classify(int http_status, const std::vector<int>& codes, std::string_v
   return ErrorKind::bad_response;
 }
 
-std::optional<std::chrono::milliseconds> parse_retry_after(const HttpResponse& response,
+std::optional<std::chrono::milliseconds> parse_retry_after(const http::HttpResponse& response,
                                                            util::Clock::SystemTime now) {
   if (auto ms = response.header("retry-after-ms")) {
     if (auto v = parse_number(*ms)) {

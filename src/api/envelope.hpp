@@ -16,7 +16,7 @@
 
 #include "api/client.hpp"
 #include "api/errors.hpp"
-#include "api/transport.hpp"
+#include "http/transport.hpp"
 #include "util/clock.hpp"
 #include "util/result.hpp"
 
@@ -53,7 +53,7 @@ inline constexpr std::size_t k_max_message = 300;
 // parse names the byte and the cause (invalid UTF-8 included). An answer past `limits` (nested
 // too deep, too big before or after parsing, or cut by the transport: body_over_limit) is a
 // bad_response "refused the API's answer ...", whatever its status, and is never retried.
-util::Result<Envelope, ApiError> parse_response(const HttpResponse& response, ResultNeed need,
+util::Result<Envelope, ApiError> parse_response(const http::HttpResponse& response, ResultNeed need,
                                                 util::Clock::SystemTime now,
                                                 std::string_view secret = {},
                                                 const JsonLimits& limits = {});
@@ -63,7 +63,7 @@ ErrorKind classify(int http_status, const std::vector<int>& codes, std::string_v
 
 // The server's requested wait: `retry-after-ms` (milliseconds), else `Retry-After` as seconds or
 // an HTTP-date (relative to `now`; a date in the past is 0). std::nullopt when absent or invalid.
-std::optional<std::chrono::milliseconds> parse_retry_after(const HttpResponse& response,
+std::optional<std::chrono::milliseconds> parse_retry_after(const http::HttpResponse& response,
                                                            util::Clock::SystemTime now);
 
 // Text fit for an error message or log line: `secret` and "Bearer <credential>" replaced by

@@ -6,8 +6,9 @@
 #include "aisearchd_version.hpp"
 #include "api/budget.hpp"
 #include "api/token.hpp"
-#include "api/transport.hpp"
 #include "daemon/log_format.hpp"
+#include "http/curl_transport.hpp"
+#include "http/transport.hpp"
 #include "manifest/loader.hpp"
 
 namespace cli {
@@ -104,10 +105,10 @@ util::Result<std::shared_ptr<api::Client>, std::string> make_client(const Settin
   cc.token = std::move(*token);
   auto checked = api::Client::check_config(cc);
   if (!checked) return util::Err(checked.error());
-  api::CurlOptions co;
+  http::CurlOptions co;
   co.user_agent = std::string("aisearchd/") + util::k_version;
   co.max_body_bytes = settings.config.max_answer_size;
-  auto transport = api::make_curl_transport(co);
+  auto transport = http::make_curl_transport(co);
   return std::make_shared<api::Client>(std::move(cc), std::move(transport),
                                        std::make_shared<util::SystemClock>());
 }

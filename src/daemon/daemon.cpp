@@ -12,11 +12,12 @@
 #include <nlohmann/json.hpp>
 
 #include "aisearchd_version.hpp"
-#include "api/transport.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/process_metrics.hpp"
 #include "daemon/status.hpp"
 #include "daemon/watcher.hpp"
+#include "http/curl_transport.hpp"
+#include "http/transport.hpp"
 #include "jobs/freshness.hpp"
 #include "jobs/reporter.hpp"
 #include "jobs/sync_manager.hpp"
@@ -102,9 +103,9 @@ Daemon::Daemon(DaemonOptions options, manifest::Manifest manifest,
     wo.notify_on = cfg.notify_on == manifest::DaemonConfig::NotifyOn::all
                        ? jobs::WebhookOptions::NotifyOn::all
                        : jobs::WebhookOptions::NotifyOn::changes;
-    api::CurlOptions co;
+    http::CurlOptions co;
     co.user_agent = std::string("aisearchd/") + util::k_version;
-    m_webhook = std::make_unique<jobs::WebhookNotifier>(wo, api::make_curl_transport(co));
+    m_webhook = std::make_unique<jobs::WebhookNotifier>(wo, http::make_curl_transport(co));
     seed_webhook(state);
     m_reporter->add(*m_webhook);
   }

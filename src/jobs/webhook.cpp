@@ -39,7 +39,7 @@ std::string health_of(const std::string& outcome) {
 
 }  // namespace
 
-WebhookNotifier::WebhookNotifier(WebhookOptions options, std::shared_ptr<api::Transport> transport)
+WebhookNotifier::WebhookNotifier(WebhookOptions options, std::shared_ptr<http::Transport> transport)
     : m_options(std::move(options)), m_transport(std::move(transport)) {
   m_options.max_attempts = std::max(1, m_options.max_attempts);
   m_options.queue_max = std::max<std::size_t>(1, m_options.queue_max);
@@ -219,7 +219,7 @@ void WebhookNotifier::run() {
     bool delivered = false;
     for (int attempt = 1; attempt <= m_options.max_attempts; ++attempt) {
       lock.unlock();
-      api::HttpRequest request;
+      http::HttpRequest request;
       request.method = "POST";
       request.url = m_options.url;
       request.headers = {{"Content-Type", "application/json"}};

@@ -10,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "api/transport.hpp"
+#include "http/transport.hpp"
 #include "jobs/reporter.hpp"
 
 namespace jobs {
@@ -59,7 +59,7 @@ util::Result<WebhookOptions::NotifyOn, std::string> parse_notify_on(std::string_
 // the network. Thread-safe.
 class WebhookNotifier final : public Reporter {
  public:
-  WebhookNotifier(WebhookOptions options, std::shared_ptr<api::Transport> transport);
+  WebhookNotifier(WebhookOptions options, std::shared_ptr<http::Transport> transport);
   ~WebhookNotifier() override;  // stop(0)
   WebhookNotifier(const WebhookNotifier&) = delete;
   WebhookNotifier& operator=(const WebhookNotifier&) = delete;
@@ -101,7 +101,7 @@ class WebhookNotifier final : public Reporter {
   void run();
 
   WebhookOptions m_options;
-  std::shared_ptr<api::Transport> m_transport;
+  std::shared_ptr<http::Transport> m_transport;
   mutable std::mutex m_mutex;
   std::condition_variable m_cv;
   std::deque<std::string> m_queue;

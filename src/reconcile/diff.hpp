@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "api/client.hpp"
+#include "api/types.hpp"
 #include "manifest/model.hpp"
 #include "reconcile/plan.hpp"
 #include "state/state.hpp"

@@ -1,4 +1,5 @@
 #include "state/backend.hpp"
+#include "http/curl_transport.hpp"
 
 #include <utility>
 
@@ -31,7 +32,7 @@ util::Result<std::shared_ptr<EtcdClient>, std::string> make_etcd_client(
     if (auto readable = util::read_file(path); !readable)
       return util::Err(std::string("etcd ") + key + ": " + readable.error());
   }
-  api::CurlOptions curl;
+  http::CurlOptions curl;
   curl.user_agent = config.user_agent;
   curl.ca_file = config.ca_file;
   curl.client_cert_file = config.cert_file;
@@ -41,7 +42,7 @@ util::Result<std::shared_ptr<EtcdClient>, std::string> make_etcd_client(
   // not the API's 8 MiB per answer.
   curl.max_body_bytes = 64u << 20;
   curl.large_body_bytes = 64u << 20;
-  return std::make_shared<EtcdClient>(std::move(options), api::make_curl_transport(curl));
+  return std::make_shared<EtcdClient>(std::move(options), http::make_curl_transport(curl));
 }
 
 util::Result<std::unique_ptr<StateStore>, std::string> make_state_store(

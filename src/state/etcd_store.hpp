@@ -1,81 +1,19 @@
 #pragma once
 
-#include <atomic>
-#include <chrono>
+// The etcd state backend: the whole state document in one key, saved by compare-and-swap.
+
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <string_view>
-#include <vector>
 
-#include <nlohmann/json_fwd.hpp>
-
-#include "api/transport.hpp"
+#include "state/etcd_client.hpp"
 #include "state/state.hpp"
 #include "util/result.hpp"
 
 namespace state {
-
-// How to reach etcd (PRODUCT.md §11). The caller reads the password file; TLS files go to the
-// transport it builds.
-struct EtcdOptions {
-  std::vector<std::string> endpoints = {"http://127.0.0.1:2379"};
-  std::string prefix = "/aisearchd/";  // every key under it
-  std::string username;                // "" = no auth
-  std::string password;
-  std::chrono::milliseconds request_timeout{5'000};
-};
-
-// One key as etcd reports it.
-struct EtcdKeyValue {
-  std::string key, value;
-  std::int64_t create_revision = 0;
-  std::int64_t mod_revision = 0;
-  std::int64_t lease = 0;
-};
-
-// A small client for etcd's v3 JSON gateway (/v3/kv/range, /v3/kv/txn, /v3/lease/*, auth):
-// keys and values are base64 on the wire, 64-bit numbers are strings. Tries the endpoints in
-// order, starting with the last one that answered. Thread-safe.
-class EtcdClient {
- public:
-  EtcdClient(EtcdOptions options, std::shared_ptr<api::Transport> transport);
-
-  // POSTs `body` (a JSON text) to `path` ("/v3/kv/range") and returns the answer's JSON text.
-  // Fails with a message naming the endpoint (transport error, non-200 status, gRPC error).
-  util::Result<std::string, std::string> call(const std::string& path, const std::string& body);
-
-  // The key `name` under the prefix ("state" -> "/aisearchd/state").
-  std::string key(std::string_view name) const;
-
-  // Reads one key; nullopt when absent.
-  util::Result<std::optional<EtcdKeyValue>, std::string> get(const std::string& key);
-
-  const EtcdOptions& options() const { return m_options; }
-  // Requests sent so far (each endpoint tried counts; authentication not included).
-  std::uint64_t requests() const { return m_requests.load(std::memory_order_relaxed); }
-
-  static std::string base64_encode(std::string_view data);
-  // Fails on characters outside the base64 alphabet.
-  static util::Result<std::string, std::string> base64_decode(std::string_view text);
-
- private:
-  util::Result<std::string, std::string> authenticate(const std::string& endpoint);
-
-  EtcdOptions m_options;
-  std::shared_ptr<api::Transport> m_transport;
-  std::mutex m_mutex;
-  std::size_t m_current = 0;  // index of the endpoint to try first
-  std::string m_token;        // auth token, "" = none yet
-  std::atomic<std::uint64_t> m_requests{0};
-};
-
-// The 64-bit integer field `name` of an etcd JSON answer (the gateway sends them as strings);
-// 0 when absent or not a number.
-std::int64_t etcd_int64(const nlohmann::json& j, const char* name);
 
 // The leader key a write must still find unchanged (fencing): its create_revision is the one
 // the holder's create-if-absent transaction produced.

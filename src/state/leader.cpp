@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "util/base64.hpp"
+
 namespace state {
 namespace {
 
@@ -168,17 +170,16 @@ util::Result<bool, std::string> LeaderElector::campaign() {
   const std::int64_t granted = etcd_int64(*grant, "TTL");
   if (lease == 0 || granted <= 0) return util::Err(std::string("etcd: lease grant without an ID"));
 
-  const std::string key64 = EtcdClient::base64_encode(m_key);
+  const std::string key64 = util::base64_encode(m_key);
   nlohmann::json txn = {
       {"compare", nlohmann::json::array({{{"key", key64},
                                           {"result", "EQUAL"},
                                           {"target", "CREATE"},
                                           {"create_revision", "0"}}})},
-      {"success",
-       nlohmann::json::array({{{"request_put",
-                                {{"key", key64},
-                                 {"value", EtcdClient::base64_encode(m_options.node_name)},
-                                 {"lease", std::to_string(lease)}}}}})},
+      {"success", nlohmann::json::array({{{"request_put",
+                                           {{"key", key64},
+                                            {"value", util::base64_encode(m_options.node_name)},
+                                            {"lease", std::to_string(lease)}}}}})},
       {"failure", nlohmann::json::array({{{"request_range", {{"key", key64}}}}})}};
   auto answer = parse(m_client->call("/v3/kv/txn", txn.dump()));
   if (!answer) {
@@ -202,7 +203,7 @@ util::Result<bool, std::string> LeaderElector::campaign() {
   if (responses.is_array() && !responses.empty() && responses[0].contains("response_range")) {
     const auto& kvs = responses[0]["response_range"]["kvs"];
     if (kvs.is_array() && !kvs.empty()) {
-      auto v = EtcdClient::base64_decode(kvs[0].value("value", ""));
+      auto v = util::base64_decode(kvs[0].value("value", ""));
       if (v) holder = *v;
     }
   }

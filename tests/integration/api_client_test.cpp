@@ -13,7 +13,8 @@
 
 #include "aisearchd_version.hpp"
 #include "api/client.hpp"
-#include "api/transport.hpp"
+#include "http/curl_transport.hpp"
+#include "http/transport.hpp"
 #include "support/emulator_process.hpp"
 #include "support/ports.hpp"
 
@@ -25,7 +26,7 @@ using std::chrono::milliseconds;
 using support::EmulatorProcess;
 
 // Wraps the curl transport and records when each answer arrived and its Retry-After.
-class RecordingTransport : public api::Transport {
+class RecordingTransport : public http::Transport {
  public:
   struct Entry {
     std::chrono::steady_clock::time_point sent;
@@ -33,11 +34,11 @@ class RecordingTransport : public api::Transport {
     std::optional<std::string> retry_after;
   };
 
-  explicit RecordingTransport(std::shared_ptr<api::Transport> inner,
+  explicit RecordingTransport(std::shared_ptr<http::Transport> inner,
                               std::function<void(const Entry&)> on_answer = nullptr)
       : m_inner(std::move(inner)), m_on_answer(std::move(on_answer)) {}
 
-  util::Result<api::HttpResponse, api::TransportError> send(const api::HttpRequest& r) override {
+  util::Result<http::HttpResponse, http::TransportError> send(const http::HttpRequest& r) override {
     Entry e;
     e.sent = std::chrono::steady_clock::now();
     auto result = m_inner->send(r);
@@ -57,16 +58,16 @@ class RecordingTransport : public api::Transport {
   }
 
  private:
-  std::shared_ptr<api::Transport> m_inner;
+  std::shared_ptr<http::Transport> m_inner;
   std::function<void(const Entry&)> m_on_answer;
   mutable std::mutex m_mutex;
   std::vector<Entry> m_entries;
 };
 
-std::shared_ptr<api::Transport> curl() {
-  api::CurlOptions options;
+std::shared_ptr<http::Transport> curl() {
+  http::CurlOptions options;
   options.user_agent = std::string("aisearchd/") + util::k_version;
-  return api::make_curl_transport(options);
+  return http::make_curl_transport(options);
 }
 
 api::ClientConfig config_for(const EmulatorProcess& emulator) {
@@ -83,7 +84,7 @@ api::ClientConfig config_for(const EmulatorProcess& emulator) {
 
 std::unique_ptr<api::Client> client_for(const EmulatorProcess& emulator,
                                         std::optional<api::ClientConfig> config = std::nullopt,
-                                        std::shared_ptr<api::Transport> transport = nullptr) {
+                                        std::shared_ptr<http::Transport> transport = nullptr) {
   auto c = config ? *config : config_for(emulator);
   EXPECT_TRUE(api::Client::check_config(c).ok());
   return std::make_unique<api::Client>(c, transport ? transport : curl(),

@@ -8,7 +8,8 @@
 #include <set>
 
 #include "api/client.hpp"
-#include "api/transport.hpp"
+#include "http/curl_transport.hpp"
+#include "http/transport.hpp"
 #include "manifest/loader.hpp"
 #include "reconcile/apply.hpp"
 #include "reconcile/diff.hpp"
@@ -34,7 +35,7 @@ struct Harness {
     cc.retry.base_delay = std::chrono::milliseconds(20);
     cc.retry.max_delay = std::chrono::milliseconds(200);
     cc.concurrency = 8;
-    client = std::make_unique<api::Client>(cc, api::make_curl_transport({}), clock);
+    client = std::make_unique<api::Client>(cc, http::make_curl_transport({}), clock);
   }
 
   // observe -> diff -> apply with the state in `store`; returns the apply result.

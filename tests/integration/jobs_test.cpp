@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/client.hpp"
+#include "http/curl_transport.hpp"
 #include "jobs/reporter.hpp"
 #include "jobs/runner.hpp"
 #include "jobs/sync_manager.hpp"
@@ -71,7 +72,7 @@ class JobsIntegration : public ::testing::Test {
   JobsIntegration()
       : emulator({"--job-duration", "300ms", "--job-cooldown", "1s", "--clock", "manual"}),
         clock(std::make_shared<support::EmulatorClock>(emulator)),
-        client(config(emulator), api::make_curl_transport(api::CurlOptions{}), clock),
+        client(config(emulator), http::make_curl_transport(http::CurlOptions{}), clock),
         writer(store, state::State{}) {
     emulator.control("POST", "seed",
                      {{"instances", json::array({{{"namespace", "default"},
@@ -271,7 +272,7 @@ TEST_F(JobsIntegration, WebhookPostsOutcomesToALocalReceiver) {
   jobs::WebhookOptions options;
   options.url = "http://127.0.0.1:" + std::to_string(port) + "/hook";
   options.base_delay = 50ms;
-  jobs::WebhookNotifier webhook(options, api::make_curl_transport(api::CurlOptions{}));
+  jobs::WebhookNotifier webhook(options, http::make_curl_transport(http::CurlOptions{}));
   reporters.add(webhook);
   emulator.control("PUT", "config", {{"job_outcomes", {{"default/docs", "fail"}}}});
   jobs::Runner runner(client, *clock, writer, reporters, fast());

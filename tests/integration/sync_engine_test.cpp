@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/client.hpp"
+#include "http/curl_transport.hpp"
 #include "jobs/reporter.hpp"
 #include "jobs/runner.hpp"
 #include "jobs/sync_manager.hpp"
@@ -48,7 +49,7 @@ class SyncEngine : public ::testing::Test {
   SyncEngine()
       : emulator({"--job-duration", "150s", "--job-cooldown", "20s", "--clock", "manual"}),
         clock(std::make_shared<support::EmulatorClock>(emulator)),
-        client(config(emulator), api::make_curl_transport(api::CurlOptions{}), clock),
+        client(config(emulator), http::make_curl_transport(http::CurlOptions{}), clock),
         writer(store, state::State{}),
         runner(client, *clock, writer, log, jobs::FollowOptions{}),
         manager(runner, client, *clock, writer, log, jobs::SyncManagerOptions{0}) {

@@ -62,7 +62,7 @@ std::string RecordedRequest::query_param(const std::string& name) const {
   return "";
 }
 
-FakeAnswer FakeTransport::send(const api::HttpRequest& request) {
+FakeAnswer FakeTransport::send(const http::HttpRequest& request) {
   RecordedRequest rec;
   rec.method = request.method;
   rec.url = request.url;
@@ -89,18 +89,18 @@ FakeAnswer FakeTransport::send(const api::HttpRequest& request) {
       418, error_envelope(0, "FakeTransport: unscripted request " + rec.method + " " + rec.path));
 }
 
-void FakeTransport::push(api::HttpResponse response) {
+void FakeTransport::push(http::HttpResponse response) {
   std::lock_guard lock(m_mutex);
   m_queue.emplace_back(std::move(response));
 }
 
-void FakeTransport::push_json(int status, const nlohmann::json& body, api::Headers headers) {
+void FakeTransport::push_json(int status, const nlohmann::json& body, http::Headers headers) {
   push(json_response(status, body, std::move(headers)));
 }
 
-void FakeTransport::push_error(api::TransportError::Kind kind, std::string message) {
+void FakeTransport::push_error(http::TransportError::Kind kind, std::string message) {
   std::lock_guard lock(m_mutex);
-  m_queue.emplace_back(util::Err(api::TransportError{kind, std::move(message)}));
+  m_queue.emplace_back(util::Err(http::TransportError{kind, std::move(message)}));
 }
 
 void FakeTransport::on(std::string method, std::string path_prefix, FakeHandler handler) {
@@ -128,9 +128,9 @@ void FakeTransport::clear_requests() {
   m_requests.clear();
 }
 
-api::HttpResponse FakeTransport::json_response(int status, const nlohmann::json& body,
-                                               api::Headers headers) {
-  api::HttpResponse r;
+http::HttpResponse FakeTransport::json_response(int status, const nlohmann::json& body,
+                                                http::Headers headers) {
+  http::HttpResponse r;
   r.status = status;
   r.headers = std::move(headers);
   for (auto& h : r.headers) h.first = lower(h.first);
@@ -139,9 +139,9 @@ api::HttpResponse FakeTransport::json_response(int status, const nlohmann::json&
   return r;
 }
 
-api::HttpResponse FakeTransport::text_response(int status, std::string body,
-                                               std::string content_type) {
-  api::HttpResponse r;
+http::HttpResponse FakeTransport::text_response(int status, std::string body,
+                                                std::string content_type) {
+  http::HttpResponse r;
   r.status = status;
   r.headers.emplace_back("content-type", std::move(content_type));
   r.body = std::move(body);

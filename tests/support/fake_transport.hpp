@@ -1,6 +1,6 @@
 #pragma once
 
-// A scripted api::Transport for unit tests of every module that talks to the API.
+// A scripted http::Transport for unit tests of every module that talks to the API.
 //
 //   auto fake = std::make_shared<support::FakeTransport>();
 //   fake->push(support::FakeTransport::json_response(200, support::envelope({{"id", "docs"}})));
@@ -25,7 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/transport.hpp"
+#include "http/transport.hpp"
 #include "util/result.hpp"
 
 namespace support {
@@ -38,7 +38,7 @@ struct RecordedRequest {
   std::string url;    // as sent
   std::string path;   // without scheme, host, "/client/v4" and query
   std::string query;  // without "?"
-  api::Headers headers;
+  http::Headers headers;
   std::string body;
 
   // The first header of that name (case-insensitive); "" when absent.
@@ -49,17 +49,17 @@ struct RecordedRequest {
   std::string query_param(const std::string& name) const;
 };
 
-using FakeAnswer = util::Result<api::HttpResponse, api::TransportError>;
+using FakeAnswer = util::Result<http::HttpResponse, http::TransportError>;
 using FakeHandler = std::function<FakeAnswer(const RecordedRequest&)>;
 
-class FakeTransport : public api::Transport {
+class FakeTransport : public http::Transport {
  public:
-  FakeAnswer send(const api::HttpRequest& request) override;
+  FakeAnswer send(const http::HttpRequest& request) override;
 
   // Queues one answer for the next request.
-  void push(api::HttpResponse response);
-  void push_json(int status, const nlohmann::json& body, api::Headers headers = {});
-  void push_error(api::TransportError::Kind kind, std::string message = "connection reset");
+  void push(http::HttpResponse response);
+  void push_json(int status, const nlohmann::json& body, http::Headers headers = {});
+  void push_error(http::TransportError::Kind kind, std::string message = "connection reset");
   // Answers requests of `method` ("" = any) whose path starts with `path_prefix`.
   void on(std::string method, std::string path_prefix, FakeHandler handler);
 
@@ -68,10 +68,10 @@ class FakeTransport : public api::Transport {
   std::size_t queued() const;  // answers not consumed yet
   void clear_requests();
 
-  static api::HttpResponse json_response(int status, const nlohmann::json& body,
-                                         api::Headers headers = {});
-  static api::HttpResponse text_response(int status, std::string body,
-                                         std::string content_type = "text/html");
+  static http::HttpResponse json_response(int status, const nlohmann::json& body,
+                                          http::Headers headers = {});
+  static http::HttpResponse text_response(int status, std::string body,
+                                          std::string content_type = "text/html");
 
  private:
   struct Route {

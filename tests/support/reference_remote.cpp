@@ -12,7 +12,7 @@ using nlohmann::json;
 
 namespace {
 
-api::HttpResponse ok(const json& result, const json& result_info = nullptr) {
+http::HttpResponse ok(const json& result, const json& result_info = nullptr) {
   json body = {{"success", true},
                {"errors", json::array()},
                {"messages", json::array()},
@@ -21,7 +21,7 @@ api::HttpResponse ok(const json& result, const json& result_info = nullptr) {
   return FakeTransport::json_response(200, body);
 }
 
-api::HttpResponse error(int status, int code, const std::string& message) {
+http::HttpResponse error(int status, int code, const std::string& message) {
   return FakeTransport::json_response(status, error_envelope(code, message));
 }
 
@@ -202,8 +202,8 @@ void ReferenceRemote::on_kill(std::function<void()> hook) {
   m_on_kill = std::move(hook);
 }
 
-util::Result<api::HttpResponse, api::TransportError> ReferenceRemote::send(
-    const api::HttpRequest& r) {
+util::Result<http::HttpResponse, http::TransportError> ReferenceRemote::send(
+    const http::HttpRequest& r) {
   std::map<std::string, std::string> query;
   const auto path = split_path(r.url, query);
   json body = nullptr;
@@ -229,28 +229,28 @@ util::Result<api::HttpResponse, api::TransportError> ReferenceRemote::send(
     m_list_pages[*list][number(query, "page", 1)] =
         (fault == Fault::none || fault == Fault::shifted_page) && !m_killed;
   if (m_killed)
-    return util::Err(api::TransportError{api::TransportError::Kind::network,
-                                         "connection refused (process killed)"});
+    return util::Err(http::TransportError{http::TransportError::Kind::network,
+                                          "connection refused (process killed)"});
   if (fault == Fault::fail) return error(500, 10001, "Internal server error");
 
   bool applied = false;
-  api::HttpResponse response = handle(r.method, path, query, body, fault, applied);
+  http::HttpResponse response = handle(r.method, path, query, body, fault, applied);
   // A short fault on a page with nothing to leave out changes nothing: that page is complete.
   if (list && fault == Fault::short_page && !applied)
     m_list_pages[*list][number(query, "page", 1)] = true;
   if (fault == Fault::lost && r.method != "GET")
     return util::Err(
-        api::TransportError{api::TransportError::Kind::network, "connection reset by peer"});
+        http::TransportError{http::TransportError::Kind::network, "connection reset by peer"});
   if (fault == Fault::lost && r.method == "GET")
     return util::Err(
-        api::TransportError{api::TransportError::Kind::timeout, "operation timed out"});
+        http::TransportError{http::TransportError::Kind::timeout, "operation timed out"});
   return response;
 }
 
-api::HttpResponse ReferenceRemote::handle(const std::string& method,
-                                          const std::vector<std::string>& p,
-                                          const std::map<std::string, std::string>& query,
-                                          const json& body, Fault fault, bool& applied) {
+http::HttpResponse ReferenceRemote::handle(const std::string& method,
+                                           const std::vector<std::string>& p,
+                                           const std::map<std::string, std::string>& query,
+                                           const json& body, Fault fault, bool& applied) {
   // accounts/ACC/ai-search/namespaces[/NS[/instances[/ID]]]
   if (p.size() < 4 || p[0] != "accounts" || p[1] != m_account || p[2] != "ai-search" ||
       p[3] != "namespaces")

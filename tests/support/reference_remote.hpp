@@ -1,6 +1,6 @@
 #pragma once
 
-// An in-memory Cloudflare AI Search account behind api::Transport: the reference model of the
+// An in-memory Cloudflare AI Search account behind http::Transport: the reference model of the
 // remote side for the model-based safety checker and for unit tests of apply.
 //
 //   auto remote = std::make_shared<support::ReferenceRemote>();
@@ -36,11 +36,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/transport.hpp"
+#include "http/transport.hpp"
 
 namespace support {
 
-class ReferenceRemote final : public api::Transport {
+class ReferenceRemote final : public http::Transport {
  public:
   // short_page: the page leaves an item out, total_count unchanged. shifted_page: the last page
   // of a list (page 2 on) is read as if, since the earlier pages, someone had deleted an instance
@@ -57,7 +57,7 @@ class ReferenceRemote final : public api::Transport {
 
   explicit ReferenceRemote(std::string account = "acc");
 
-  util::Result<api::HttpResponse, api::TransportError> send(const api::HttpRequest& r) override;
+  util::Result<http::HttpResponse, http::TransportError> send(const http::HttpRequest& r) override;
 
   // The account's content. add_instance stores `object` as the service would after a create.
   void add_namespace(const std::string& name);
@@ -89,9 +89,9 @@ class ReferenceRemote final : public api::Transport {
   struct Stored {
     nlohmann::json object;  // what a GET returns (token_id as null)
   };
-  api::HttpResponse handle(const std::string& method, const std::vector<std::string>& path,
-                           const std::map<std::string, std::string>& query,
-                           const nlohmann::json& body, Fault fault, bool& applied);
+  http::HttpResponse handle(const std::string& method, const std::vector<std::string>& path,
+                            const std::map<std::string, std::string>& query,
+                            const nlohmann::json& body, Fault fault, bool& applied);
   nlohmann::json stored_form(const std::string& ns, nlohmann::json object) const;
 
   const std::string m_account;

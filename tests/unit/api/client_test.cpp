@@ -561,14 +561,14 @@ TEST_F(ClientTest, ServerErrorsAreRetriedWithBackoff) {
 }
 
 TEST_F(ClientTest, TransportFailuresAreRetriedExceptTls) {
-  fake->push_error(api::TransportError::Kind::network, "connection reset by peer");
-  fake->push_error(api::TransportError::Kind::timeout, "timed out");
+  fake->push_error(http::TransportError::Kind::network, "connection reset by peer");
+  fake->push_error(http::TransportError::Kind::timeout, "timed out");
   fake->push_json(200, support::envelope(instance("docs")));
   EXPECT_TRUE(client().get_instance("default", "docs").ok());
   EXPECT_EQ(fake->request_count(), 3u);
 
   fake->clear_requests();
-  fake->push_error(api::TransportError::Kind::tls, "certificate verify failed");
+  fake->push_error(http::TransportError::Kind::tls, "certificate verify failed");
   auto tls = client().get_instance("default", "docs");
   ASSERT_FALSE(tls.ok());
   EXPECT_EQ(tls.error().kind, ErrorKind::tls);
@@ -790,7 +790,7 @@ TEST_F(ClientTest, ObserverSeesEveryAttempt) {
   client().set_observer([&](const std::string& method, const std::string& path, int status,
                             milliseconds) { seen.emplace_back(method + " " + path, status); });
   fake->push_json(503, support::error_envelope(0, "x"));
-  fake->push_error(api::TransportError::Kind::network, "reset");
+  fake->push_error(http::TransportError::Kind::network, "reset");
   fake->push_json(200, support::envelope(instance("docs")));
   ASSERT_TRUE(client().get_instance("default", "docs").ok());
   const std::string path = "GET /client/v4" + k_default + "/docs";
@@ -814,7 +814,7 @@ TEST_F(ClientTest, TheTokenNeverAppearsInErrorsOrLogs) {
   auto& cl = client(c);
   const std::string echo = "Authorization: Bearer " + canary;
   const std::string padded = std::string(api::k_max_message - 10, 'p') + canary;  // cut inside it
-  std::vector<api::HttpResponse> answers = {
+  std::vector<http::HttpResponse> answers = {
       FakeTransport::json_response(401, support::error_envelope(10000, "bad header: " + echo)),
       FakeTransport::json_response(400, support::error_envelope(7001, "token " + canary)),
       FakeTransport::json_response(400, support::error_envelope(7001, padded)),
@@ -839,8 +839,8 @@ TEST_F(ClientTest, TheTokenNeverAppearsInErrorsOrLogs) {
     errors.push_back(r.error());
     while (fake->queued() > 0) (void)cl.get_namespace("drain");
   }
-  fake->push_error(api::TransportError::Kind::network, "proxy said " + echo);
-  fake->push_error(api::TransportError::Kind::network, "proxy said " + echo);
+  fake->push_error(http::TransportError::Kind::network, "proxy said " + echo);
+  fake->push_error(http::TransportError::Kind::network, "proxy said " + echo);
   auto transport = cl.get_instance("default", "docs");
   ASSERT_FALSE(transport.ok());
   errors.push_back(transport.error());

@@ -14,8 +14,8 @@ using nlohmann::json;
 
 const auto k_now = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
 
-api::HttpResponse response(int status, std::string body, std::string type = "application/json") {
-  api::HttpResponse r;
+http::HttpResponse response(int status, std::string body, std::string type = "application/json") {
+  http::HttpResponse r;
   r.status = status;
   r.headers.emplace_back("content-type", std::move(type));
   r.body = std::move(body);
@@ -153,7 +153,7 @@ TEST(Envelope, LongMessagesAreCut) {
 }
 
 TEST(RetryAfter, SecondsMillisecondsAndHttpDate) {
-  api::HttpResponse r;
+  http::HttpResponse r;
   r.headers = {{"retry-after", "7"}};
   EXPECT_EQ(api::parse_retry_after(r, k_now), std::chrono::milliseconds(7000));
   r.headers = {{"retry-after-ms", "1500"}, {"retry-after", "7"}};

@@ -54,8 +54,8 @@ class FaultySim : public SimApi {
  public:
   using SimApi::SimApi;
   std::atomic<int> fail_lists{0};
-  util::Result<api::HttpResponse, api::TransportError> send(
-      const api::HttpRequest& request) override {
+  util::Result<http::HttpResponse, http::TransportError> send(
+      const http::HttpRequest& request) override {
     const auto q = request.url.find('?');
     const std::string path = request.url.substr(0, q);
     const bool is_list = request.method == "GET" && path.size() >= 5 &&
@@ -63,7 +63,7 @@ class FaultySim : public SimApi {
     if (is_list && fail_lists.load() > 0) {
       --fail_lists;
       return util::Err(
-          api::TransportError{api::TransportError::Kind::timeout, "list timeout (simulated)"});
+          http::TransportError{http::TransportError::Kind::timeout, "list timeout (simulated)"});
     }
     return SimApi::send(request);
   }

@@ -1,6 +1,6 @@
 #pragma once
 
-// A stateful simulation of the AI Search jobs API as an api::Transport, driven by a util::Clock
+// A stateful simulation of the AI Search jobs API as an http::Transport, driven by a util::Clock
 // (a FakeClock in tests and the request-count bench): jobs start on POST, run for
 // `job_duration` and end per the instance's mode; the ~30 s cooldown after a job ends answers
 // 429 code 7020; a running job is superseded by a new one. Every request is counted by kind.
@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/transport.hpp"
+#include "http/transport.hpp"
 #include "util/clock.hpp"
 #include "util/strings.hpp"
 #include "util/time_format.hpp"
@@ -28,7 +28,7 @@ using std::chrono::milliseconds;
 
 inline constexpr const char* k_sim_url = "https://api.test/client/v4";
 
-class SimApi : public api::Transport {
+class SimApi : public http::Transport {
  public:
   // How an instance's jobs end: ok ("completed"), fail ("error", 25 log lines, stats errors),
   // stall (never ends, last_seen_at stops), reason (end with `custom_reason`, stats per
@@ -132,8 +132,8 @@ class SimApi : public api::Transport {
     return out;
   }
 
-  util::Result<api::HttpResponse, api::TransportError> send(
-      const api::HttpRequest& request) override {
+  util::Result<http::HttpResponse, http::TransportError> send(
+      const http::HttpRequest& request) override {
     if (before) {
       const auto q = request.url.find('?');
       const auto p = util::split(
@@ -191,7 +191,7 @@ class SimApi : public api::Transport {
       if (m_lose_creates > 0) {
         --m_lose_creates;
         return util::Err(
-            api::TransportError{api::TransportError::Kind::timeout, "answer lost (simulated)"});
+            http::TransportError{http::TransportError::Kind::timeout, "answer lost (simulated)"});
       }
       return ok(render(job));
     }
@@ -378,21 +378,21 @@ class SimApi : public api::Transport {
     return out;
   }
 
-  static api::HttpResponse response(int status, const json& body) {
-    api::HttpResponse r;
+  static http::HttpResponse response(int status, const json& body) {
+    http::HttpResponse r;
     r.status = status;
     r.headers = {{"content-type", "application/json"}};
     r.body = body.dump();
     return r;
   }
-  static util::Result<api::HttpResponse, api::TransportError> ok(const json& result) {
+  static util::Result<http::HttpResponse, http::TransportError> ok(const json& result) {
     return response(200, {{"success", true},
                           {"errors", json::array()},
                           {"messages", json::array()},
                           {"result", result}});
   }
-  static util::Result<api::HttpResponse, api::TransportError> list(const std::vector<json>& items,
-                                                                   int page, int per_page) {
+  static util::Result<http::HttpResponse, http::TransportError> list(const std::vector<json>& items,
+                                                                     int page, int per_page) {
     per_page = std::max(per_page, 1);
     page = std::max(page, 1);
     json result = json::array();
@@ -411,8 +411,8 @@ class SimApi : public api::Transport {
                             {"count", result.size()},
                             {"total_count", items.size()}}}});
   }
-  static util::Result<api::HttpResponse, api::TransportError> error(int status, int code,
-                                                                    const std::string& message) {
+  static util::Result<http::HttpResponse, http::TransportError> error(int status, int code,
+                                                                      const std::string& message) {
     return response(status, {{"success", false},
                              {"errors", json::array({{{"code", code}, {"message", message}}})},
                              {"messages", json::array()},

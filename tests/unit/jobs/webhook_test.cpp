@@ -14,23 +14,23 @@ namespace {
 using namespace std::chrono_literals;
 
 // Answers POSTs with a scripted status sequence (the last one repeats) and records the bodies.
-class Receiver : public api::Transport {
+class Receiver : public http::Transport {
  public:
   std::vector<int> statuses{200};
   bool block = false;
 
-  util::Result<api::HttpResponse, api::TransportError> send(const api::HttpRequest& r) override {
+  util::Result<http::HttpResponse, http::TransportError> send(const http::HttpRequest& r) override {
     std::unique_lock lock(m_mutex);
     m_cv.wait(lock, [&] { return !block; });
     const int status = statuses[std::min(m_calls, statuses.size() - 1)];
     ++m_calls;
     if (status == 0)
-      return util::Err(api::TransportError{api::TransportError::Kind::network, "refused"});
+      return util::Err(http::TransportError{http::TransportError::Kind::network, "refused"});
     if (status >= 200 && status < 300) {
       m_bodies.push_back(nlohmann::json::parse(r.body));
       m_requests.push_back(r);
     }
-    api::HttpResponse resp;
+    http::HttpResponse resp;
     resp.status = status;
     return resp;
   }
@@ -45,7 +45,7 @@ class Receiver : public api::Transport {
     std::lock_guard lock(m_mutex);
     return m_bodies;
   }
-  std::vector<api::HttpRequest> requests() {
+  std::vector<http::HttpRequest> requests() {
     std::lock_guard lock(m_mutex);
     return m_requests;
   }
@@ -59,7 +59,7 @@ class Receiver : public api::Transport {
   std::condition_variable m_cv;
   std::size_t m_calls = 0;
   std::vector<nlohmann::json> m_bodies;
-  std::vector<api::HttpRequest> m_requests;
+  std::vector<http::HttpRequest> m_requests;
 };
 
 jobs::WebhookOptions options(jobs::WebhookOptions::NotifyOn on) {

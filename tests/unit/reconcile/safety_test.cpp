@@ -54,13 +54,13 @@ void expect_held_as_drift(const reconcile::Plan& plan, const std::string& addres
 
 // A client, state and clock around a ReferenceRemote (or any transport).
 struct Rig {
-  std::shared_ptr<api::Transport> transport;
+  std::shared_ptr<http::Transport> transport;
   std::shared_ptr<util::FakeClock> clock =
       std::make_shared<util::FakeClock>(util::Clock::SystemTime(std::chrono::hours(500000)));
   support::MemoryStore store;
   std::unique_ptr<api::Client> client;
 
-  explicit Rig(std::shared_ptr<api::Transport> t) : transport(std::move(t)) {
+  explicit Rig(std::shared_ptr<http::Transport> t) : transport(std::move(t)) {
     api::ClientConfig c;
     c.api_url = support::k_fake_api_url;
     c.account_id = "acc";

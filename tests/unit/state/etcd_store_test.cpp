@@ -8,6 +8,7 @@
 #include "state/etcd_store.hpp"
 #include "state/leader.hpp"
 #include "support/fake_transport.hpp"
+#include "util/base64.hpp"
 #include "util/clock.hpp"
 
 namespace {
@@ -23,7 +24,7 @@ std::shared_ptr<state::EtcdClient> client_over(std::shared_ptr<FakeTransport> fa
 }
 
 std::string b64(const std::string& s) {
-  return state::EtcdClient::base64_encode(s);
+  return util::base64_encode(s);
 }
 
 // The answers etcd gives node-a's first campaign for an absent key: lease 42, revision 2.
@@ -56,18 +57,6 @@ TEST(EtcdBackend, AnUnreadableTlsFileIsAnErrorAtStartNamingTheKey) {
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.error().find("ca_file"), std::string::npos) << c.error();
   EXPECT_NE(c.error().find("/nonexistent/ca.pem"), std::string::npos) << c.error();
-}
-
-TEST(EtcdBase64, RoundTripsEveryLength) {
-  const std::string data = std::string("\0\xff\x10 hello/world", 15);
-  for (std::size_t n = 0; n <= data.size(); ++n) {
-    auto text = b64(data.substr(0, n));
-    auto back = state::EtcdClient::base64_decode(text);
-    ASSERT_TRUE(back.ok());
-    EXPECT_EQ(*back, data.substr(0, n));
-  }
-  EXPECT_EQ(b64("/p/state"), "L3Avc3RhdGU=");
-  EXPECT_FALSE(state::EtcdClient::base64_decode("a$b=").ok());
 }
 
 TEST(EtcdStateStore, SaveComparesTheRevisionItRead) {
@@ -150,7 +139,7 @@ TEST(EtcdStateStore, FencedSaveNamesTheNewLeader) {
 TEST(EtcdStateStore, UnreachableEtcdIsAnErrorNotACrash) {
   auto fake = std::make_shared<FakeTransport>();
   state::EtcdStateStore store(client_over(fake));
-  fake->push_error(api::TransportError::Kind::network, "connection refused");
+  fake->push_error(http::TransportError::Kind::network, "connection refused");
   auto r = store.load();
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().find("connection refused"), std::string::npos);
@@ -169,7 +158,7 @@ TEST(LeaderElector, StopsLeadingWhenTheLeaseDeadlinePassesWithoutRenewal) {
   EXPECT_EQ(elector.fence()->create_revision, 2);
 
   // etcd goes away: still leader until the deadline, then not, without any further request.
-  fake->push_error(api::TransportError::Kind::network, "connection refused");
+  fake->push_error(http::TransportError::Kind::network, "connection refused");
   clock.advance(std::chrono::seconds(5));
   EXPECT_FALSE(elector.step().ok());
   EXPECT_TRUE(elector.is_leader());
@@ -190,7 +179,7 @@ TEST(LeaderElector, ALapsedLeadershipWhoseKeyEtcdKeptResumesWithTheSameFence) {
   ASSERT_TRUE(elector.is_leader());
 
   // Renewals fail past the deadline (an etcd outage): the leadership lapses on this clock.
-  fake->push_error(api::TransportError::Kind::network, "connection refused");
+  fake->push_error(http::TransportError::Kind::network, "connection refused");
   clock.advance(std::chrono::seconds(16));
   EXPECT_FALSE(elector.step().ok());
   EXPECT_FALSE(elector.is_leader());

@@ -1,6 +1,6 @@
-#include "api/transport.hpp"
+#include "http/transport.hpp"
 
-namespace api {
+namespace http {
 
 std::optional<std::string> HttpResponse::header(std::string_view lower_name) const {
   for (const auto& [name, value] : headers) {
@@ -9,4 +9,4 @@ std::optional<std::string> HttpResponse::header(std::string_view lower_name) con
   return std::nullopt;
 }
 
-}  // namespace api
+}  // namespace http

@@ -1,4 +1,5 @@
-// The libcurl transport: the only file that includes <curl/curl.h>.
+#include "http/curl_transport.hpp"
+
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -10,10 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "api/transport.hpp"
 #include "util/strings.hpp"
 
-namespace api {
+namespace http {
 namespace {
 
 constexpr std::size_t k_max_headers = 256u << 10;
@@ -294,4 +294,4 @@ std::shared_ptr<Transport> make_curl_transport(const CurlOptions& options) {
   return std::make_shared<CurlTransport>(options);
 }
 
-}  // namespace api
+}  // namespace http
