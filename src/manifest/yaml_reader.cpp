@@ -203,7 +203,7 @@ class TreeBuilder : public YAML::EventHandler {
 };
 
 // The first byte that makes `text` unusable as YAML: invalid UTF-8 or a NUL (yaml-cpp can loop on
-// NUL bytes), with its 1-based line and column (in bytes) and why.
+// NUL bytes), with its 1-based line and column (in code points) and why.
 std::optional<std::pair<SourceLocation, std::string>> first_invalid_text(const std::string& file,
                                                                          std::string_view text) {
   int line = 1, column = 1;
