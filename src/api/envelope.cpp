@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "util/strings.hpp"
+#include "util/utf8.hpp"
 
 namespace api {
 namespace {
@@ -74,61 +75,6 @@ std::string redact_after(const std::string& s, std::string_view marker, std::str
   }
   out.append(s, i, std::string::npos);
   return out;
-}
-
-// The length of the valid UTF-8 sequence at in[i], or 0 when the bytes there are not one.
-std::size_t utf8_sequence(std::string_view in, std::size_t i) {
-  const auto c = static_cast<unsigned char>(in[i]);
-  std::size_t len = 0;
-  if (c < 0x80)
-    len = 1;
-  else if (c >= 0xC2 && c <= 0xDF)
-    len = 2;
-  else if (c >= 0xE0 && c <= 0xEF)
-    len = 3;
-  else if (c >= 0xF0 && c <= 0xF4)
-    len = 4;
-  bool ok = len > 0 && i + len <= in.size();
-  for (std::size_t k = 1; ok && k < len; ++k) {
-    ok = (static_cast<unsigned char>(in[i + k]) & 0xC0) == 0x80;
-  }
-  if (ok && len == 3) {
-    const auto c1 = static_cast<unsigned char>(in[i + 1]);
-    ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
-  }
-  if (ok && len == 4) {
-    const auto c1 = static_cast<unsigned char>(in[i + 1]);
-    ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
-  }
-  return ok ? len : 0;
-}
-
-// Valid UTF-8 stays; every byte of an invalid sequence becomes '?'.
-std::string valid_utf8(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  std::size_t i = 0;
-  while (i < in.size()) {
-    if (const std::size_t len = utf8_sequence(in, i); len > 0) {
-      out.append(in.substr(i, len));
-      i += len;
-    } else {
-      out.push_back('?');
-      ++i;
-    }
-  }
-  return out;
-}
-
-// The offset of the first byte that is not valid UTF-8, or std::nullopt.
-std::optional<std::size_t> first_invalid_utf8(std::string_view in) {
-  std::size_t i = 0;
-  while (i < in.size()) {
-    const std::size_t len = utf8_sequence(in, i);
-    if (len == 0) return i;
-    i += len;
-  }
-  return std::nullopt;
 }
 
 // Builds the DOM of an answer like nlohmann's own DOM parser (iteratively: no recursion on the
@@ -294,7 +240,7 @@ util::Result<Envelope, ApiError> parse_response_impl(const http::HttpResponse& r
     }
   }
   if (!parse_error.empty()) {
-    if (const auto bad = first_invalid_utf8(response.body)) {
+    if (const auto bad = util::first_invalid_utf8(response.body)) {
       parse_error = "invalid UTF-8 at byte " + std::to_string(*bad);
     }
   }
@@ -569,7 +515,7 @@ std::string sanitize_text(std::string_view text, std::string_view secret, std::s
   s = redact_after(s, "bearer", " \t", " \t");
   s = redact_after(s, "x-auth-key", " \t:\"'=", ":=");
   s = redact_after(s, "authorization", " \t:\"'=", ":=");
-  s = valid_utf8(s);
+  s = util::sanitize_utf8(s, util::InvalidUtf8::question_mark);
   std::string out;
   out.reserve(std::min(s.size(), max_len + 3));
   bool space = false;
@@ -585,9 +531,7 @@ std::string sanitize_text(std::string_view text, std::string_view secret, std::s
     if (out.size() > max_len + 4) break;
   }
   if (out.size() <= max_len) return out;
-  std::size_t cut = max_len >= 3 ? max_len - 3 : 0;  // "..." included
-  while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
-  out.resize(cut);
+  out.resize(util::utf8_prefix_length(out, max_len >= 3 ? max_len - 3 : 0));  // "..." included
   return out + "...";
 }
 

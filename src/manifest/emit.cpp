@@ -10,48 +10,13 @@
 #include <string_view>
 
 #include "manifest/yaml_reader.hpp"
+#include "util/utf8.hpp"
 
 namespace manifest {
 
 namespace {
 
 using nlohmann::json;
-
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = 0;
-    char32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;
-    for (std::size_t k = 1; k <= n; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF.
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += n + 1;
-  }
-  return true;
-}
 
 bool lower_equals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -122,7 +87,7 @@ class Writer {
         }
         m_out << YAML::BeginMap;
         for (const auto& [key, child] : v.items()) {
-          if (!valid_utf8(key)) return "a key that is not valid UTF-8 below " + where;
+          if (!util::is_valid_utf8(key)) return "a key that is not valid UTF-8 below " + where;
           m_out << YAML::Key;
           scalar(key, false);
           m_out << YAML::Value;
@@ -143,7 +108,7 @@ class Writer {
         return std::nullopt;
       case json::value_t::string: {
         const auto& s = v.get_ref<const std::string&>();
-        if (!valid_utf8(s)) return "a string that is not valid UTF-8 at " + where;
+        if (!util::is_valid_utf8(s)) return "a string that is not valid UTF-8 at " + where;
         scalar(s, true);
         return std::nullopt;
       }

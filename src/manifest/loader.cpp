@@ -13,6 +13,7 @@
 #include "util/duration.hpp"
 #include "util/files.hpp"
 #include "util/strings.hpp"
+#include "util/utf8.hpp"
 
 namespace manifest {
 
@@ -92,13 +93,6 @@ void collect_paths(const FieldSpec& spec, const std::string& prefix,
   while (node && node->type == FieldType::array) node = node->item();
   if (!node || node->type != FieldType::object) return;
   for (const auto& child : node->children) collect_paths(child, path, out);
-}
-
-std::size_t utf8_length(std::string_view s) {
-  std::size_t n = 0;
-  for (unsigned char c : s)
-    if ((c & 0xC0) != 0x80) ++n;
-  return n;
 }
 
 std::string format_number(double v) {
@@ -364,7 +358,7 @@ class FieldReader {
       return std::nullopt;
     }
     if (spec.min_length || spec.max_length) {
-      std::size_t n = utf8_length(*s);
+      std::size_t n = util::utf8_length(*s);
       if ((spec.min_length && n < *spec.min_length) || (spec.max_length && n > *spec.max_length)) {
         m_r.error(e, path.str() + ": must be " + std::to_string(spec.min_length.value_or(0)) +
                          " to " +
@@ -553,9 +547,9 @@ class DocumentReader {
           m_r.error(f,
                     "description: the default namespace's description cannot be set (the API "
                     "rejects it)");
-        } else if (utf8_length(*v) > 256) {
+        } else if (util::utf8_length(*v) > 256) {
           m_r.error(f, "description: at most 256 characters (got " +
-                           std::to_string(utf8_length(*v)) + ")");
+                           std::to_string(util::utf8_length(*v)) + ")");
         } else {
           set_setting(ns.description, std::move(*v), f, label + ": description");
         }

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "util/strings.hpp"
+#include "util/utf8.hpp"
 
 namespace manifest::detail {
 
@@ -202,22 +203,14 @@ class TreeBuilder : public YAML::EventHandler {
 };
 
 // The first byte that makes `text` unusable as YAML: invalid UTF-8 or a NUL (yaml-cpp can loop on
-// NUL bytes), with its 1-based line and column (in bytes) and why.
+// NUL bytes), with its 1-based line and column (in code points) and why.
 std::optional<std::pair<SourceLocation, std::string>> first_invalid_text(const std::string& file,
                                                                          std::string_view text) {
   int line = 1, column = 1;
   for (std::size_t i = 0; i < text.size();) {
     const auto c = static_cast<unsigned char>(text[i]);
-    std::size_t len = c < 0x80           ? 1
-                      : (c >> 5) == 0x6  ? 2
-                      : (c >> 4) == 0xE  ? 3
-                      : (c >> 3) == 0x1E ? 4
-                                         : 0;
-    bool ok = len > 0 && i + len <= text.size() && c != 0;
-    for (std::size_t k = 1; ok && k < len; ++k)
-      ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
-    if (ok && len == 2) ok = c >= 0xC2;  // overlong
-    if (!ok) {
+    const auto cp = util::decode_utf8(text.substr(i));
+    if (!cp || c == 0) {
       char hex[8];
       std::snprintf(hex, sizeof hex, "0x%02X", c);
       return std::pair{
@@ -231,7 +224,7 @@ std::optional<std::pair<SourceLocation, std::string>> first_invalid_text(const s
     } else {
       ++column;
     }
-    i += len;
+    i += cp->length;
   }
   return std::nullopt;
 }

@@ -9,6 +9,7 @@
 
 #include "model/instance_fields.hpp"
 #include "util/strings.hpp"
+#include "util/utf8.hpp"
 
 namespace reconcile {
 
@@ -84,13 +85,6 @@ bool is_default(const std::string& dotted, const json& value) {
                      [&](const json& def) { return def == value; });
 }
 
-std::size_t utf8_length(std::string_view s) {
-  std::size_t n = 0;
-  for (unsigned char c : s)
-    if ((c & 0xC0) != 0x80) ++n;
-  return n;
-}
-
 // Checks and trims one remote value against its catalogue entry.
 class Cleaner {
  public:
@@ -142,7 +136,7 @@ class Cleaner {
         if (util::iequals(allowed, s)) return json(allowed);
       return drop(shown, "not one of " + util::join(spec.enum_values, ", "));
     }
-    const std::size_t n = utf8_length(s);
+    const std::size_t n = util::utf8_length(s);
     if ((spec.min_length && n < *spec.min_length) || (spec.max_length && n > *spec.max_length))
       return drop(shown, "length out of range");
     if (!s.empty() && model::is_sensitive_path(dotted))
@@ -309,7 +303,7 @@ util::Result<ExportedManifest, std::string> export_manifest(
       if (remote_ns != observed.namespaces.end() && remote_ns->second.description &&
           !remote_ns->second.description->empty()) {
         const std::string& d = *remote_ns->second.description;
-        if (utf8_length(d) > k_max_description)
+        if (util::utf8_length(d) > k_max_description)
           out.left_out.push_back(ns + ": description: longer than 256 characters");
         else
           n["description"] = d;

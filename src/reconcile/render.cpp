@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/instance_fields.hpp"
+#include "util/utf8.hpp"
 
 namespace reconcile {
 namespace {
@@ -36,33 +37,6 @@ void append_code_point_escape(std::string& out, std::uint32_t cp) {
   for (int shift = 12; shift >= 0; shift -= 4) out += k_hex[(cp >> shift) & 0xF];
 }
 
-// Decodes one UTF-8 sequence at s[i]; returns its length, or 0 when the bytes there are invalid.
-std::size_t utf8_sequence(std::string_view s, std::size_t i, std::uint32_t& cp) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char b0 = byte(i);
-  std::size_t len = 0;
-  std::uint32_t min = 0;
-  if (b0 < 0x80) {
-    cp = b0;
-    return 1;
-  } else if ((b0 & 0xE0) == 0xC0) {
-    len = 2, cp = b0 & 0x1F, min = 0x80;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    len = 3, cp = b0 & 0x0F, min = 0x800;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    len = 4, cp = b0 & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) return 0;
-  for (std::size_t k = 1; k < len; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (byte(i + k) & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
-
 // Code points a terminal or a renderer would act on rather than show: C0 and C1 controls, DEL
 // and the bidirectional overrides ("Trojan Source").
 bool is_unsafe_code_point(std::uint32_t cp) {
@@ -73,29 +47,25 @@ bool is_unsafe_code_point(std::uint32_t cp) {
 // `s` with invalid UTF-8 replaced by U+FFFD; with `escape_controls`, unsafe code points are
 // written as \n, \t or \uXXXX.
 std::string clean(std::string_view s, bool escape_controls) {
+  const std::string valid = util::sanitize_utf8(s, util::InvalidUtf8::replacement_character);
+  if (!escape_controls) return valid;
   std::string out;
-  out.reserve(s.size());
-  std::size_t i = 0;
-  while (i < s.size()) {
-    std::uint32_t cp = 0;
-    const std::size_t len = utf8_sequence(s, i, cp);
-    if (len == 0) {
-      out += "\xEF\xBF\xBD";
-      ++i;
-      continue;
-    }
-    if (escape_controls && is_unsafe_code_point(cp)) {
-      if (cp == '\n') {
+  out.reserve(valid.size());
+  const std::string_view rest(valid);
+  for (std::size_t i = 0; i < rest.size();) {
+    const util::CodePoint cp = util::decode_utf8(rest.substr(i)).value();  // `valid` is valid
+    if (is_unsafe_code_point(cp.value)) {
+      if (cp.value == '\n') {
         out += "\\n";
-      } else if (cp == '\t') {
+      } else if (cp.value == '\t') {
         out += "\\t";
       } else {
-        append_code_point_escape(out, cp);
+        append_code_point_escape(out, cp.value);
       }
     } else {
-      out.append(s.substr(i, len));
+      out.append(rest.substr(i, cp.length));
     }
-    i += len;
+    i += cp.length;
   }
   return out;
 }

@@ -77,6 +77,31 @@ void every_level() {
   spdlog::critical("c");
 }
 
+TEST(LogFormat, JsonEscapeReplacesEveryByteThatIsNotUtf8) {
+  // The escaper's own decoder once took a lead byte of F5..FF for a 3-byte sequence and copied
+  // it with two continuation bytes: invalid UTF-8 in a JSON line.
+  const auto fffd = [](std::size_t n) {
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i) out.append("\xEF\xBF\xBD");
+    return out;
+  };
+  for (const std::string bad : {"\xF5\x80\x80", "\xF7\xBF\xBF", "\xFF\x80\x80", "\xFE\xBF\xBF"}) {
+    EXPECT_EQ(service::json_escape(std::string("a").append(bad).append("z")),
+              std::string("a").append(fffd(3)).append("z"));
+  }
+  EXPECT_EQ(service::json_escape("\xF8\x88\x80\x80\x80"), fffd(5));
+  // Surrogates, overlong forms and cut sequences: one U+FFFD per byte, as before.
+  EXPECT_EQ(service::json_escape("\xED\xA0\x80"), fffd(3));
+  EXPECT_EQ(service::json_escape("\xC0\xAF\xE0\x80\xAF"), fffd(5));
+  EXPECT_EQ(service::json_escape("\xE2\x82\""), fffd(2).append("\\\""));
+  // Valid text, noncharacters included, is copied.
+  EXPECT_EQ(service::json_escape("\xF4\x8F\xBF\xBF \xEF\xBF\xBF"), "\xF4\x8F\xBF\xBF \xEF\xBF\xBF");
+  // And a line logged with such bytes is JSON.
+  const auto lines = log_lines(true, false, [] { spdlog::warn("bad {}", "\xF5\x80\x80"); });
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(lines[0])["msg"], std::string("bad ").append(fffd(3)));
+}
+
 TEST(LogFormat, UnderJournaldEveryLineStartsWithItsPriority) {
   const std::vector<std::string> prefixes = {"<7>", "<7>", "<6>", "<4>", "<3>", "<2>"};
   for (bool json : {false, true}) {

@@ -224,6 +224,9 @@ TEST(DaemonConfig, NulBytesAndInvalidUtf8AreErrorsWithTheirPosition) {
   auto bad = config_errors("log_level: \"\xc0\xaf\"\n");
   ASSERT_EQ(bad.size(), 1u);
   EXPECT_EQ(bad[0], "c.yaml:1:13: invalid UTF-8 (byte 0xC0): the file must be UTF-8 text");
+  auto surrogate = config_errors("log_level: \"\xed\xa0\x80\"\n");  // U+D800
+  ASSERT_EQ(surrogate.size(), 1u);
+  EXPECT_EQ(surrogate[0], "c.yaml:1:13: invalid UTF-8 (byte 0xED): the file must be UTF-8 text");
 }
 
 TEST(DaemonConfig, RequestBudget) {

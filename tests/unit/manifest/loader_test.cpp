@@ -322,6 +322,33 @@ TEST(ManifestLoader, InvalidUtf8AndNulBytesAreErrorsWithTheirPosition) {
   EXPECT_NE(nul[0].find("NUL"), std::string::npos) << nul[0];
 }
 
+TEST(ManifestLoader, SurrogatesOverlongFormsAndCodePointsPastU10FFFFAreInvalidUtf8) {
+  // The reader's own decoder once let these through to yaml-cpp, and so into instance fields
+  // that the API client then had to send as JSON.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"\xED\xA0\x80", "0xED"},              // U+D800, a lone surrogate
+      {"\xED\xA0\xBD\xED\xB8\x80", "0xED"},  // U+1F600 as a CESU-8 surrogate pair
+      {"\xE0\x80\xAF", "0xE0"},              // '/' in an overlong 3-byte form
+      {"\xF0\x80\x80\xAF", "0xF0"},          // '/' in an overlong 4-byte form
+      {"\xF4\x90\x80\x80", "0xF4"},          // U+110000
+      {"\xF5\x80\x80\x80", "0xF5"},          // a lead byte that never occurs
+  };
+  for (const auto& [bytes, byte] : cases) {
+    auto errors = load_errors(std::string(k_header)
+                                  .append("namespaces:\n  a:\n    description: \"x")
+                                  .append(bytes)
+                                  .append("\"\n"));
+    ASSERT_EQ(errors.size(), 1u) << byte;
+    EXPECT_EQ(errors[0], std::string("m.yaml:4:20: invalid UTF-8 (byte ")
+                             .append(byte)
+                             .append("): the file must be UTF-8 text"));
+  }
+  // Noncharacters and the edges of the valid ranges load.
+  auto m = load_ok(std::string(k_header).append(
+      "namespaces:\n  a:\n    description: \"\xEF\xBF\xBF \xED\x9F\xBF \xF4\x8F\xBF\xBF\"\n"));
+  EXPECT_EQ(m.namespaces.at("a").description, "\xEF\xBF\xBF \xED\x9F\xBF \xF4\x8F\xBF\xBF");
+}
+
 TEST(ManifestLoader, AStrayCommaIsASyntaxErrorNotAnEndlessLoop) {
   // The YAML parser reports an empty document at a stray ',' without ever moving past it.
   for (const std::string text : {",4", ",", "\n,\n", "---\n,\n"}) {
