@@ -235,7 +235,9 @@ int run(int argc, char** argv) {
     if (c == "man") {
       const std::string section = options.args.empty() ? "1" : options.args.front();
       if (options.args.size() > 1 || (section != "1" && section != "5")) {
-        std::cerr << "aisearchd man: expected no SECTION, 1 (aisearchd) or 5 (aisearchd.yaml)\n";
+        std::cerr << "aisearchd man: unexpected \""
+                  << (options.args.size() > 1 ? options.args[1] : section)
+                  << "\": expected no SECTION, 1 (aisearchd) or 5 (aisearchd.yaml)\n";
         return k_exit_error;
       }
       std::cout << (section == "5" ? config_man_page(util::k_version) : man_page(util::k_version));

@@ -153,6 +153,7 @@ std::string bash_completion() {
     if (c.name == "completion") out << " bash zsh fish";
     if (c.name == "help") out << " " << all_command_names(false);
     if (c.name == "state") out << " show migrate";
+    if (c.name == "man") out << " 1 5";
     out << "\" -- \"$cur\")) ;;\n";
   }
   out << "  esac\n"
@@ -208,6 +209,7 @@ std::string zsh_completion() {
          "        completion) _values shell bash zsh fish ;;\n"
          "        help) _describe 'command' commands ;;\n"
          "        state) _values word show migrate ;;\n"
+         "        man) _values section 1 5 ;;\n"
          "        apply) _files ;;\n"
          "      esac ;;\n"
          "  esac\n"
@@ -253,6 +255,7 @@ std::string fish_completion() {
       << names
       << "'\n"
          "complete -c aisearchd -n '__fish_seen_subcommand_from state' -a 'show migrate'\n"
+         "complete -c aisearchd -n '__fish_seen_subcommand_from man' -a '1 5'\n"
          "complete -c aisearchd -n '__fish_seen_subcommand_from apply' -F\n";
   return out.str();
 }
@@ -295,7 +298,8 @@ const std::vector<OptionSpec>& option_table() {
       {"account-id",
        "",
        "ID",
-       "account id (default: config, manifest, or $CLOUDFLARE_ACCOUNT_ID)",
+       "account id (default: the config's account_id, else $CLOUDFLARE_ACCOUNT_ID, else the "
+       "manifest's)",
        {},
        false,
        ""},
@@ -432,15 +436,16 @@ const std::vector<CommandSpec>& command_table() {
       {"state", "show | migrate --to etcd|file", "print the state, or copy it to the other backend",
        "", "aisearchd state show\naisearchd state migrate --to etcd", false},
       {"completion", "bash|zsh|fish", "print a shell completion script",
-       "bash: source it, or save it as /usr/share/bash-completion/completions/aisearchd; zsh: "
-       "save it as _aisearchd in a directory of $fpath; fish: save it as "
-       "~/.config/fish/completions/aisearchd.fish.",
-       "aisearchd completion bash > /etc/bash_completion.d/aisearchd", false},
+       "The Debian package installs all three. Without it: bash: source it, or save it as "
+       "~/.local/share/bash-completion/completions/aisearchd; zsh: save it as _aisearchd in a "
+       "directory of $fpath; fish: save it as ~/.config/fish/completions/aisearchd.fish.",
+       "source <(aisearchd completion bash)", false},
       {"help", "[COMMAND]", "help on a command (as aisearchd COMMAND --help)", "",
        "aisearchd help plan", false},
-      {"man", "[5]",
-       "print the man page aisearchd(1), or aisearchd.yaml(5) of the config file (roff)", "",
-       "aisearchd man | man -l -\naisearchd man 5 | man -l -", true},
+      {"man", "[1|5]",
+       "print the man page aisearchd(1), or aisearchd.yaml(5) of the config file (roff)",
+       "The Debian package installs both: man aisearchd, man aisearchd.yaml.",
+       "aisearchd man | man -l -\naisearchd man 5 | man -l -", false},
   };
   return table;
 }

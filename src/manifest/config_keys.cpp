@@ -5,7 +5,7 @@ namespace manifest {
 const std::vector<ConfigKeySpec>& config_key_table() {
   static const std::vector<ConfigKeySpec> table = {
       {"", "account_id", "ID", "",
-       "The Cloudflare account. Unset: the manifest's account_id, then $CLOUDFLARE_ACCOUNT_ID. "
+       "The Cloudflare account. Unset: $CLOUDFLARE_ACCOUNT_ID, else the manifest's account_id. "
        "The --account-id flag wins over all of them."},
       {"", "api_url", "URL", "https://api.cloudflare.com/client/v4",
        "The API base URL. http:// is only accepted for loopback addresses (the emulator)."},

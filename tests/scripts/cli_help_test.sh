@@ -66,6 +66,8 @@ offers --out aisearchd sync --o && fail "bash: sync offers plan's --out"
 [[ $(complete_bash aisearchd plan -o "" | sort | tr '\n' ' ') == "json markdown text " ]] || fail "bash: -o <TAB>: $(complete_bash aisearchd plan -o "")"
 offers status aisearchd -m x.yaml sta || fail "bash: a value is not taken for the command"
 offers zsh aisearchd completion "" || fail "bash: completion <TAB>"
+offers man aisearchd ma || fail "bash: aisearchd ma<TAB>"
+offers 5 aisearchd man "" || fail "bash: man <TAB> lacks 5"
 
 # zsh and fish: they parse; fish completes.
 "$bin" completion zsh >"$work/_aisearchd"
@@ -77,6 +79,9 @@ fish_pl=$(fish -c "source $work/aisearchd.fish; complete -C 'aisearchd pl'")
 grep -q '^plan' <<<"$fish_pl" || fail "fish: aisearchd pl<TAB>: $fish_pl"
 fish_out=$(fish -c "source $work/aisearchd.fish; complete -C 'aisearchd plan --o'")
 grep -q '^--out' <<<"$fish_out" || fail "fish: plan --o<TAB>: $fish_out"
+fish_man=$(fish -c "source $work/aisearchd.fish; complete -C 'aisearchd man '")
+grep -qx '5' <<<"$fish_man" || fail "fish: man <TAB> lacks 5: $fish_man"
+grep -q '^apply' <<<"$fish_man" && fail "fish: man <TAB> offers commands: $fish_man"
 
 # The man page: renders without a warning and names every command and option.
 "$bin" man >"$work/aisearchd.1"
@@ -102,5 +107,5 @@ for key in $keys; do
   grep -q "^       $key " "$work/man5.txt" || fail "aisearchd.yaml(5) does not describe $key"
 done
 "$bin" man 7 >/dev/null 2>"$work/err" && fail "aisearchd man 7 succeeded"
-grep -q 'expected no SECTION, 1' "$work/err" || fail "aisearchd man 7: $(cat "$work/err")"
+grep -q 'unexpected "7": expected no SECTION, 1' "$work/err" || fail "aisearchd man 7: $(cat "$work/err")"
 echo PASS

@@ -46,6 +46,9 @@ cleanup() {
     fi
   done
   if [ "$made_run_dir" = 1 ]; then as_root rmdir /run/systemd/system 2>/dev/null || true; fi
+  # None of these existed before (checked above); a failed step may have left them.
+  as_root rm -rf /var/lib/aisearchd /var/lib/private/aisearchd /etc/aisearchd "$wants" \
+    /etc/systemd/system/aisearchd.service
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -98,8 +101,9 @@ dpkg-deb --fsys-tarfile "$daemon1" | tar -xO ./usr/share/doc/aisearchd/changelog
 head -n1 "$work/changelog1" | grep -qF "aisearchd ($version1) " ||
   fail "changelog does not start with $version1: $(head -n1 "$work/changelog1")"
 
-# --- lintian: no errors; each warning is one the README lists with its reason ---------------
-lintian --fail-on error "$daemon1" "$emulator1" >"$work/lintian.log" 2>&1 ||
+# --- lintian: no errors, on the first build and on the rebuild; each warning is one the README
+# lists with its reason ----------------------------------------------------------------------
+lintian --fail-on error "$daemon1" "$emulator1" "$daemon2" "$emulator2" >"$work/lintian.log" 2>&1 ||
   { cat "$work/lintian.log" >&2; fail "lintian reports errors"; }
 readme_section=$(sed -n '/^### lintian warnings/,/^#/p' "$SOURCE_DIR/README.md")
 while read -r tag; do
@@ -213,6 +217,40 @@ gone "$wants"
 dpkg_run -P aisearchd
 gone "$dsh_state"
 gone /etc/aisearchd
+
+# --- 6. an install into another root (dpkg --root, chrootless scripts: $DPKG_ROOT) acts there
+# only: it neither calls this machine's systemd nor removes this machine's state on purge -------
+step="install into and purge from another root"
+root="$work/root"
+mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates"
+touch "$root/var/lib/dpkg/status"
+as_root mkdir -p /var/lib/private/aisearchd /etc/aisearchd
+echo 'this machine' | as_root tee /var/lib/private/aisearchd/state.json /etc/aisearchd/token >/dev/null
+as_root ln -s private/aisearchd /var/lib/aisearchd
+dpkg_run --root="$root" --force-script-chrootless --force-depends -i "$daemon1"
+exists "$root/usr/bin/aisearchd"
+not_called "systemctl"
+mkdir -p "$root/var/lib/private/aisearchd"
+echo 'the other root' >"$root/var/lib/private/aisearchd/state.json"
+dpkg_run --root="$root" --force-script-chrootless --force-depends -P aisearchd
+not_called "deb-systemd-invoke"
+not_called "systemctl"
+gone "$root/var/lib/private/aisearchd"
+gone "$root/etc/aisearchd"
+grep -q 'this machine' /var/lib/private/aisearchd/state.json || fail "$step: this machine's state is gone"
+grep -q 'this machine' /etc/aisearchd/token || fail "$step: this machine's token is gone"
+as_root rm -rf /var/lib/aisearchd /var/lib/private/aisearchd /etc/aisearchd
+
+# --- 7. purge never fails on what the operator made of /etc/aisearchd (here a link) ----------
+step="purge with /etc/aisearchd a link"
+mkdir -p "$work/etc-aisearchd"
+as_root ln -s "$work/etc-aisearchd" /etc/aisearchd
+dpkg_run -i "$daemon1"
+dpkg_run -P aisearchd
+[ "$(dpkg-query -W -f='${Status}' aisearchd 2>/dev/null || true)" = "" ] ||
+  [ "$(dpkg-query -W -f='${Status}' aisearchd 2>/dev/null)" = "unknown ok not-installed" ] ||
+  fail "$step: aisearchd is left as $(dpkg-query -W -f='${Status}' aisearchd)"
+as_root rm -f /etc/aisearchd
 
 echo "ok: $(basename "$daemon1") and $(basename "$emulator1"): lintian clean of errors;" \
   "install, upgrade to $version2, remove and purge leave what they should"

@@ -12,14 +12,14 @@ for directive in 'Type=notify' 'ExecReload=/bin/kill -HUP $MAINPID' 'DynamicUser
     'StateDirectory=aisearchd' 'LoadCredential=cloudflare-api-token:' 'Restart=on-failure' \
     'WatchdogSec=' 'ProtectSystem=strict' 'PrivateDevices=yes' \
     'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX' 'SystemCallFilter=@system-service' \
-    'CapabilityBoundingSet=' 'NoNewPrivileges=yes'; do
+    'CapabilityBoundingSet=' 'NoNewPrivileges=yes' 'Documentation=man:aisearchd(1) man:aisearchd.yaml(5)'; do
   grep -qF -- "$directive" "$unit" || fail "unit lacks $directive"
 done
 
 # verify: the unit as installed names /usr/bin/aisearchd; point it at the built binary so the
 # check does not depend on what this machine has installed.
 sed "s#/usr/bin/aisearchd#$AISEARCHD_BIN#g" "$unit" > "$work/aisearchd.service"
-out=$(systemd-analyze verify "$work/aisearchd.service" 2>&1) || fail "verify failed: $out"
+out=$(systemd-analyze verify --man=no "$work/aisearchd.service" 2>&1) || fail "verify failed: $out"
 [ -z "$out" ] || fail "verify reported: $out"
 
 security=$(systemd-analyze security --offline=yes "$unit" 2>&1) || fail "security failed: $security"
