@@ -464,6 +464,9 @@ util::Result<Envelope, ApiError> parse_response(const http::HttpResponse& respon
   }
 }
 
+// The one place an API error's kind is decided, from its status and codes; the message is read
+// only where the API documents text without a code (API.md §4: 409 "Namespace already exists";
+// §5: 429 "Sync in cooldown"). Everything downstream decides by the kind.
 ErrorKind classify(int http_status, const std::vector<int>& codes, std::string_view message) {
   const auto has = [&](int c) { return std::find(codes.begin(), codes.end(), c) != codes.end(); };
   const bool exists_text = util::to_lower(message).find("already exist") != std::string::npos;
@@ -476,13 +479,17 @@ ErrorKind classify(int http_status, const std::vector<int>& codes, std::string_v
   if (http_status == 400 && (has(k_code_already_exists) || exists_text)) {
     return ErrorKind::already_exists;
   }
+  if (http_status == 429 &&
+      (has(k_code_sync_cooldown) || util::to_lower(message).find("cooldown") != std::string::npos))
+    return ErrorKind::sync_cooldown;
   if (http_status == 429) return ErrorKind::rate_limited;
   if (http_status >= 500 && http_status < 600) return ErrorKind::server;
   if (http_status >= 400 && http_status < 500) return ErrorKind::client;
   // No error status (a 2xx saying success:false, or an unexpected status): go by the code.
   if (has(k_code_not_found)) return ErrorKind::not_found;
   if (has(k_code_already_exists)) return ErrorKind::already_exists;
-  if (has(k_code_rate_limited) || has(k_code_sync_cooldown)) return ErrorKind::rate_limited;
+  if (has(k_code_sync_cooldown)) return ErrorKind::sync_cooldown;
+  if (has(k_code_rate_limited)) return ErrorKind::rate_limited;
   if (has(k_code_unavailable)) return ErrorKind::server;
   return ErrorKind::bad_response;
 }

@@ -15,6 +15,8 @@ const char* to_string(ErrorKind kind) {
       return "tls";
     case ErrorKind::rate_limited:
       return "rate_limited";
+    case ErrorKind::sync_cooldown:
+      return "sync_cooldown";
     case ErrorKind::server:
       return "server";
     case ErrorKind::client:
@@ -41,6 +43,8 @@ bool ApiError::has_code(int code) const {
 
 bool ApiError::retryable() const {
   switch (kind) {
+    case ErrorKind::sync_cooldown:
+      return false;
     case ErrorKind::network:
     case ErrorKind::timeout:
     case ErrorKind::rate_limited:

@@ -11,7 +11,9 @@ enum class ErrorKind {
   network,         // connection refused/reset, DNS, ...
   timeout,         // no complete answer in time
   tls,             // certificate or handshake failure
-  rate_limited,    // 429 (global limit 971, or sync cooldown 7020)
+  rate_limited,    // 429 (the global limit, 971, and any other 429 but a sync cooldown)
+  sync_cooldown,   // 429 on POST jobs during the cooldown after a job (code 7020, or the
+                   // message says "cooldown"); never retried: the caller waits the cooldown out
   server,          // 5xx
   client,          // other 4xx (validation and the like)
   not_found,       // 404

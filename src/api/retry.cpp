@@ -22,7 +22,6 @@ std::optional<std::chrono::milliseconds> retry_delay(const RetryPolicy& policy,
                                                      const ApiError& error, int attempt,
                                                      double unit) {
   if (!error.retryable() || error.kind == ErrorKind::bad_response) return std::nullopt;
-  if (error.http_status == 429 && error.has_code(k_code_sync_cooldown)) return std::nullopt;
   if (attempt >= policy.max_attempts) return std::nullopt;
   if (error.retry_after) {
     const int halvings = std::clamp(attempt, 1, 62);

@@ -25,8 +25,7 @@ std::string address_of(const std::string& ns, const std::string& id) {
 }
 
 bool is_cooldown(const api::ApiError& e) {
-  if (e.has_code(api::k_code_sync_cooldown)) return true;
-  return e.http_status == 429 && util::to_lower(e.message).find("cooldown") != std::string::npos;
+  return e.kind == api::ErrorKind::sync_cooldown;
 }
 
 // An answer that does not say whether the POST made a job.

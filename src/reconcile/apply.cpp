@@ -156,6 +156,7 @@ class Executor {
       case api::ErrorKind::conflict:
       case api::ErrorKind::auth:
       case api::ErrorKind::rate_limited:
+      case api::ErrorKind::sync_cooldown:
         return true;
       default:
         return false;
@@ -239,10 +240,10 @@ class Executor {
   }
 
   // The create failed: a record made by record_intent goes when the create surely did not
-  // happen, or when the instance there is someone else's (adopt_conflict).
-  void abandon_intent(const manifest::InstanceSpec& spec, bool existed, const api::ApiError& e) {
+  // happen, or when the instance there is someone else's (`not_ours`: adopt_conflict).
+  void abandon_intent(const manifest::InstanceSpec& spec, bool existed, const api::ApiError& e,
+                      bool not_ours) {
     if (!surely_not_applied(e)) return;
-    const bool not_ours = e.message.rfind("adopt_conflict", 0) == 0;
     if (existed && !not_ours) return;
     save([&](state::State& s) { s.owned.erase(spec.address()); });
   }
@@ -280,10 +281,11 @@ class Executor {
   // fact succeeded, or an instance made meanwhile) reads the instance and adopts it when its type
   // and source match, PUTting only the fields that differ; otherwise it fails (adopt_conflict).
   // `sent` is set to the fields the write sent (every field of a create; only the differing
-  // ones of an adoption).
+  // ones of an adoption); `not_ours` is set when it failed because the instance there is
+  // someone else's (adopt_conflict).
   MaybeError create(const manifest::InstanceSpec& spec, const Change& change,
                     std::vector<std::string>& unstable, int already_exists_retries,
-                    std::set<std::string>& sent) {
+                    std::set<std::string>& sent, bool& not_ours) {
     for (int attempt = 0;; ++attempt) {
       auto r = m_client.create_instance(spec.ns, change.body);
       if (r) {
@@ -302,6 +304,7 @@ class Executor {
       auto current = m_client.get_instance(spec.ns, spec.id);
       if (!current) return current.error();
       auto update = adoption_update(spec, current->raw);
+      not_ours = !update;
       if (!update)
         return api::ApiError{
             api::ErrorKind::client,
@@ -396,9 +399,10 @@ class Executor {
         bool existed = false;
         if (auto pre = record_intent(*spec, change.body, existed)) return pre;
         std::set<std::string> sent;
-        auto e = create(*spec, change, out.unstable, 0, sent);
+        bool not_ours = false;
+        auto e = create(*spec, change, out.unstable, 0, sent, not_ours);
         if (e) {
-          abandon_intent(*spec, existed, *e);
+          abandon_intent(*spec, existed, *e, not_ours);
           return e;
         }
         record_applied(*spec, out.unstable, true, sent);
@@ -438,11 +442,12 @@ class Executor {
         bool existed = false;
         if (auto pre = record_intent(*spec, change.body, existed)) return pre;
         std::set<std::string> sent;
-        auto e = create(*spec, change, out.unstable, 5, sent);
+        bool not_ours = false;
+        auto e = create(*spec, change, out.unstable, 5, sent, not_ours);
         if (e) {
           // The record stays pending (the next plan creates it again, config) unless the
           // instance there now is someone else's.
-          abandon_intent(*spec, existed, *e);
+          abandon_intent(*spec, existed, *e, not_ours);
           return e;
         }
         record_applied(*spec, out.unstable, true, sent);

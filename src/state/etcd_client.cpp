@@ -40,7 +40,25 @@ std::string EtcdClient::key(std::string_view name) const {
   return m_options.prefix + std::string(name);
 }
 
-util::Result<std::string, std::string> EtcdClient::authenticate(const std::string& endpoint) {
+const char* to_string(EtcdError::Kind kind) {
+  switch (kind) {
+    case EtcdError::Kind::unreachable:
+      return "unreachable";
+    case EtcdError::Kind::auth:
+      return "auth";
+    case EtcdError::Kind::conflict:
+      return "conflict";
+    case EtcdError::Kind::fenced:
+      return "fenced";
+    case EtcdError::Kind::bad_answer:
+      return "bad_answer";
+    case EtcdError::Kind::refused:
+      return "refused";
+  }
+  return "unknown";
+}
+
+util::Result<std::string, EtcdError> EtcdClient::authenticate(const std::string& endpoint) {
   http::HttpRequest req;
   req.method = "POST";
   req.url = endpoint + "/v3/auth/authenticate";
@@ -48,11 +66,14 @@ util::Result<std::string, std::string> EtcdClient::authenticate(const std::strin
   req.body = nlohmann::json{{"name", m_options.username}, {"password", m_options.password}}.dump();
   req.timeout = m_options.request_timeout;
   auto r = m_transport->send(req);
-  if (!r) return util::Err("etcd " + endpoint + ": " + r.error().message);
+  if (!r)
+    return util::Err(
+        EtcdError{EtcdError::Kind::unreachable, "etcd " + endpoint + ": " + r.error().message});
   auto j = nlohmann::json::parse(r->body, nullptr, false);
   if (r->status != 200 || !j.is_object() || !j.contains("token") || !j["token"].is_string())
-    return util::Err("etcd " + endpoint + ": authentication as '" + m_options.username +
-                     "' failed (HTTP " + std::to_string(r->status) + ")");
+    return util::Err(EtcdError{EtcdError::Kind::auth, "etcd " + endpoint + ": authentication as '" +
+                                                          m_options.username + "' failed (HTTP " +
+                                                          std::to_string(r->status) + ")"});
   return j["token"].get<std::string>();
 }
 
@@ -68,10 +89,11 @@ std::int64_t etcd_int64(const nlohmann::json& j, const char* name) {
   return 0;
 }
 
-util::Result<std::string, std::string> EtcdClient::call(const std::string& path,
-                                                        const std::string& body) {
-  if (m_options.endpoints.empty()) return util::Err(std::string("etcd: no endpoints configured"));
-  std::string last_error;
+util::Result<std::string, EtcdError> EtcdClient::call(const std::string& path,
+                                                      const std::string& body) {
+  if (m_options.endpoints.empty())
+    return util::Err(EtcdError{EtcdError::Kind::unreachable, "etcd: no endpoints configured"});
+  EtcdError last_error;
   std::size_t start;
   {
     std::lock_guard lock(m_mutex);
@@ -108,7 +130,7 @@ util::Result<std::string, std::string> EtcdClient::call(const std::string& path,
     m_requests.fetch_add(1, std::memory_order_relaxed);
     auto r = m_transport->send(req);
     if (!r) {
-      last_error = "etcd " + endpoint + ": " + r.error().message;
+      last_error = {EtcdError::Kind::unreachable, "etcd " + endpoint + ": " + r.error().message};
       continue;
     }
     if (r->status == 200) {
@@ -121,24 +143,37 @@ util::Result<std::string, std::string> EtcdClient::call(const std::string& path,
     std::string message = j.is_object() && j.contains("message") && j["message"].is_string()
                               ? j["message"].get<std::string>()
                               : "HTTP " + std::to_string(r->status);
-    if (message.find("token") != std::string::npos) {
+    const std::int64_t code = etcd_int64(j, "code");
+    constexpr std::int64_t k_grpc_permission_denied = 7, k_grpc_unauthenticated = 16;
+    EtcdError::Kind kind = EtcdError::Kind::refused;
+    if (code == k_grpc_unauthenticated || r->status == 401) {
       // An expired or invalid auth token: authenticate again on the next call.
+      kind = EtcdError::Kind::auth;
       std::lock_guard lock(m_mutex);
       m_token.clear();
+    } else if (code == k_grpc_permission_denied || r->status == 403) {
+      kind = EtcdError::Kind::auth;
+    } else if (r->status == 503) {
+      kind = EtcdError::Kind::unreachable;
+    } else if (!j.is_object()) {
+      kind = EtcdError::Kind::bad_answer;
     }
-    last_error = "etcd " + endpoint + ": " + message;
+    last_error = {kind, "etcd " + endpoint + ": " + message};
     // 503 (no leader, unavailable): another endpoint may do better; other answers are final.
     if (r->status != 503) return util::Err(last_error);
   }
   return util::Err(last_error);
 }
 
-util::Result<std::optional<EtcdKeyValue>, std::string> EtcdClient::get(const std::string& key) {
+util::Result<std::optional<EtcdKeyValue>, EtcdError> EtcdClient::get(const std::string& key) {
   auto r = call("/v3/kv/range", nlohmann::json{{"key", util::base64_encode(key)}}.dump());
   if (!r) return util::Err(r.error());
   auto j = nlohmann::json::parse(*r, nullptr, false);
-  if (!j.is_object()) return util::Err(std::string("etcd: an answer that is not JSON"));
-  return etcd_first_kv(j);
+  if (!j.is_object())
+    return util::Err(EtcdError{EtcdError::Kind::bad_answer, "etcd: an answer that is not JSON"});
+  auto kv = etcd_first_kv(j);
+  if (!kv) return util::Err(EtcdError{EtcdError::Kind::bad_answer, kv.error()});
+  return std::move(*kv);
 }
 
 }  // namespace state

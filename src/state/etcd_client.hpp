@@ -37,6 +37,23 @@ struct EtcdKeyValue {
   std::int64_t lease = 0;
 };
 
+// What went wrong talking to etcd, as a kind decided from the transport and the gateway's gRPC
+// code (never from its text), and a message naming the endpoint.
+struct EtcdError {
+  enum class Kind {
+    unreachable,  // no answer from any endpoint, or 503 (no leader) from all of them
+    auth,         // authentication failed or was refused (gRPC 16 Unauthenticated, 7
+                  // PermissionDenied; HTTP 401/403)
+    conflict,     // a compare-and-swap found the key changed (the store's lost update)
+    fenced,       // a write found the leader key held by another node or gone
+    bad_answer,   // an answer that is not the gateway's JSON
+    refused,      // any other gRPC error (a bad request, a key too large, ...)
+  };
+  Kind kind = Kind::unreachable;
+  std::string message;
+};
+const char* to_string(EtcdError::Kind kind);
+
 // A small client for etcd's v3 JSON gateway (/v3/kv/range, /v3/kv/txn, /v3/lease/*, auth):
 // keys and values are base64 on the wire, 64-bit numbers are strings. Tries the endpoints in
 // order, starting with the last one that answered. Thread-safe.
@@ -46,20 +63,21 @@ class EtcdClient {
 
   // POSTs `body` (a JSON text) to `path` ("/v3/kv/range") and returns the answer's JSON text.
   // Fails with a message naming the endpoint (transport error, non-200 status, gRPC error).
-  util::Result<std::string, std::string> call(const std::string& path, const std::string& body);
+  // An expired or invalid auth token (gRPC 16) is dropped, so the next call authenticates again.
+  util::Result<std::string, EtcdError> call(const std::string& path, const std::string& body);
 
   // The key `name` under the prefix ("state" -> "/aisearchd/state").
   std::string key(std::string_view name) const;
 
   // Reads one key; nullopt when absent.
-  util::Result<std::optional<EtcdKeyValue>, std::string> get(const std::string& key);
+  util::Result<std::optional<EtcdKeyValue>, EtcdError> get(const std::string& key);
 
   const EtcdOptions& options() const { return m_options; }
   // Requests sent so far (each endpoint tried counts; authentication not included).
   std::uint64_t requests() const { return m_requests.load(std::memory_order_relaxed); }
 
  private:
-  util::Result<std::string, std::string> authenticate(const std::string& endpoint);
+  util::Result<std::string, EtcdError> authenticate(const std::string& endpoint);
 
   EtcdOptions m_options;
   std::shared_ptr<http::Transport> m_transport;

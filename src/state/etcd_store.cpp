@@ -28,7 +28,7 @@ std::string EtcdStateStore::describe() const {
 
 util::Result<State, std::string> EtcdStateStore::load() {
   auto kv = m_client->get(m_client->key("state"));
-  if (!kv) return util::Err(kv.error());
+  if (!kv) return util::Err(kv.error().message);
   State s;
   std::int64_t revision = 0;
   if (kv->has_value()) {
@@ -45,7 +45,8 @@ util::Result<State, std::string> EtcdStateStore::load() {
   return s;
 }
 
-util::Result<void, std::string> EtcdStateStore::save(const State& state) {
+util::Result<void, EtcdError> EtcdStateStore::write(const State& state) {
+  using Kind = EtcdError::Kind;
   const std::string key = m_client->key("state");
   std::int64_t expected;
   FenceSource fence_source;
@@ -54,13 +55,15 @@ util::Result<void, std::string> EtcdStateStore::save(const State& state) {
     expected = m_revision;
     fence_source = m_fence;
     if (!m_loaded)
-      return util::Err("etcd state: save before load (the revision to compare is unknown)");
+      return util::Err(EtcdError{
+          Kind::refused, "etcd state: save before load (the revision to compare is unknown)"});
   }
   std::optional<EtcdFence> fence;
   if (fence_source) {
     fence = fence_source();
     if (!fence)
-      return util::Err(std::string("etcd state: not written: this node is not the leader"));
+      return util::Err(
+          EtcdError{Kind::fenced, "etcd state: not written: this node is not the leader"});
   }
   const std::string key64 = util::base64_encode(key);
   nlohmann::json compare = nlohmann::json::array();
@@ -85,10 +88,12 @@ util::Result<void, std::string> EtcdStateStore::save(const State& state) {
               {{"key", key64}, {"value", util::base64_encode(state.to_json().dump())}}}}})},
       {"failure", failure}};
   auto r = m_client->call("/v3/kv/txn", txn.dump());
-  if (!r) return util::Err("etcd state: not written: " + r.error());
+  if (!r)
+    return util::Err(EtcdError{r.error().kind, "etcd state: not written: " + r.error().message});
   auto j = nlohmann::json::parse(*r, nullptr, false);
   if (!j.is_object())
-    return util::Err(std::string("etcd state: not written: an answer that is not JSON"));
+    return util::Err(
+        EtcdError{Kind::bad_answer, "etcd state: not written: an answer that is not JSON"});
   if (j.value("succeeded", false)) {
     std::int64_t revision = j.contains("header") ? etcd_int64(j["header"], "revision") : 0;
     std::lock_guard lock(m_mutex);
@@ -103,8 +108,9 @@ util::Result<void, std::string> EtcdStateStore::save(const State& state) {
     auto holder = etcd_first_kv(responses[1]["response_range"]);
     if (holder && (!holder->has_value() || (*holder)->create_revision != fence->create_revision)) {
       std::string who = holder->has_value() ? "'" + (*holder)->value + "'" : "nobody";
-      return util::Err("etcd state: not written: leadership lost (the leader key is now held by " +
-                       who + ")");
+      return util::Err(EtcdError{
+          Kind::fenced,
+          "etcd state: not written: leadership lost (the leader key is now held by " + who + ")"});
     }
   }
   std::int64_t now_revision = 0;
@@ -112,9 +118,26 @@ util::Result<void, std::string> EtcdStateStore::save(const State& state) {
     auto current = etcd_first_kv(responses[0]["response_range"]);
     if (current && current->has_value()) now_revision = (*current)->mod_revision;
   }
-  return util::Err("etcd state: not written: " + key + " changed since it was read (revision " +
-                   std::to_string(expected) + ", now " + std::to_string(now_revision) +
-                   "): another writer; load it again");
+  return util::Err(EtcdError{
+      Kind::conflict, "etcd state: not written: " + key + " changed since it was read (revision " +
+                          std::to_string(expected) + ", now " + std::to_string(now_revision) +
+                          "): another writer; load it again"});
+}
+
+util::Result<void, std::string> EtcdStateStore::save(const State& state) {
+  auto r = write(state);
+  std::lock_guard lock(m_mutex);
+  if (r) {
+    m_last_error.reset();
+    return {};
+  }
+  m_last_error = r.error();
+  return util::Err(r.error().message);
+}
+
+std::optional<EtcdError> EtcdStateStore::last_error() const {
+  std::lock_guard lock(m_mutex);
+  return m_last_error;
 }
 
 }  // namespace state

@@ -40,13 +40,19 @@ class EtcdStateStore final : public StateStore {
   void set_fence(FenceSource fence);
   // The mod_revision last read or written (0 = the key was absent).
   std::int64_t revision() const;
+  // Why the last save failed (conflict: another writer; fenced: not the leader; ...), nullopt
+  // after a save that succeeded.
+  std::optional<EtcdError> last_error() const;
 
  private:
+  util::Result<void, EtcdError> write(const State& state);
+
   std::shared_ptr<EtcdClient> m_client;
   mutable std::mutex m_mutex;
   FenceSource m_fence;
   std::int64_t m_revision = 0;
   bool m_loaded = false;
+  std::optional<EtcdError> m_last_error;
 };
 
 }  // namespace state

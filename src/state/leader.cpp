@@ -8,8 +8,8 @@
 namespace state {
 namespace {
 
-util::Result<nlohmann::json, std::string> parse(const util::Result<std::string, std::string>& r) {
-  if (!r) return util::Err(r.error());
+util::Result<nlohmann::json, std::string> parse(const util::Result<std::string, EtcdError>& r) {
+  if (!r) return util::Err(r.error().message);
   auto j = nlohmann::json::parse(*r, nullptr, false);
   if (!j.is_object()) return util::Err(std::string("etcd: an answer that is not JSON"));
   return j;
@@ -120,7 +120,7 @@ util::Result<bool, std::string> LeaderElector::renew() {
 
 util::Result<bool, std::string> LeaderElector::campaign() {
   auto current = m_client->get(m_key);
-  if (!current) return util::Err(current.error());
+  if (!current) return util::Err(current.error().message);
   if (current->has_value()) {
     const EtcdKeyValue& kv = **current;
     std::int64_t lapsed, lapsed_revision;
@@ -224,7 +224,7 @@ util::Result<void, std::string> LeaderElector::resign() {
   }
   if (lease == 0) return {};
   auto r = m_client->call("/v3/lease/revoke", nlohmann::json{{"ID", std::to_string(lease)}}.dump());
-  if (!r) return util::Err(r.error());
+  if (!r) return util::Err(r.error().message);
   return {};
 }
 

@@ -107,7 +107,9 @@ TEST(Envelope, ErrorKindsFollowStatusAndCode) {
       {409, 0, "Namespace already exists", ErrorKind::already_exists},
       {409, 7099, "namespace modified concurrently", ErrorKind::conflict},
       {429, 971, "Please wait", ErrorKind::rate_limited},
-      {429, 7020, "Sync in cooldown", ErrorKind::rate_limited},
+      {429, 7020, "Sync in cooldown", ErrorKind::sync_cooldown},
+      {429, 0, "Sync in cooldown", ErrorKind::sync_cooldown},  // the spec's text, no code
+      {429, 0, "Too many requests", ErrorKind::rate_limited},
       {500, 0, "boom", ErrorKind::server},
       {503, 7017, "Unable to connect to ai search", ErrorKind::server},
       {400, 7001, "validation", ErrorKind::client},

@@ -51,8 +51,9 @@ TEST(RetryDelay, RetriesTransientFailuresOnly) {
   EXPECT_FALSE(api::retry_delay(p, error(401, {}, api::ErrorKind::auth), 1, u));
   EXPECT_FALSE(api::retry_delay(p, error(409, {}, api::ErrorKind::conflict), 1, u));
   EXPECT_FALSE(api::retry_delay(p, error(200, {}, api::ErrorKind::bad_response), 1, u));
-  // The sync cooldown is left to the jobs module.
-  EXPECT_FALSE(api::retry_delay(p, error(429, {7020}, api::ErrorKind::rate_limited), 1, u));
+  // The sync cooldown is left to the jobs module (a kind the envelope parser sets once).
+  EXPECT_FALSE(api::retry_delay(p, error(429, {7020}, api::ErrorKind::sync_cooldown), 1, u));
+  EXPECT_FALSE(error(429, {}, api::ErrorKind::sync_cooldown).retryable());
 }
 
 TEST(RetryDelay, StopsAfterMaxAttempts) {

@@ -97,6 +97,8 @@ TEST(EtcdStateStore, SaveComparesTheRevisionItRead) {
   ASSERT_FALSE(conflict.ok());
   EXPECT_NE(conflict.error().find("changed since it was read"), std::string::npos)
       << conflict.error();
+  ASSERT_TRUE(store.last_error().has_value());
+  EXPECT_EQ(store.last_error()->kind, state::EtcdError::Kind::conflict);
   EXPECT_EQ(store.revision(), 9);
 }
 
@@ -130,6 +132,8 @@ TEST(EtcdStateStore, FencedSaveNamesTheNewLeader) {
   auto r = store.save(state::State{});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().find("'node-b'"), std::string::npos) << r.error();
+  ASSERT_TRUE(store.last_error().has_value());
+  EXPECT_EQ(store.last_error()->kind, state::EtcdError::Kind::fenced);
   auto txn = fake->requests().back().json();
   ASSERT_EQ(txn["compare"].size(), 2u);
   EXPECT_EQ(txn["compare"][1]["target"], "CREATE");
@@ -143,6 +147,71 @@ TEST(EtcdStateStore, UnreachableEtcdIsAnErrorNotACrash) {
   auto r = store.load();
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().find("connection refused"), std::string::npos);
+}
+
+// Error kinds come from the transport and the gateway's gRPC code, never from the message text.
+TEST(EtcdClient, ErrorKindsComeFromTheGatewaysCode) {
+  auto fake = std::make_shared<FakeTransport>();
+  auto client = client_over(fake);
+  fake->push_error(http::TransportError::Kind::network, "connection refused");
+  auto r = client->call("/v3/kv/range", "{}");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, state::EtcdError::Kind::unreachable);
+
+  fake->push_json(403, {{"code", 7}, {"message", "etcdserver: permission denied"}});
+  r = client->call("/v3/kv/put", "{}");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, state::EtcdError::Kind::auth);
+  EXPECT_NE(r.error().message.find("permission denied"), std::string::npos);
+
+  // A message that mentions a token is not an auth error unless the code says so.
+  fake->push_json(400, {{"code", 3}, {"message", "etcdserver: token value too large"}});
+  r = client->call("/v3/kv/put", "{}");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, state::EtcdError::Kind::refused);
+
+  fake->push(FakeTransport::text_response(500, "<html>oops</html>"));
+  r = client->call("/v3/kv/put", "{}");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, state::EtcdError::Kind::bad_answer);
+}
+
+// An expired token (gRPC 16, Unauthenticated) is dropped: the next call authenticates again;
+// a permission error (gRPC 7) keeps the token.
+TEST(EtcdClient, AnExpiredTokenIsReplacedOnTheNextCall) {
+  auto fake = std::make_shared<FakeTransport>();
+  state::EtcdOptions o;
+  o.endpoints = {support::k_fake_api_url};
+  o.prefix = "/p/";
+  o.username = "aisearchd";
+  o.password = "pw";
+  state::EtcdClient client(o, fake);
+  int authentications = 0;
+  fake->on("POST", "/v3/auth/authenticate", [&](const RecordedRequest&) {
+    ++authentications;
+    return FakeTransport::json_response(200, {{"token", "t" + std::to_string(authentications)}});
+  });
+  std::vector<std::string> seen;
+  int answer = 0;
+  fake->on("POST", "/v3/kv/range", [&](const RecordedRequest& r) {
+    seen.push_back(r.header("Authorization"));
+    ++answer;
+    if (answer == 2)
+      return FakeTransport::json_response(
+          401, {{"code", 16}, {"message", "etcdserver: invalid auth token"}});
+    if (answer == 3)
+      return FakeTransport::json_response(
+          403, {{"code", 7}, {"message", "etcdserver: permission denied"}});
+    return FakeTransport::json_response(200, {{"header", {{"revision", "1"}}}});
+  });
+  EXPECT_TRUE(client.call("/v3/kv/range", "{}").ok());
+  auto expired = client.call("/v3/kv/range", "{}");
+  ASSERT_FALSE(expired.ok());
+  EXPECT_EQ(expired.error().kind, state::EtcdError::Kind::auth);
+  EXPECT_FALSE(client.call("/v3/kv/range", "{}").ok());  // permission denied: token kept
+  EXPECT_TRUE(client.call("/v3/kv/range", "{}").ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"t1", "t1", "t2", "t2"}));
+  EXPECT_EQ(authentications, 2);
 }
 
 TEST(LeaderElector, StopsLeadingWhenTheLeaseDeadlinePassesWithoutRenewal) {
