@@ -8,6 +8,7 @@
 
 #include "aisearchd_version.hpp"
 #include "api/envelope.hpp"
+#include "util/sanitize.hpp"
 #include "util/strings.hpp"
 
 namespace api {
@@ -183,7 +184,7 @@ struct Client::Impl {
 
   // The final form of an error leaving the client: the token can never be in it.
   ApiError finish(ApiError e) const {
-    e.message = sanitize_text(e.message, config.token, k_max_message + 64);
+    e.message = util::sanitize_text(e.message, config.token, k_max_message + 64);
     return e;
   }
 
@@ -628,7 +629,7 @@ ApiResult<std::vector<JobLogEntry>> Client::job_logs_tail(const std::string& ns,
       // A log line is the server's free text: it goes to logs, state and status, so the token
       // (and any Bearer credential) never goes with it, and it is bounded.
       parsed.value().message =
-          sanitize_text(parsed.value().message, m_impl->config.token, k_max_log_line);
+          util::sanitize_text(parsed.value().message, m_impl->config.token, k_max_log_line);
       entries.push_back(std::move(parsed.value()));
     }
     std::optional<std::int64_t> total;

@@ -22,61 +22,6 @@ bool is_2xx(int status) {
 }
 
 // Replaces every occurrence of `needle` in `s`.
-std::string replace_all(const std::string& s, std::string_view needle, std::string_view with) {
-  if (needle.empty()) return s;
-  std::string out;
-  out.reserve(s.size());
-  std::size_t pos = 0;
-  for (;;) {
-    const std::size_t found = s.find(needle, pos);
-    if (found == std::string::npos) break;
-    out.append(s, pos, found - pos);
-    out.append(with);
-    pos = found + needle.size();
-  }
-  out.append(s, pos, std::string::npos);
-  return out;
-}
-
-bool is_credential_char(char c) {
-  return !(c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '"' || c == '\'' || c == ',' ||
-           c == ';' || c == '<' || c == '>' || c == '\\' || c == '}' || c == ']' || c == '&');
-}
-
-// Redacts the credential after a marker such as "bearer" (case-insensitive): the separators that
-// follow it (which must include one of `required`), then the run of credential characters.
-std::string redact_after(const std::string& s, std::string_view marker, std::string_view separators,
-                         std::string_view required) {
-  const std::string lower = util::to_lower(s);
-  std::string out;
-  out.reserve(s.size());
-  std::size_t i = 0;
-  for (;;) {
-    const std::size_t found = lower.find(marker, i);
-    if (found == std::string::npos) break;
-    std::size_t start = found + marker.size();
-    out.append(s, i, start - i);
-    bool has_required = false;
-    std::size_t value = start;
-    while (value < s.size() && separators.find(s[value]) != std::string_view::npos) {
-      has_required = has_required || required.find(s[value]) != std::string_view::npos;
-      ++value;
-    }
-    std::size_t end = value;
-    while (end < s.size() && is_credential_char(s[end])) ++end;
-    const bool already = s.compare(value, 10, "[redacted]") == 0;
-    if (has_required && end > value && !already) {
-      out.append(s, start, value - start);
-      out.append("[redacted]");
-      i = end;
-    } else {
-      i = start;
-    }
-  }
-  out.append(s, i, std::string::npos);
-  return out;
-}
-
 // Builds the DOM of an answer like nlohmann's own DOM parser (iteratively: no recursion on the
 // input's nesting), but stops at the first container nested deeper than `max_depth` or once the
 // DOM would take more than `max_bytes` (an estimate of what it allocates): `error` says which.
@@ -153,9 +98,9 @@ class LimitedDomParser {
 
 std::string describe_body(const http::HttpResponse& response, std::string_view secret) {
   std::string type = response.header("content-type").value_or("no content type");
-  type = sanitize_text(type, secret, 60);
+  type = util::sanitize_text(type, secret, 60);
   std::string out = type + ", " + std::to_string(response.body.size()) + " bytes";
-  const std::string snippet = sanitize_text(response.body, secret, k_snippet);
+  const std::string snippet = util::sanitize_text(response.body, secret, k_snippet);
   if (!snippet.empty()) out += ": " + snippet;
   return out;
 }
@@ -219,7 +164,7 @@ util::Result<Envelope, ApiError> parse_response_impl(const http::HttpResponse& r
   }
   if (status >= 300 && status < 400) {
     const std::string to =
-        sanitize_text(response.header("location").value_or("nowhere"), secret, k_snippet);
+        util::sanitize_text(response.header("location").value_or("nowhere"), secret, k_snippet);
     return util::Err(make_error(ErrorKind::bad_response, status,
                                 "redirected (HTTP " + std::to_string(status) + ") to " + to +
                                     "; redirects are not followed: check api_url",
@@ -261,7 +206,7 @@ util::Result<Envelope, ApiError> parse_response_impl(const http::HttpResponse& r
   std::string message;
   const auto errors = doc.find("errors");
   if (errors != doc.end()) read_errors(*errors, codes, message);
-  message = sanitize_text(message, secret, k_max_message);
+  message = util::sanitize_text(message, secret, k_max_message);
 
   if (!ok_status) {
     ApiError e = make_error(classify(status, codes, message), status, message, retry_after);
@@ -512,34 +457,6 @@ std::optional<std::chrono::milliseconds> parse_retry_after(const http::HttpRespo
     }
   }
   return std::nullopt;
-}
-
-std::string sanitize_text(std::string_view text, std::string_view secret, std::size_t max_len) {
-  std::string s(text.substr(0, std::min<std::size_t>(text.size(), 1 << 20)));
-  // A token too short to be a real one (Cloudflare's are 40 characters) would match ordinary
-  // words; the Authorization/Bearer rules below still catch it when echoed as a header.
-  if (secret.size() >= 6) s = replace_all(s, secret, "[redacted]");
-  s = redact_after(s, "bearer", " \t", " \t");
-  s = redact_after(s, "x-auth-key", " \t:\"'=", ":=");
-  s = redact_after(s, "authorization", " \t:\"'=", ":=");
-  s = util::sanitize_utf8(s, util::InvalidUtf8::question_mark);
-  std::string out;
-  out.reserve(std::min(s.size(), max_len + 3));
-  bool space = false;
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7F || c == ' ') {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out.push_back(' ');
-    space = false;
-    out.push_back(c);
-    if (out.size() > max_len + 4) break;
-  }
-  if (out.size() <= max_len) return out;
-  out.resize(util::utf8_prefix_length(out, max_len >= 3 ? max_len - 3 : 0));  // "..." included
-  return out + "...";
 }
 
 util::Result<PageInfo, std::string> parse_page_info(const json& result_info) {

@@ -19,6 +19,7 @@
 #include "http/transport.hpp"
 #include "util/clock.hpp"
 #include "util/result.hpp"
+#include "util/sanitize.hpp"
 
 namespace api {
 
@@ -65,11 +66,6 @@ ErrorKind classify(int http_status, const std::vector<int>& codes, std::string_v
 // an HTTP-date (relative to `now`; a date in the past is 0). std::nullopt when absent or invalid.
 std::optional<std::chrono::milliseconds> parse_retry_after(const http::HttpResponse& response,
                                                            util::Clock::SystemTime now);
-
-// Text fit for an error message or log line: `secret` and "Bearer <credential>" replaced by
-// "[redacted]", control characters and runs of white space collapsed to one space, then cut to
-// at most `max_len` bytes (at a UTF-8 boundary), the "..." that marks a cut included.
-std::string sanitize_text(std::string_view text, std::string_view secret, std::size_t max_len);
 
 // result_info of a list response; every field optional.
 struct PageInfo {

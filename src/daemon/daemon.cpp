@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <random>
 #include <set>
 #include <utility>
 
@@ -27,6 +26,7 @@
 #include "reconcile/diff.hpp"
 #include "reconcile/observe.hpp"
 #include "util/duration.hpp"
+#include "util/random.hpp"
 #include "util/strings.hpp"
 #include "util/time_format.hpp"
 
@@ -34,7 +34,6 @@ namespace service {
 
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr const char* k_text = "text/plain; charset=utf-8";
@@ -88,7 +87,8 @@ Daemon::Daemon(DaemonOptions options, manifest::Manifest manifest,
       m_notifier(notifier),
       m_writer(store, state),
       m_manifest(std::make_shared<const manifest::Manifest>(std::move(manifest))),
-      m_jitter_state(std::random_device{}() | 1ULL) {
+      m_cadence(m_options.config.reconcile_interval, m_options.config.reconcile_jitter,
+                m_options.retry_min, util::random_unit) {
   describe_metrics();
   m_log_reporter = std::make_unique<jobs::LogReporter>();
   m_metrics_reporter = std::make_unique<MetricsReporter>(m_metrics);
@@ -331,7 +331,7 @@ void Daemon::request_stop() {
     std::lock_guard lock(m_mutex);
     if (!m_stop_requested) {
       m_stop_requested = true;
-      m_stop_at = SteadyClock::now();
+      m_stop_at = m_clock.steady_now();
     }
   }
   m_cv.notify_all();
@@ -354,18 +354,6 @@ void Daemon::request_reconcile() {
     m_reconcile_requested = true;
   }
   m_cv.notify_all();
-}
-
-milliseconds Daemon::jittered_interval() {
-  // xorshift64*: a uniform draw in [-1, 1) scaled by the jitter fraction.
-  m_jitter_state ^= m_jitter_state >> 12;
-  m_jitter_state ^= m_jitter_state << 25;
-  m_jitter_state ^= m_jitter_state >> 27;
-  const double u =
-      static_cast<double>((m_jitter_state * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
-  const auto interval = m_options.config.reconcile_interval;
-  const double factor = 1.0 + (2.0 * u - 1.0) * m_options.config.reconcile_jitter;
-  return milliseconds(static_cast<std::int64_t>(static_cast<double>(interval.count()) * factor));
 }
 
 bool Daemon::reload() {
@@ -422,7 +410,7 @@ void Daemon::report_plan(const reconcile::Plan& plan, bool write) {
 }
 
 bool Daemon::reconcile_once() {
-  const auto started = SteadyClock::now();
+  const auto started = m_clock.steady_now();
   const auto wall = m_clock.now();
   auto desired = manifest_in_force();
   bool ok = true;
@@ -507,7 +495,7 @@ bool Daemon::reconcile_once() {
     error = std::string("unexpected error: ") + e.what();
   }
   if (!reachable) ok = false;
-  const double seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
+  const double seconds = std::chrono::duration<double>(m_clock.steady_now() - started).count();
   m_metrics.inc("aisearchd_reconciles_total", {{"result", ok ? "success" : "failure"}});
   m_metrics.observe("aisearchd_reconcile_duration_seconds", seconds);
   m_metrics.set("aisearchd_api_reachable", reachable ? 1 : 0);
@@ -555,15 +543,13 @@ bool Daemon::reconcile_once() {
 }
 
 void Daemon::loop() {
-  auto next_reconcile = SteadyClock::now();
-  milliseconds backoff = m_options.retry_min;
   bool first = true;
   for (;;) {
     // When to wake: the next reconcile (sync slots are the scheduler thread's).
-    auto wake = next_reconcile;
+    auto wake = m_cadence.next_due(m_clock.steady_now());
     // Elected but the state could not be read yet: try again soon.
     if (m_options.elector && m_options.elector->is_leader() && !m_acting_leader)
-      wake = std::min(wake, SteadyClock::now() + milliseconds(1'000));
+      wake = std::min(wake, m_clock.steady_now() + milliseconds(1'000));
     bool do_reload = false, do_reconcile = false;
     {
       std::unique_lock lock(m_mutex);
@@ -585,12 +571,9 @@ void Daemon::loop() {
       if (!first) m_notifier.ready();
       m_notifier.status(summary_line());
     }
-    if (do_reconcile || first || SteadyClock::now() >= next_reconcile) {
+    if (do_reconcile || m_cadence.due(m_clock.steady_now())) {
       bool ok = guarded("reconcile", [&] { return reconcile_once(); });
-      milliseconds wait = ok ? jittered_interval() : backoff;
-      backoff = ok ? m_options.retry_min
-                   : std::min<milliseconds>(backoff * 2, m_options.config.reconcile_interval);
-      next_reconcile = SteadyClock::now() + wait;
+      const milliseconds wait = m_cadence.on_result(ok, m_clock.steady_now());
       {
         std::lock_guard lock(m_mutex);
         m_next_reconcile_wall = m_clock.now() + wait;
@@ -618,7 +601,7 @@ void Daemon::loop() {
 void Daemon::schedule_thread() {
   std::unique_lock lock(m_mutex);
   for (;;) {
-    auto wake = SteadyClock::now() + m_options.schedule_recheck;
+    auto wake = m_clock.steady_now() + m_options.schedule_recheck;
     auto sync = m_sync;
     if (sync && m_schedules_open) {
       lock.unlock();
@@ -626,7 +609,7 @@ void Daemon::schedule_thread() {
       auto in = due ? std::chrono::duration_cast<milliseconds>(*due - m_clock.now())
                     : m_options.schedule_recheck;
       lock.lock();
-      wake = std::min(wake, SteadyClock::now() + std::max(in, milliseconds(0)));
+      wake = std::min(wake, m_clock.steady_now() + std::max(in, milliseconds(0)));
     }
     m_schedule_cv.wait_until(lock, wake,
                              [&] { return m_stop_requested || m_finished || m_schedule_poke; });
@@ -661,12 +644,12 @@ void Daemon::guard_thread() {
   std::unique_lock lock(m_mutex);
   while (!m_finished) {
     auto wake =
-        SteadyClock::now() + (watchdog ? std::chrono::duration_cast<milliseconds>(*watchdog) / 2
-                                       : milliseconds(3'600'000));
+        m_clock.steady_now() + (watchdog ? std::chrono::duration_cast<milliseconds>(*watchdog) / 2
+                                         : milliseconds(3'600'000));
     if (m_stop_requested) wake = std::min(wake, m_stop_at + m_options.stop_deadline);
     m_guard_cv.wait_until(lock, wake);
     if (m_finished) break;
-    if (m_stop_requested && SteadyClock::now() >= m_stop_at + m_options.stop_deadline) {
+    if (m_stop_requested && m_clock.steady_now() >= m_stop_at + m_options.stop_deadline) {
       // What is in flight is abandoned. A write whose record was not saved yet (apply saves
       // its records in the background, at most ~100 ms behind) is found again by the next run:
       // a created instance is declared and exists, so it is adopted; the run converges.
@@ -691,7 +674,7 @@ void Daemon::finish() {
                util::format_duration(m_options.stop_deadline));
   auto left = [&] {
     std::lock_guard lock(m_mutex);
-    auto remaining = m_stop_at + m_options.stop_deadline - SteadyClock::now();
+    auto remaining = m_stop_at + m_options.stop_deadline - m_clock.steady_now();
     return std::max(milliseconds(0),
                     std::chrono::duration_cast<milliseconds>(remaining) - milliseconds(500));
   };

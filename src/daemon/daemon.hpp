@@ -13,6 +13,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "api/client.hpp"
+#include "daemon/cadence.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/notify.hpp"
 #include "jobs/freshness.hpp"
@@ -142,7 +143,6 @@ class Daemon {
   void schedule_thread();
   void poke_schedules();  // the scheduler thread looks again now
   void guard_thread();
-  std::chrono::milliseconds jittered_interval();
   std::shared_ptr<const manifest::Manifest> manifest_in_force() const;
   void finish();
 
@@ -199,7 +199,7 @@ class Daemon {
   std::atomic<bool> m_acting_leader{false};  // writes: the state is loaded and this node leads
   std::thread m_guard;                       // watchdog pings and the stop deadline
   std::thread m_scheduler;                   // schedule_thread()
-  std::uint64_t m_jitter_state;
+  ReconcileCadence m_cadence;
 };
 
 }  // namespace service

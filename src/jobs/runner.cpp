@@ -1,11 +1,11 @@
 #include "jobs/runner.hpp"
 
 #include <algorithm>
-#include <random>
 
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "util/random.hpp"
 #include "util/strings.hpp"
 #include "util/time_format.hpp"
 
@@ -46,10 +46,9 @@ double seconds(milliseconds d) {
 }
 
 std::string new_trigger_id() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
   static constexpr char k_hex[] = "0123456789abcdef";
   std::string out;
-  std::uint64_t v = rng();
+  std::uint64_t v = util::random_u64();
   for (int i = 0; i < 16; ++i) {
     out += k_hex[v & 15];
     v >>= 4;

@@ -9,6 +9,7 @@
 #include "api/envelope.hpp"
 #include "jobs/outcome.hpp"
 #include "util/hmac.hpp"
+#include "util/sanitize.hpp"
 
 namespace jobs {
 
@@ -90,7 +91,7 @@ void WebhookNotifier::outcome(const std::string& address, const state::JobRecord
       record.log_tail.size() > k_max_log_lines ? record.log_tail.size() - k_max_log_lines : 0;
   for (std::size_t i = from; i < record.log_tail.size(); ++i)
     log_tail.push_back(
-        api::sanitize_text(record.log_tail[i], m_options.secret, api::k_max_message));
+        util::sanitize_text(record.log_tail[i], m_options.secret, api::k_max_message));
   json event = {
       {"event", "sync_outcome"},
       {"address", address},
@@ -105,7 +106,7 @@ void WebhookNotifier::outcome(const std::string& address, const state::JobRecord
       {"started_at", state::time_or_null(record.started_at)},
       {"ended_at", state::time_or_null(record.ended_at)},
       {"duration_seconds", record.duration_seconds},
-      {"end_reason", api::sanitize_text(record.end_reason, m_options.secret, api::k_max_message)},
+      {"end_reason", util::sanitize_text(record.end_reason, m_options.secret, api::k_max_message)},
       {"log_tail", std::move(log_tail)},
       {"error_counts", record.error_counts}};
   enqueue(event.dump(-1, ' ', false, json::error_handler_t::replace));
@@ -127,7 +128,7 @@ void WebhookNotifier::stalled(const std::string& address, const std::string& job
 }
 
 void WebhookNotifier::reconcile_failed(const std::string& error, int consecutive_failures) {
-  std::string text = api::sanitize_text(error, m_options.secret, api::k_max_message);
+  std::string text = util::sanitize_text(error, m_options.secret, api::k_max_message);
   {
     std::lock_guard lock(m_mutex);
     const bool first = m_reconcile_failures == 0;

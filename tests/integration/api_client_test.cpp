@@ -221,7 +221,7 @@ TEST(ApiClientIntegration, EveryJobOperationAndTheCooldown) {
   ASSERT_NO_THROW(emulator.control("DELETE", "requests"));
   auto cooldown = client->create_job("default", "docs", std::nullopt);
   ASSERT_FALSE(cooldown.ok());
-  EXPECT_EQ(cooldown.error().kind, ErrorKind::rate_limited);
+  EXPECT_EQ(cooldown.error().kind, ErrorKind::sync_cooldown);
   EXPECT_TRUE(cooldown.error().has_code(api::k_code_sync_cooldown));
   EXPECT_TRUE(cooldown.error().retry_after.has_value());
   EXPECT_EQ(request_log(emulator).size(), 1u);

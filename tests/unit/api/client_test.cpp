@@ -483,10 +483,10 @@ TEST_F(ClientTest, AShortTokenDoesNotMangleMessagesAndEchoedHeadersStayRedacted)
       << got.error().message;
   // Redacting is idempotent: an already redacted echo is not redacted again into "]]".
   const std::string once =
-      api::sanitize_text("Authorization: Bearer secret-token-1", "secret-token-1", 200);
+      util::sanitize_text("Authorization: Bearer secret-token-1", "secret-token-1", 200);
   EXPECT_EQ(once.find("secret-token-1"), std::string::npos) << once;
   EXPECT_EQ(once.find("]]"), std::string::npos) << once;
-  EXPECT_EQ(api::sanitize_text(once, "secret-token-1", 200), once);
+  EXPECT_EQ(util::sanitize_text(once, "secret-token-1", 200), once);
 }
 
 TEST_F(ClientTest, AFailedPageFailsTheWholeList) {
@@ -619,7 +619,7 @@ TEST_F(ClientTest, SyncCooldownIsReturnedToTheCaller) {
   fake->push_json(429, support::error_envelope(7020, "Sync in cooldown"), {{"Retry-After", "30"}});
   auto r = client().create_job("default", "docs", std::nullopt);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().kind, ErrorKind::rate_limited);
+  EXPECT_EQ(r.error().kind, ErrorKind::sync_cooldown);
   EXPECT_TRUE(r.error().has_code(api::k_code_sync_cooldown));
   EXPECT_EQ(r.error().retry_after, milliseconds(30'000));
   EXPECT_EQ(fake->request_count(), 1u);

@@ -174,22 +174,6 @@ TEST(RetryAfter, SecondsMillisecondsAndHttpDate) {
   EXPECT_GT(*api::parse_retry_after(r, k_now), std::chrono::hours(24 * 365));
 }
 
-TEST(SanitizeText, RedactsSecretsCollapsesSpaceAndKeepsUtf8Valid) {
-  EXPECT_EQ(api::sanitize_text("token s3cr3t here", "s3cr3t", 100), "token [redacted] here");
-  EXPECT_EQ(api::sanitize_text("Authorization: Bearer abc.def", "", 100),
-            "Authorization: [redacted] [redacted]");
-  EXPECT_EQ(api::sanitize_text("{\"authorization\":\"Bearer xyz\"}", "", 100),
-            "{\"authorization\":\"[redacted] [redacted]\"}");
-  EXPECT_EQ(api::sanitize_text("Authorization header missing", "", 100),
-            "Authorization header missing");
-  EXPECT_EQ(api::sanitize_text("a\n\n\tb   c\r\n", "", 100), "a b c");
-  // A cut text, its "..." included, is at most max_len bytes (webhook log lines: 300).
-  EXPECT_EQ(api::sanitize_text(std::string(400, 'x'), "", 300), std::string(297, 'x') + "...");
-  EXPECT_EQ(api::sanitize_text("bad \xff\xfe byte", "", 100), "bad ?? byte");
-  const std::string cut = api::sanitize_text("\xc3\xa9\xc3\xa9\xc3\xa9", "", 6 - 1);
-  EXPECT_EQ(cut, "\xc3\xa9...");
-}
-
 TEST(PageInfo, OptionalFieldsAndWrongTypes) {
   auto all = api::parse_page_info(
       json{{"page", 2}, {"per_page", 100}, {"count", 3}, {"total_count", 203}});
