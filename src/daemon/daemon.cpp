@@ -736,6 +736,7 @@ int Daemon::run() {
   }
   if (m_options.watch_manifest && !m_options.manifest_path.empty()) {
     m_watcher = std::make_unique<ManifestWatcher>(m_options.manifest_path, m_options.watch_debounce,
+                                                  m_clock,
                                                   [this] { request_reload("manifest changed"); });
     auto w = m_watcher->start();
     if (!w) {

@@ -173,7 +173,7 @@ class Daemon {
   bool m_reload_requested = false;
   bool m_reconcile_requested = false;
   bool m_stop_requested = false;
-  std::chrono::steady_clock::time_point m_stop_at{};
+  util::Clock::SteadyTime m_stop_at{};
   bool m_finished = false;  // finish() is done: the guard thread ends
   std::condition_variable m_guard_cv;
   // Cycle bookkeeping (status, readiness).

@@ -72,8 +72,11 @@ std::string ManifestWatcher::fingerprint(const fs::path& path) {
 }
 
 ManifestWatcher::ManifestWatcher(fs::path path, std::chrono::milliseconds debounce,
-                                 std::function<void()> on_change)
-    : m_path(std::move(path)), m_debounce(debounce), m_on_change(std::move(on_change)) {}
+                                 const util::Clock& clock, std::function<void()> on_change)
+    : m_path(std::move(path)),
+      m_debounce(debounce),
+      m_clock(clock),
+      m_on_change(std::move(on_change)) {}
 
 ManifestWatcher::~ManifestWatcher() {
   stop();
@@ -133,15 +136,14 @@ void ManifestWatcher::rewatch() {
 }
 
 void ManifestWatcher::run() {
-  using Clock = std::chrono::steady_clock;
   bool pending = false;
-  Clock::time_point first{}, last{};
+  util::Clock::SteadyTime first{}, last{};
   alignas(inotify_event) char buf[16 * 1024];
   for (;;) {
     int timeout = -1;
     if (pending) {
       auto due = std::min(last + m_debounce, first + 4 * m_debounce);
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(due - Clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(due - m_clock.steady_now());
       timeout = static_cast<int>(std::max<std::int64_t>(0, left.count()));
     }
     pollfd fds[2] = {{m_inotify, POLLIN, 0}, {m_wake, POLLIN, 0}};
@@ -154,14 +156,14 @@ void ManifestWatcher::run() {
     if (n > 0 && (fds[0].revents & POLLIN)) {
       while (::read(m_inotify, buf, sizeof buf) > 0) {
       }
-      last = Clock::now();
+      last = m_clock.steady_now();
       if (!pending) first = last;
       pending = true;
       continue;
     }
     if (!pending) continue;
     auto due = std::min(last + m_debounce, first + 4 * m_debounce);
-    if (Clock::now() < due) continue;
+    if (m_clock.steady_now() < due) continue;
     pending = false;
     rewatch();
     auto now_fp = fingerprint(m_path);

@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "util/clock.hpp"
 #include "util/result.hpp"
 
 namespace service {
@@ -23,8 +24,9 @@ namespace service {
 // decides. `on_change` runs on the watcher's thread.
 class ManifestWatcher {
  public:
+  // `clock` times the debounce (its steady time); it must outlive the watcher.
   ManifestWatcher(std::filesystem::path path, std::chrono::milliseconds debounce,
-                  std::function<void()> on_change);
+                  const util::Clock& clock, std::function<void()> on_change);
   ~ManifestWatcher();  // stop()
   ManifestWatcher(const ManifestWatcher&) = delete;
   ManifestWatcher& operator=(const ManifestWatcher&) = delete;
@@ -44,6 +46,7 @@ class ManifestWatcher {
 
   std::filesystem::path m_path;
   std::chrono::milliseconds m_debounce;
+  const util::Clock& m_clock;
   std::function<void()> m_on_change;
   int m_inotify = -1;
   int m_wake = -1;  // eventfd written by stop()

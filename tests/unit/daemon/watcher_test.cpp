@@ -56,13 +56,14 @@ class WatcherTest : public ::testing::Test {
   }
 
   fs::path dir;
+  util::SystemClock clock;  // the watcher's debounce is real time: it waits on inotify
 };
 
 TEST_F(WatcherTest, FileEditedInPlaceAndReplacedByRename) {
   auto file = dir / "aisearch.yaml";
   write(file, "apiVersion: aisearchd/v1\n# edit 0\n");
   std::atomic<int> changes{0};
-  service::ManifestWatcher w(file, 50ms, [&] { ++changes; });
+  service::ManifestWatcher w(file, 50ms, clock, [&] { ++changes; });
   ASSERT_TRUE(w.start().ok());
 
   overwrite_in_place(file, "apiVersion: aisearchd/v1\n# edit 1\n");
@@ -80,7 +81,7 @@ TEST_F(WatcherTest, SameContentAndUnrelatedFilesDoNotFire) {
   auto file = dir / "aisearch.yaml";
   write(file, "a: 1\n");
   std::atomic<int> changes{0};
-  service::ManifestWatcher w(file, 50ms, [&] { ++changes; });
+  service::ManifestWatcher w(file, 50ms, clock, [&] { ++changes; });
   ASSERT_TRUE(w.start().ok());
   overwrite_in_place(file, "a: 1\n");  // rewritten in place, same content
   write(file, "a: 1\n");               // replaced, same content
@@ -93,7 +94,7 @@ TEST_F(WatcherTest, DirectoryFilesAddedEditedRemoved) {
   fs::create_directories(mdir);
   write(mdir / "a.yaml", "a: 1\n");
   std::atomic<int> changes{0};
-  service::ManifestWatcher w(mdir, 50ms, [&] { ++changes; });
+  service::ManifestWatcher w(mdir, 50ms, clock, [&] { ++changes; });
   ASSERT_TRUE(w.start().ok());
   write(mdir / "b.yml", "b: 1\n");
   ASSERT_TRUE(wait_for(changes, 1));
@@ -113,7 +114,7 @@ TEST_F(WatcherTest, SymlinkSwapOfTheManifestDirectory) {
   write(dir / "r2" / "m.yaml", "v: 2\n");
   fs::create_directory_symlink(dir / "r1", dir / "current");
   std::atomic<int> changes{0};
-  service::ManifestWatcher w(dir / "current", 50ms, [&] { ++changes; });
+  service::ManifestWatcher w(dir / "current", 50ms, clock, [&] { ++changes; });
   ASSERT_TRUE(w.start().ok());
   // Atomic swap: a new symlink renamed over the old one.
   fs::create_directory_symlink(dir / "r2", dir / "current.new");
@@ -129,7 +130,7 @@ TEST_F(WatcherTest, DirectoryDeletedAndRecreated) {
   fs::create_directories(mdir);
   write(mdir / "a.yaml", "a: 1\n");
   std::atomic<int> changes{0};
-  service::ManifestWatcher w(mdir, 50ms, [&] { ++changes; });
+  service::ManifestWatcher w(mdir, 50ms, clock, [&] { ++changes; });
   ASSERT_TRUE(w.start().ok());
   fs::remove_all(mdir);
   ASSERT_TRUE(wait_for(changes, 1));
@@ -155,7 +156,7 @@ TEST_F(WatcherTest, StopIsPromptAndIdempotent) {
   write(file, "x: 1\n");
   // A debounce of an hour in progress must not delay stop: a stop that waited for it would
   // take an hour, one that does not takes milliseconds (the bound is for a busy machine).
-  service::ManifestWatcher w(file, 1h, [] {});
+  service::ManifestWatcher w(file, 1h, clock, [] {});
   ASSERT_TRUE(w.start().ok());
   write(file, "x: 2\n");
   auto t0 = std::chrono::steady_clock::now();
