@@ -178,6 +178,8 @@ int cmd_sync(const Options& options) {
       progress.following(job.id, "running (waiting for its end before starting one)");
     });
     if (!idle && progress.timed_out()) return gave_up(progress.job_id(), false);
+    if (!idle && runner.token_rejected())
+      return report_token_rejected("sync", runner.token_rejected());
     if (!idle) {
       std::cerr << "aisearchd sync: " << address << ": " << idle.error() << "\n";
       return k_exit_error;
@@ -192,6 +194,8 @@ int cmd_sync(const Options& options) {
                              progress.following(job.id);
                            });
   progress.end();
+  if (record.job_id.empty() && runner.token_rejected())
+    return report_token_rejected("sync", runner.token_rejected());
   // A job this command started runs after every change so far: it covers a run an earlier
   // apply held for the instance, which is no longer held (the daemon or the next apply would
   // otherwise start one more).
@@ -316,12 +320,29 @@ int cmd_status(const Options& options) {
     if (rows.empty()) std::printf("\n(no instances in the manifest or state)\n");
     return k_exit_ok;
   }
-  std::printf("%-32s %-5s %-34s %-14s %-20s %-24s %s\n", "INSTANCE", "OWNED", "SYNC", "HEALTH",
-              "DRIFT", "NEXT DUE", "UNSTABLE");
-  for (const auto& r : rows)
-    std::printf("%-32s %-5s %-34s %-14s %-20s %-24s %s\n", r.instance.c_str(), r.owned.c_str(),
-                r.sync.c_str(), r.health.c_str(), r.drift.c_str(), r.next_due.c_str(),
-                r.unstable.c_str());
+  // Columns as wide as their widest cell, so a long id or "no (unmanaged)" never shifts a row.
+  const std::vector<std::string> header = {"INSTANCE", "OWNED",    "SYNC",    "HEALTH",
+                                           "DRIFT",    "NEXT DUE", "UNSTABLE"};
+  const auto cells = [](const Row& r) {
+    return std::vector<std::string>{r.instance, r.owned,    r.sync,    r.health,
+                                    r.drift,    r.next_due, r.unstable};
+  };
+  std::vector<std::size_t> width(header.size());
+  for (std::size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
+  for (const auto& r : rows) {
+    const auto row = cells(r);
+    for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  }
+  const auto print_row = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      line.append(row[c]);
+      if (c + 1 < row.size()) line.append(width[c] - row[c].size() + 1, ' ');
+    }
+    std::cout << line << "\n";
+  };
+  print_row(header);
+  for (const auto& r : rows) print_row(cells(r));
   if (st->observation && !st->observation->at.empty())
     std::printf("(drift and unmanaged instances as the reconcile at %s saw them)\n",
                 st->observation->at.c_str());

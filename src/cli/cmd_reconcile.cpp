@@ -406,6 +406,8 @@ int cmd_adopt(const Options& options) {
   if (!ctx.connect()) return k_exit_error;
   auto adopt = [&](state::State& state, StateEdit& done) -> std::optional<int> {
     auto remote = ctx.client->get_instance(ns, id);
+    if (!remote && remote.error().kind == api::ErrorKind::auth)
+      return report_token_rejected("adopt", remote.error().http_status);
     if (!remote) {
       std::cerr << "aisearchd adopt: " << ns << "/" << id << ": " << remote.error().describe()
                 << "\n";

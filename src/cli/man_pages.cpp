@@ -52,8 +52,8 @@ std::string man_page(std::string_view version) {
           << roff(o->help) << (o->repeatable ? " (repeatable)" : "") << "\n.RE\n";
     }
   }
-  out << ".SH OPTIONS\nOptions of every command (each also settable in the config file; the flag "
-         "wins):\n";
+  out << ".SH OPTIONS\nOptions of every command (several have a config key, see "
+         "\\fBaisearchd.yaml\\fR(5); a flag wins over the file):\n";
   for (const auto* o : options_where(true, "")) {
     out << ".TP\n.B " << (o->short_name.empty() ? "" : "\\-" + roff(o->short_name) + ", ")
         << "\\-\\-" << roff(o->name) << (o->arg.empty() ? "" : " \\fI" + roff(o->arg) + "\\fR")

@@ -173,9 +173,10 @@ std::string zsh_completion() {
     if (c.hidden) continue;
     out << "    '" << c.name << ":" << sh_quoted_body(c.summary) << "'\n";
   }
-  out << "  )\n"
-         "  options=(\n";
-  for (const auto& o : option_table()) {
+  out << "  )\n";
+  // One zsh spec per option; `options` holds every option (before the command), `global` the
+  // options of every command and `opts_CMD` a command's own (after the command).
+  const auto spec = [](const OptionSpec& o) {
     std::string help = sh_quoted_body(o.help);
     std::replace(help.begin(), help.end(), '[', '(');
     std::replace(help.begin(), help.end(), ']', ')');
@@ -194,24 +195,42 @@ std::string zsh_completion() {
       }
     }
     const std::string star = o.repeatable ? "*" : "";
-    if (!o.short_name.empty())
-      out << "    '" << star << "(-" << o.short_name << " --" << o.name << ")'{-" << o.short_name
-          << ",--" << o.name << "}'[" << help << "]" << action << "'\n";
-    else
-      out << "    '" << star << "--" << o.name << "[" << help << "]" << action << "'\n";
+    std::string line = "    '" + star;
+    if (!o.short_name.empty()) {
+      line.append("(-").append(o.short_name).append(" --").append(o.name).append(")'{-");
+      line.append(o.short_name).append(",--").append(o.name).append("}'");
+    } else {
+      line.append("--").append(o.name);
+    }
+    return line.append("[").append(help).append("]").append(action).append("'\n");
+  };
+  out << "  local -a global\n  global=(\n";
+  for (const auto* o : options_where(true, "")) out << spec(*o);
+  out << "  )\n  options=($global\n";
+  for (const auto& o : option_table())
+    if (!o.commands.empty()) out << spec(o);
+  out << "  )\n";
+  for (const auto& c : command_table()) {
+    out << "  local -a opts_" << c.name << "\n  opts_" << c.name << "=(\n";
+    for (const auto* o : options_where(false, c.name)) out << spec(*o);
+    out << "  )\n";
   }
-  out << "  )\n"
-         "  _arguments -s $options '1: :->command' '*:: :->args' && return\n"
+  out << "  _arguments -s $options '1: :->command' '*:: :->args' && return\n"
          "  case $state in\n"
          "    command) _describe 'command' commands ;;\n"
          "    args)\n"
-         "      case $words[1] in\n"
-         "        completion) _values shell bash zsh fish ;;\n"
-         "        help) _describe 'command' commands ;;\n"
-         "        state) _values word show migrate ;;\n"
-         "        man) _values section 1 5 ;;\n"
-         "        apply) _files ;;\n"
-         "      esac ;;\n"
+         "      case $words[1] in\n";
+  for (const auto& c : command_table()) {
+    std::string positional = "'*:argument:'";
+    if (c.name == "completion") positional = "'1:shell:(bash zsh fish)'";
+    if (c.name == "help") positional = "'1:command:(" + all_command_names(false) + ")'";
+    if (c.name == "state") positional = "'1:word:(show migrate)'";
+    if (c.name == "man") positional = "'1:section:(1 5)'";
+    if (c.name == "apply") positional = "'1:saved plan:_files'";
+    out << "        " << c.name << ") _arguments -s $global $opts_" << c.name << " " << positional
+        << " ;;\n";
+  }
+  out << "      esac ;;\n"
          "  esac\n"
          "}\n"
          "_aisearchd \"$@\"\n";
@@ -240,12 +259,14 @@ std::string fish_completion() {
     if (!o.short_name.empty()) out << " -s " << o.short_name;
     if (!o.arg.empty()) {
       out << " -r";
-      if (o.values == "file" || o.values == "dir") {
+      if (o.values.empty()) {
+        out << " -f";
+      } else if (o.values == "file" || o.values == "dir") {
         out << " -F";
-      } else if (!o.values.empty()) {
+      } else {
         std::string words = o.values;
         std::replace(words.begin(), words.end(), '|', ' ');
-        out << " -a '" << words << "'";
+        out << " -f -a '" << words << "'";
       }
     }
     out << " -d '" << help << "'\n";
@@ -342,7 +363,8 @@ const std::vector<OptionSpec>& option_table() {
       {"target",
        "",
        "NS/ID",
-       "only this instance (and the namespace create it needs)",
+       "only this instance: plan and apply keep its change (and the namespace create it "
+       "needs), sync triggers it, status shows it",
        {"plan", "apply", "sync", "status"},
        true,
        ""},

@@ -388,11 +388,11 @@ bool Daemon::reload() {
   return true;
 }
 
-void Daemon::report_plan(const reconcile::Plan& plan, bool write) {
+void Daemon::report_plan(const reconcile::Plan& plan, bool write, bool say_skips) {
   const std::string not_applied =
       write ? "" : fmt::format(" ({}: not applied)", read_only_reason());
   for (const auto& c : plan.changes) {
-    const char* action = reconcile::to_string(c.action);
+    const std::string action = reconcile::action_name(c);
     const char* reason = reconcile::to_string(c.reason);
     std::string who = c.modified_by.empty() ? "" : " modified_by=" + c.modified_by;
     if (c.blocked) {
@@ -404,8 +404,9 @@ void Daemon::report_plan(const reconcile::Plan& plan, bool write) {
                    fields_of(c), who, not_applied);
     }
   }
-  for (const auto& s : plan.skipped_namespaces)
-    spdlog::warn("plan skipped namespace={}: {}", s.ns, s.error);
+  if (say_skips)
+    for (const auto& s : plan.skipped_namespaces)
+      spdlog::warn("plan skipped namespace={}: {}", s.ns, s.error);
   for (const auto& w : plan.warnings) spdlog::warn("plan: {}", w);
 }
 
@@ -444,7 +445,13 @@ bool Daemon::reconcile_once() {
       }
       listed.insert(listed.end(), listing.instances.begin(), listing.instances.end());
     }
-    if (observed.namespaces_error) {
+    if (observed.token_rejected) {
+      // Said once, not once per namespace the plan then skips.
+      reachable = false;
+      error = "the API token was rejected (HTTP " + std::to_string(observed.token_rejected) +
+              "): check CLOUDFLARE_API_TOKEN, api_token_file or the credential "
+              "cloudflare-api-token, and that the token may edit AI Search in this account";
+    } else if (observed.namespaces_error) {
       reachable = false;
       error = "namespace list failed: " + *observed.namespaces_error;
     } else if (!observed.listings.empty() && failed_lists == observed.listings.size()) {
@@ -457,7 +464,7 @@ bool Daemon::reconcile_once() {
     summary = plan.summary();
     for (const auto& c : plan.changes)
       if (c.reason == reconcile::Reason::drift) ++drift;
-    report_plan(plan, write);
+    report_plan(plan, write, /*say_skips=*/observed.token_rejected == 0);
     if (!plan.skipped_namespaces.empty()) {
       ok = false;
       if (error.empty())
@@ -467,7 +474,7 @@ bool Daemon::reconcile_once() {
     m_metrics.set("aisearchd_unmanaged_instances", static_cast<double>(plan.unmanaged.size()));
     if (!write) {
       for (const auto& c : plan.changes)
-        m_metrics.inc("aisearchd_actions_total", {{"action", reconcile::to_string(c.action)},
+        m_metrics.inc("aisearchd_actions_total", {{"action", reconcile::action_name(c)},
                                                   {"result", c.blocked ? "blocked" : "planned"}});
     } else if (!m_halt) {
       auto sync = sync_manager();
@@ -481,8 +488,11 @@ bool Daemon::reconcile_once() {
       auto result = reconcile::apply(plan, *desired, *m_client, m_writer, m_clock, ao);
       reconcile::save_observation(plan, m_writer, m_clock);
       // apply() logs each action's result and each failed state save itself.
-      for (const auto& r : result.results)
-        m_metrics.inc("aisearchd_actions_total", {{"action", r.action}, {"result", r.status}});
+      for (const auto& r : result.results) {
+        std::string action = r.action;  // "namespace create" -> "namespace_create"
+        std::replace(action.begin(), action.end(), ' ', '_');
+        m_metrics.inc("aisearchd_actions_total", {{"action", action}, {"result", r.status}});
+      }
       if (!result.ok()) {
         ok = false;
         if (error.empty())
@@ -735,9 +745,9 @@ int Daemon::run() {
                  m_http->port());
   }
   if (m_options.watch_manifest && !m_options.manifest_path.empty()) {
-    m_watcher = std::make_unique<ManifestWatcher>(m_options.manifest_path, m_options.watch_debounce,
-                                                  m_clock,
-                                                  [this] { request_reload("manifest changed"); });
+    m_watcher =
+        std::make_unique<ManifestWatcher>(m_options.manifest_path, m_options.watch_debounce,
+                                          m_clock, [this] { request_reload("manifest changed"); });
     auto w = m_watcher->start();
     if (!w) {
       spdlog::warn("manifest watch unavailable ({}); reload with SIGHUP", w.error());

@@ -123,7 +123,9 @@ class Daemon {
  private:
   void describe_metrics();
   void update_scrape_metrics();
-  void report_plan(const reconcile::Plan& plan, bool write);
+  // `say_skips`: log each namespace the plan skipped (not when one cause, a rejected token, is
+  // said for all of them).
+  void report_plan(const reconcile::Plan& plan, bool write, bool say_skips);
   // Why a cycle writes nothing: "observe" (observe mode) or "standby" (not the leader).
   const char* read_only_reason() const;
   // Tells the webhook each instance's last outcome, so only changes from it are notified.

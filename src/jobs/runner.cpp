@@ -172,6 +172,7 @@ Step Runner::trigger_step(TriggerTask& task) {
   if (task.policy.concurrency == manifest::SyncSpec::Concurrency::forbid && task.check_running) {
     auto listed = m_client.list_jobs(task.ns, task.id, 1);
     if (!listed.ok()) {
+      note_token(listed.error());
       return fail("trigger_failed",
                   "could not check for a running job: " + listed.error().describe());
     }
@@ -307,6 +308,7 @@ Step Runner::trigger_step(TriggerTask& task) {
     task.unclear = true;
     return again(std::min(retry_delay(), m_options.poll_min));
   }
+  note_token(error);
   return fail("trigger_failed", error.describe());
 }
 
@@ -631,14 +633,21 @@ state::JobRecord Runner::run(const std::string& ns, const std::string& id,
   return r;
 }
 
+void Runner::note_token(const api::ApiError& error) {
+  if (error.kind == api::ErrorKind::auth)
+    m_token_rejected.store(error.http_status, std::memory_order_relaxed);
+}
+
 util::Result<void, std::string> Runner::wait_until_idle(
     const std::string& ns, const std::string& id, const std::atomic<bool>* stop,
     const std::function<void(const api::Job&)>& waiting) {
   constexpr int k_poll_failures_max = 10;
   for (;;) {
     auto listed = m_client.list_jobs(ns, id, 1);
-    if (!listed.ok())
+    if (!listed.ok()) {
+      note_token(listed.error());
       return util::Err("could not check for a running job: " + listed.error().describe());
+    }
     const api::Job* running = nullptr;
     for (const auto& job : listed.value())
       if (!job.finished()) {

@@ -186,10 +186,14 @@ class Runner {
       const std::function<void(const api::Job&)>& waiting);
 
   const FollowOptions& options() const { return m_options; }
+  // The HTTP status of the last answer that rejected the API token (ErrorKind::auth) while
+  // triggering or checking for a running job; 0 when none did.
+  int token_rejected() const { return m_token_rejected.load(std::memory_order_relaxed); }
   // The timeout that applies to a policy.
   std::chrono::milliseconds timeout_of(const manifest::SyncSpec& policy) const;
 
  private:
+  void note_token(const api::ApiError& error);
   bool wait(std::chrono::milliseconds d, const std::atomic<bool>* stop);
   std::chrono::milliseconds next_wait(FollowTask& task) const;
   std::chrono::milliseconds first_poll_at(const FollowTask& task) const;
@@ -201,6 +205,7 @@ class Runner {
   state::StateWriter& m_writer;
   Reporter& m_reporter;
   FollowOptions m_options;
+  std::atomic<int> m_token_rejected{0};
 };
 
 }  // namespace jobs

@@ -74,8 +74,8 @@ class Executor {
     std::vector<std::string> fields;
     for (const auto& f : change.fields) fields.push_back(f.path);
     auto level = out.status == "failed" ? spdlog::level::warn : spdlog::level::info;
-    spdlog::log(level, "action={} namespace={} instance={} fields={} result={}{}{}", out.action,
-                change.ns, change.id.empty() ? "-" : change.id,
+    spdlog::log(level, "action={} namespace={}{} fields={} result={}{}{}", action_name(change),
+                change.ns, change.is_namespace() ? "" : " instance=" + change.id,
                 fields.empty() ? "-" : util::join(fields, ","), out.status,
                 out.error.empty() ? "" : " error=\"" + out.error + "\"",
                 out.unstable.empty() ? "" : " unstable=" + util::join(out.unstable, ","));

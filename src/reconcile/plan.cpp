@@ -22,6 +22,11 @@ const char* to_string(Action a) {
   return "unknown";
 }
 
+std::string action_name(const Change& change) {
+  std::string name = change.is_namespace() ? "namespace_" : "";
+  return name.append(to_string(change.action));
+}
+
 const char* to_string(Reason r) {
   return r == Reason::config ? "config" : "drift";
 }

@@ -61,6 +61,10 @@ struct Change {
   std::string address() const { return id.empty() ? ns : ns + "/" + id; }
 };
 
+// The action as one word for log fields and metric labels: "create", or "namespace_create" for
+// a change to a namespace.
+std::string action_name(const Change& change);
+
 struct Unmanaged {
   std::string ns;
   std::string id;

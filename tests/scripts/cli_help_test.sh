@@ -73,6 +73,23 @@ offers 5 aisearchd man "" || fail "bash: man <TAB> lacks 5"
 "$bin" completion zsh >"$work/_aisearchd"
 zsh -n "$work/_aisearchd" || fail "zsh completion does not parse"
 head -1 "$work/_aisearchd" | grep -qx '#compdef aisearchd' || fail "zsh completion lacks #compdef"
+# zsh completes a command's own options after the command: an interactive zsh in a pty, read
+# until the completion shows or 20 s pass.
+mkdir -p "$work/zfunc" && cp "$work/_aisearchd" "$work/zfunc/"
+zsh_out=$(ZFUNC="$work/zfunc" timeout 30 zsh -f -c '
+  zmodload zsh/zpty
+  zpty z "zsh -f -i"
+  zpty -w z "PS1=\"> \"; fpath=($ZFUNC \$fpath); autoload -Uz compinit; compinit -u -D; aisearchd() { :; }"
+  zpty -w z $'"'"'aisearchd plan --dr\t'"'"'
+  all=""
+  for i in {1..200}; do
+    while zpty -r -t z chunk; do all+=$chunk; done
+    [[ $all == *"--dry-run "* ]] && break
+    sleep 0.1
+  done
+  zpty -d z
+  print -r -- "$all"' 2>&1 || true)
+grep -q -- '--dry-run ' <<<"$zsh_out" || fail "zsh: aisearchd plan --dr<TAB> does not offer --dry-run: $zsh_out"
 "$bin" completion fish >"$work/aisearchd.fish"
 fish -n "$work/aisearchd.fish" || fail "fish completion does not parse"
 fish_pl=$(fish -c "source $work/aisearchd.fish; complete -C 'aisearchd pl'")

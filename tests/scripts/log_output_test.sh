@@ -32,6 +32,10 @@ for a in actions:
     assert a["result"] == "done" and isinstance(a["fields"], list), a
 docs = [a for a in actions if a.get("instance") == "docs"][0]
 assert "token_id" in docs["fields"] and "type" in docs["fields"], docs
+# A namespace's action keeps its verb and has no instance.
+ns = [a for a in actions if a["action"].startswith("namespace")]
+assert [(a["action"], a["namespace"]) for a in ns] == [("namespace_create", "support")], ns
+assert all("instance" not in a for a in ns), ns
 PY
 
 # Text under journald: "<6>info: ..."; a failure is a warning ("<4>") that `journalctl -p
