@@ -13,6 +13,7 @@
 #include "api/client.hpp"
 #include "api/envelope.hpp"
 #include "util/clock.hpp"
+#include "util/sanitize.hpp"
 
 namespace {
 
@@ -70,7 +71,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       for (const auto& item : result) (void)api::parse_instance(item, "default");
     }
   }
-  (void)api::sanitize_text(response.body, "secret-token", 300);
+  (void)util::sanitize_text(response.body, "secret-token", 300);
 
   // The same answer as the first page of a list, through the client.
   if ((which & 0x40) && response.status != 0) {
